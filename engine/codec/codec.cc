@@ -1,0 +1,114 @@
+#include "engine/codec/codec.h"
+
+#include <google/protobuf/util/json_util.h>
+
+namespace vigil::codec {
+
+namespace pb = google::protobuf;
+
+Status decode(std::string_view payload, Format format, pb::Message* msg) {
+  msg->Clear();
+  if (format == Format::kBinary) {
+    if (!msg->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      return make_error(Errc::kInvalidInput,
+                        "not a valid " + msg->GetTypeName() + " in Protobuf wire format");
+    }
+    return ok();
+  }
+  pb::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = pb::util::JsonStringToMessage(pb::StringPiece(payload.data(), payload.size()),
+                                              msg, options);
+  if (!status.ok()) {
+    return make_error(Errc::kInvalidInput,
+                      "not a valid " + msg->GetTypeName() + " in JSON: " +
+                          std::string(status.message()));
+  }
+  return ok();
+}
+
+namespace {
+Status missing(const char* type, const char* field) {
+  return make_error(Errc::kInvalidInput, std::string(type) + " lacks " + field);
+}
+}  // namespace
+
+Status validate(const vigil::v1::DeviceEvent& e) {
+  if (e.elder_id().empty()) return missing("DeviceEvent", "elder_id");
+  if (e.type().empty()) return missing("DeviceEvent", "type");
+  if (!e.has_ts()) return missing("DeviceEvent", "ts");
+  return ok();
+}
+
+Status validate(const vigil::v1::CallEvent& e) {
+  if (e.call_id().empty()) return missing("CallEvent", "call_id");
+  if (e.elder_id().empty()) return missing("CallEvent", "elder_id");
+  if (!e.has_ts()) return missing("CallEvent", "ts");
+  if (e.action_case() == vigil::v1::CallEvent::ACTION_NOT_SET) {
+    return missing("CallEvent", "an action (service_request, alarm_action or order_action)");
+  }
+  return ok();
+}
+
+Status validate(const vigil::v1::AgencyUpdate& e) {
+  if (e.agency_id().empty()) return missing("AgencyUpdate", "agency_id");
+  if (e.order_id().empty()) return missing("AgencyUpdate", "order_id");
+  if (!e.has_ts()) return missing("AgencyUpdate", "ts");
+  if (e.status() == vigil::v1::AgencyUpdate::STATUS_UNSPECIFIED) {
+    return missing("AgencyUpdate", "status");
+  }
+  return ok();
+}
+
+Status validate(const vigil::v1::RegistryUpdate& e) {
+  switch (e.entry_case()) {
+    case vigil::v1::RegistryUpdate::kElder:
+      if (e.elder().elder_id().empty()) return missing("Elder", "elder_id");
+      return ok();
+    case vigil::v1::RegistryUpdate::kDevice:
+      if (e.device().device_id().empty()) return missing("Device", "device_id");
+      if (e.device().elder_id().empty()) return missing("Device", "elder_id");
+      return ok();
+    case vigil::v1::RegistryUpdate::kAgency:
+      if (e.agency().agency_id().empty()) return missing("Agency", "agency_id");
+      return ok();
+    case vigil::v1::RegistryUpdate::ENTRY_NOT_SET:
+      break;
+  }
+  return missing("RegistryUpdate", "an entry (elder, device or agency)");
+}
+
+std::string to_json(const pb::Message& msg) {
+  pb::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = false;
+  std::string out;
+  (void)pb::util::MessageToJsonString(msg, &out, options);
+  return out;
+}
+
+std::unique_ptr<pb::Message> new_message(InTopic topic) {
+  switch (topic) {
+    case InTopic::kTelemetry: return std::make_unique<vigil::v1::DeviceEvent>();
+    case InTopic::kCalls: return std::make_unique<vigil::v1::CallEvent>();
+    case InTopic::kAgency: return std::make_unique<vigil::v1::AgencyUpdate>();
+    case InTopic::kRegistry: return std::make_unique<vigil::v1::RegistryUpdate>();
+    case InTopic::kClock: return nullptr;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<pb::Message> new_message(OutTopic topic) {
+  switch (topic) {
+    case OutTopic::kAlarms: return std::make_unique<vigil::v1::AlarmEvent>();
+    case OutTopic::kDispatch: return std::make_unique<vigil::v1::DispatchOffer>();
+    case OutTopic::kTracking: return std::make_unique<vigil::v1::OrderEvent>();
+    case OutTopic::kOperator: return std::make_unique<vigil::v1::OperatorTask>();
+    case OutTopic::kReminders: return std::make_unique<vigil::v1::Reminder>();
+    case OutTopic::kDeadletter: return std::make_unique<vigil::v1::DeadLetter>();
+  }
+  return nullptr;
+}
+
+}  // namespace vigil::codec

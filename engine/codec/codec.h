@@ -1,0 +1,44 @@
+#pragma once
+// Decoding of input records (Protobuf wire bytes or proto3 JSON) and the JSON form of every
+// message, through protobuf's own JSON mapping. Pure functions; any thread.
+
+#include <google/protobuf/message.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/codec/topics.h"
+#include "engine/core/result.h"
+#include "schemas/agency.pb.h"
+#include "schemas/calls.pb.h"
+#include "schemas/outputs.pb.h"
+#include "schemas/registry.pb.h"
+#include "schemas/telemetry.pb.h"
+
+namespace vigil::codec {
+
+//! How a record's payload is encoded: Kafka carries wire bytes, replay files and the HTTP API
+//! carry JSON.
+enum class Format : uint8_t { kBinary, kJson };
+
+//! Parses `payload` into `msg` (cleared first). Returns an kInvalidInput Error naming the
+//! message type and the parser's complaint if the bytes are not a valid message.
+Status decode(std::string_view payload, Format format, google::protobuf::Message* msg);
+
+//! Checks the fields every message of the topic must carry (ids, a timestamp where the SPEC
+//! needs one). Returns kInvalidInput naming the first missing field.
+Status validate(const vigil::v1::DeviceEvent& e);
+Status validate(const vigil::v1::CallEvent& e);
+Status validate(const vigil::v1::AgencyUpdate& e);
+Status validate(const vigil::v1::RegistryUpdate& e);
+
+//! Canonical proto3 JSON of a message on one line: proto field names, enums as names,
+//! default values omitted. Deterministic for a given message.
+std::string to_json(const google::protobuf::Message& msg);
+
+//! A fresh message of the type a topic carries.
+std::unique_ptr<google::protobuf::Message> new_message(InTopic topic);
+std::unique_ptr<google::protobuf::Message> new_message(OutTopic topic);
+
+}  // namespace vigil::codec

@@ -1,0 +1,62 @@
+#include "engine/codec/codec.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil::codec {
+namespace {
+
+TEST(Codec, DecodesJsonWithProtoAndCamelCaseNames) {
+  vigil::v1::DeviceEvent e;
+  ASSERT_TRUE(decode(R"({"elder_id":"e1","deviceId":"d1","type":"sos","ts":"2026-01-01T00:00:00Z"})",
+                     Format::kJson, &e));
+  EXPECT_EQ(e.elder_id(), "e1");
+  EXPECT_EQ(e.device_id(), "d1");
+  EXPECT_TRUE(validate(e));
+}
+
+TEST(Codec, RejectsFieldOfWrongTypeWithReason) {
+  vigil::v1::DeviceEvent e;
+  auto s = decode(R"({"elder_id":"e1","value":"high"})", Format::kJson, &e);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kInvalidInput);
+  EXPECT_NE(s.error().message.find("vigil.v1.DeviceEvent"), std::string::npos);
+}
+
+TEST(Codec, RejectsUnknownJsonField) {
+  vigil::v1::DeviceEvent e;
+  EXPECT_FALSE(decode(R"({"elder_id":"e1","colour":"red"})", Format::kJson, &e));
+}
+
+TEST(Codec, RejectsGarbageWireBytes) {
+  vigil::v1::DeviceEvent e;
+  EXPECT_FALSE(decode(std::string("\xff\xff\xff\xff", 4), Format::kBinary, &e));
+}
+
+TEST(Codec, ValidateNamesMissingField) {
+  vigil::v1::DeviceEvent e;
+  e.set_elder_id("e1");
+  e.set_type("sos");
+  auto s = validate(e);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "DeviceEvent lacks ts");
+}
+
+TEST(Codec, JsonUsesProtoFieldNamesAndEnumNames) {
+  vigil::v1::AlarmEvent a;
+  a.set_alarm_id("a1");
+  a.set_severity(vigil::v1::CRITICAL);
+  a.set_count(2);
+  EXPECT_EQ(to_json(a), R"({"alarm_id":"a1","severity":"CRITICAL","count":2})");
+}
+
+TEST(Topics, PrefixAndStrip) {
+  TopicNames names("x.");
+  EXPECT_EQ(names.of(InTopic::kTelemetry), "x.telemetry");
+  EXPECT_EQ(names.strip("x.alarms"), "alarms");
+  EXPECT_EQ(names.strip("y.alarms"), "");
+  EXPECT_EQ(parse_in_topic("clock"), InTopic::kClock);
+  EXPECT_FALSE(parse_out_topic("nope"));
+}
+
+}  // namespace
+}  // namespace vigil::codec

@@ -1,0 +1,39 @@
+#pragma once
+// Process-wide counters for the run summary and, later, /metrics. A Counter is one relaxed
+// atomic on its own cache line, so shards bump it without sharing a line with others.
+
+#include <atomic>
+#include <cstdint>
+
+namespace vigil {
+
+//! A monotonically increasing count; add() from any thread.
+class alignas(64) Counter {
+ public:
+  void add(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+//! The engine's counters. One instance per process (metrics()); tests read deltas.
+struct Metrics {
+  Counter events_in;          //!< input records taken from any topic
+  Counter records_out;        //!< output records handed to egress
+  Counter deadletters;        //!< inputs that could not be used
+  Counter alarms_raised;      //!< new alarms (not repeats)
+  Counter alarm_repeats;      //!< repeats of an active alarm
+  Counter alarms_cleared;
+  Counter orders_created;
+  Counter orders_offered;     //!< offers sent (every attempt)
+  Counter orders_accepted;
+  Counter orders_completed;
+  Counter orders_escalated;
+  Counter checkpoints;        //!< RocksDB commits of state + offsets
+  Counter timers_fired;
+};
+
+Metrics& metrics();
+
+}  // namespace vigil
