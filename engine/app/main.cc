@@ -1,0 +1,52 @@
+// vigil: the real-time alarm and dispatch engine for connected elder care.
+
+#include <cstring>
+#include <iostream>
+
+#include "engine/app/commands.h"
+#include "engine/app/options.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: vigil <command> [flags]
+
+commands:
+  demo        embedded broker, simulated elders and agencies, the engine (see README)
+  run         the engine against a Kafka cluster: --config FILE | --brokers LIST
+  simulate    load generator: --brokers LIST --elders N --rate EVENTS_PER_S --seed K
+  replay      --rules DIR --input FILE.jsonl --output FILE.jsonl (deterministic, no broker)
+  broker      a standalone in-memory Kafka-protocol broker; prints bootstrap.servers=...
+  tail TOPIC  --brokers LIST [--from-beginning] [--duration S]
+  rules check DIR
+
+common flags: --brokers LIST --data-dir DIR --rules DIR --config FILE --topic-prefix P
+              --http ADDR:PORT --duration SECONDS --shards N --partitions N
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace vigil::app;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "demo") return cmd_demo(argc, argv);
+    if (cmd == "run") return cmd_run(argc, argv);
+    if (cmd == "simulate") return cmd_simulate(argc, argv);
+    if (cmd == "replay") return cmd_replay(argc, argv);
+    if (cmd == "broker") return cmd_broker(argc, argv);
+    if (cmd == "tail") return cmd_tail(argc, argv);
+    if (cmd == "rules") return cmd_rules(argc, argv);
+  } catch (const UsageError& e) {
+    std::cerr << "vigil " << cmd << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "vigil " << cmd << ": " << e.what() << "\n";
+    return 1;
+  }
+  std::cerr << "vigil: unknown command '" << cmd << "'\n" << kUsage;
+  return 2;
+}

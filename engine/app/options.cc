@@ -1,0 +1,121 @@
+#include "engine/app/options.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace vigil::app {
+
+Args::Args(int argc, char** argv, int first, const std::vector<std::string>& boolean_flags) {
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) {
+      positionals_.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2);
+    auto eq = name.find('=');
+    if (eq != std::string::npos) {
+      values_[name.substr(0, eq)] = name.substr(eq + 1);
+      continue;
+    }
+    if (std::find(boolean_flags.begin(), boolean_flags.end(), name) != boolean_flags.end()) {
+      values_[name] = "true";
+      continue;
+    }
+    if (i + 1 >= argc) throw UsageError("flag --" + name + " needs a value");
+    values_[name] = argv[++i];
+  }
+}
+
+std::optional<std::string> Args::get(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Args::allow_only(const std::vector<std::string>& known) const {
+  for (const auto& [name, value] : values_) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      throw UsageError("unknown flag --" + name);
+    }
+  }
+}
+
+double parse_number(const std::string& flag, const std::string& text) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) {
+    throw UsageError("--" + flag + " needs a number, got '" + text + "'");
+  }
+  return v;
+}
+
+namespace {
+
+void apply_yaml(Settings& s, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::Exception& e) {
+    throw UsageError(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  auto str = [&](const char* key, std::string& out) {
+    if (root[key]) out = root[key].as<std::string>();
+  };
+  try {
+    str("brokers", s.brokers);
+    str("data_dir", s.data_dir);
+    str("rules", s.rules_dir);
+    str("topic_prefix", s.topic_prefix);
+    str("http", s.http);
+    str("group_id", s.group_id);
+    if (root["shards"]) s.shards = root["shards"].as<uint32_t>();
+    if (root["partitions"]) s.partitions = root["partitions"].as<int>();
+    if (root["commit_interval_ms"]) s.commit_interval_ms = root["commit_interval_ms"].as<int64_t>();
+    if (const auto& d = root["dispatch"]) {
+      if (d["walking_kmh"]) s.dispatch.walking_kmh = d["walking_kmh"].as<double>();
+      if (d["service_circle_min"]) s.dispatch.service_circle_min = d["service_circle_min"].as<double>();
+      if (d["offer_timeout_s"]) s.dispatch.offer_timeout = d["offer_timeout_s"].as<int64_t>() * 1000;
+      if (d["offer_timeout_emergency_s"]) {
+        s.dispatch.offer_timeout_emergency = d["offer_timeout_emergency_s"].as<int64_t>() * 1000;
+      }
+      if (d["category_kmh"]) {
+        for (const auto& kv : d["category_kmh"]) {
+          s.dispatch.category_kmh[kv.first.as<std::string>()] = kv.second.as<double>();
+        }
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    throw UsageError(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+}
+
+}  // namespace
+
+Settings load_settings(const Args& args) {
+  Settings s;
+  if (auto f = args.get("config")) apply_yaml(s, *f);
+  if (auto v = args.get("brokers")) s.brokers = *v;
+  if (auto v = args.get("data-dir")) s.data_dir = *v;
+  if (auto v = args.get("rules")) s.rules_dir = *v;
+  if (auto v = args.get("topic-prefix")) s.topic_prefix = *v;
+  if (auto v = args.get("http")) s.http = *v;
+  if (auto v = args.get("group-id")) s.group_id = *v;
+  if (auto v = args.get("shards")) s.shards = static_cast<uint32_t>(parse_number("shards", *v));
+  if (auto v = args.get("partitions")) s.partitions = static_cast<int>(parse_number("partitions", *v));
+  if (auto v = args.get("duration")) s.duration_s = parse_number("duration", *v);
+  if (auto v = args.get("progress")) s.progress_s = parse_number("progress", *v);
+  if (auto v = args.get("elders")) s.elders = static_cast<int>(parse_number("elders", *v));
+  if (auto v = args.get("rate")) s.rate = parse_number("rate", *v);
+  if (auto v = args.get("seed")) s.seed = static_cast<uint64_t>(parse_number("seed", *v));
+  if (auto v = args.get("time-scale")) s.time_scale = parse_number("time-scale", *v);
+  if (auto v = args.get("commit-interval-ms")) {
+    s.commit_interval_ms = static_cast<int64_t>(parse_number("commit-interval-ms", *v));
+  }
+  if (s.shards == 0) throw UsageError("--shards must be at least 1");
+  return s;
+}
+
+}  // namespace vigil::app

@@ -1,0 +1,63 @@
+#pragma once
+// Command-line flags and the YAML config file (docs/configuration.md). Flags override the file.
+// Parsing errors are exceptions: they happen at start-up and are caught at the command entry.
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/dispatch/dispatch_config.h"
+
+namespace vigil::app {
+
+//! A bad command line or config file; main prints it and exits 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+//! "--name value" and "--flag" arguments plus positionals, in order.
+class Args {
+ public:
+  //! `boolean_flags` take no value.
+  Args(int argc, char** argv, int first, const std::vector<std::string>& boolean_flags);
+  std::optional<std::string> get(const std::string& name) const;
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  const std::vector<std::string>& positionals() const { return positionals_; }
+  //! Throws UsageError naming any flag not in `known`.
+  void allow_only(const std::vector<std::string>& known) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positionals_;
+};
+
+//! Everything the long-running commands need, from defaults, --config FILE and flags.
+struct Settings {
+  std::string brokers;
+  std::string data_dir = "./vigil-data";
+  std::string rules_dir = "rules/eldercare";
+  std::string topic_prefix = "vigil.";
+  std::string http = "127.0.0.1:8080";
+  std::string group_id = "vigil-engine";
+  uint32_t shards = 2;
+  int partitions = 4;
+  int64_t commit_interval_ms = 200;
+  double duration_s = 0;  //!< 0: until SIGINT/SIGTERM
+  double progress_s = 5;
+  // simulate / demo
+  int elders = 200;
+  double rate = 200;
+  uint64_t seed = 42;
+  double time_scale = 1;
+  dispatch::DispatchConfig dispatch;
+};
+
+//! Loads --config (if given) then applies the common flags of SPEC section 6.
+Settings load_settings(const Args& args);
+
+//! Parses a number flag or throws UsageError naming it.
+double parse_number(const std::string& flag, const std::string& text);
+
+}  // namespace vigil::app

@@ -1,0 +1,107 @@
+#include "engine/app/run_engine.h"
+
+#include <iostream>
+#include <thread>
+
+#include "engine/core/clock.h"
+#include "engine/core/log.h"
+#include "engine/core/metrics.h"
+#include "engine/egress/kafka_sink.h"
+#include "engine/ingest/kafka_source.h"
+#include "engine/rules/rule_set.h"
+#include "engine/runtime/engine.h"
+
+namespace vigil::app {
+
+void print_summary(std::ostream& out, const char* label) {
+  const Metrics& m = metrics();
+  out << label << ": events in " << m.events_in.get() << ", alarms raised " << m.alarms_raised.get()
+      << " (repeats " << m.alarm_repeats.get() << ", cleared " << m.alarms_cleared.get()
+      << "), orders created " << m.orders_created.get() << ", dispatched " << m.orders_offered.get()
+      << ", accepted " << m.orders_accepted.get() << ", completed " << m.orders_completed.get()
+      << ", escalated " << m.orders_escalated.get() << ", deadletters " << m.deadletters.get()
+      << ", checkpoints " << m.checkpoints.get() << std::endl;
+}
+
+int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
+  if (s.brokers.empty()) {
+    std::cerr << "vigil: --brokers (or brokers: in --config) is required\n";
+    return 2;
+  }
+  auto loaded = rules::load_rule_dir(s.rules_dir);
+  for (const auto& d : loaded.diagnostics) std::cerr << d.str() << "\n";
+  if (!loaded.ok()) {
+    std::cerr << "vigil: rules in " << s.rules_dir << " have errors; not starting\n";
+    return 2;
+  }
+  const TopicNames topics(s.topic_prefix);
+  auto sink = egress::KafkaSink::start(s.brokers, topics);
+  if (!sink) {
+    std::cerr << "vigil: " << sink.error().message << "\n";
+    return 1;
+  }
+  runtime::EngineOptions eo;
+  eo.shards = s.shards;
+  eo.data_dir = s.data_dir;
+  eo.commit_interval_ms = s.commit_interval_ms;
+  eo.dispatch = s.dispatch;
+  const Clock& clock = RealClock::instance();
+  runtime::Engine engine(eo, loaded.rules, *sink.value(), clock);
+  if (auto st = engine.start(); !st) {
+    std::cerr << "vigil: " << st.error().message << "\n";
+    return 1;
+  }
+  const auto stored = engine.stored_offsets();
+  auto source = ingest::KafkaSource::start(
+      s.brokers, s.group_id, topics, {},
+      [stored](InTopic t, int32_t p) -> std::optional<int64_t> {
+        auto it = stored.find({t, p});
+        if (it == stored.end()) return std::nullopt;
+        return it->second;
+      });
+  if (!source) {
+    std::cerr << "vigil: " << source.error().message << "\n";
+    return 1;
+  }
+  out << "engine: " << loaded.rules->rules().size() << " rules from " << s.rules_dir << ", "
+      << s.shards << " shards, state in " << s.data_dir << ", brokers " << s.brokers << std::endl;
+
+  const int64_t start_ns = clock.steady_ns();
+  int64_t next_progress_ns = start_ns + static_cast<int64_t>(s.progress_s * 1e9);
+  std::vector<InputRecord> batch;
+  int exit_code = 0;
+  uint64_t last_events = 0;
+  while (!stop.load()) {
+    const int64_t now_ns = clock.steady_ns();
+    if (s.duration_s > 0 && now_ns - start_ns >= static_cast<int64_t>(s.duration_s * 1e9)) break;
+    size_t n = source.value()->poll_batch(batch, 4096, 20);
+    for (size_t i = 0; i < n; ++i) engine.submit(batch[i]);
+    if (auto st = engine.maybe_checkpoint(); !st) {
+      std::cerr << "vigil: " << st.error().message << "; stopping\n";
+      exit_code = 1;
+      break;
+    }
+    if (s.progress_s > 0 && now_ns >= next_progress_ns) {
+      const uint64_t events = metrics().events_in.get();
+      out << "progress: " << static_cast<int>((now_ns - start_ns) / 1e9) << " s, "
+          << static_cast<uint64_t>((events - last_events) / s.progress_s) << " events/s, ";
+      last_events = events;
+      print_summary(out, "total");
+      next_progress_ns += static_cast<int64_t>(s.progress_s * 1e9);
+    }
+  }
+  out << "engine: stopping (final checkpoint)" << std::endl;
+  if (auto st = engine.stop(); !st) {
+    std::cerr << "vigil: " << st.error().message << "\n";
+    exit_code = 1;
+  }
+  (void)source.value()->close();
+  if (auto st = sink.value()->flush(10'000); !st) {
+    std::cerr << "vigil: " << st.error().message << "\n";
+    exit_code = 1;
+  }
+  print_summary(out, "summary");
+  return exit_code;
+}
+
+}  // namespace vigil::app

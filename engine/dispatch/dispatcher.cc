@@ -1,0 +1,335 @@
+#include "engine/dispatch/dispatcher.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/core/log.h"
+#include "engine/core/metrics.h"
+#include "engine/core/time_util.h"
+
+namespace vigil::dispatch {
+
+using vigil::state::OrderRecord;
+using vigil::v1::AgencyUpdate;
+using vigil::v1::OrderState;
+
+namespace {
+bool terminal(OrderState s) {
+  return s == vigil::v1::COMPLETED || s == vigil::v1::RATED || s == vigil::v1::CANCELLED ||
+         s == vigil::v1::ESCALATED || s == vigil::v1::FAILED;
+}
+//! Position of a tracking state on the happy path, for "no going back" checks.
+int rank(OrderState s) {
+  switch (s) {
+    case vigil::v1::ACCEPTED: return 1;
+    case vigil::v1::EN_ROUTE: return 2;
+    case vigil::v1::ARRIVED: return 3;
+    case vigil::v1::IN_SERVICE: return 4;
+    case vigil::v1::COMPLETED: return 5;
+    default: return 0;
+  }
+}
+}  // namespace
+
+const char* order_state_name(OrderState s) { return vigil::v1::OrderState_Name(s).c_str(); }
+
+void Dispatcher::upsert_agency(const vigil::v1::Agency& agency) { agencies_.upsert(agency); }
+
+TimeMs Dispatcher::offer_timeout(const OrderRecord& o) const {
+  return o.priority() == vigil::v1::EMERGENCY ? config_.offer_timeout_emergency
+                                              : config_.offer_timeout;
+}
+
+std::vector<std::string> Dispatcher::rank_candidates(const OrderRequest& r) {
+  std::vector<std::string> out;
+  if (!r.has_location) return out;
+  const double radius = config_.radius_km(r.category);
+  struct Scored {
+    double score;
+    uint64_t offers;
+    const std::string* id;
+  };
+  std::vector<Scored> scored;
+  for (auto [e, d] : agencies_.within(r.lat, r.lon, radius, r.category)) {
+    const auto& a = e->record.agency();
+    if (!a.active() || a.capacity() <= 0) continue;
+    double score = config_.weight_distance * (d / radius) +
+                   config_.weight_load * (double(e->committed()) / a.capacity()) +
+                   config_.weight_rating * ((5.0 - std::clamp(a.rating(), 0.0, 5.0)) / 5.0);
+    // Quantise so that float noise never decides; equal scores fall to fairness.
+    scored.push_back({std::round(score * 1e6) / 1e6, e->record.offers(), &a.agency_id()});
+  }
+  // Ties: the agency that has been offered least so far, then by id (deterministic).
+  std::sort(scored.begin(), scored.end(), [](const Scored& x, const Scored& y) {
+    if (x.score != y.score) return x.score < y.score;
+    if (x.offers != y.offers) return x.offers < y.offers;
+    return *x.id < *y.id;
+  });
+  for (const auto& s : scored) out.push_back(*s.id);
+  return out;
+}
+
+void Dispatcher::transition(OrderRecord& o, OrderState state, TimeMs ts, const std::string& reason) {
+  o.set_state(state);
+  vigil::v1::OrderEvent ev;
+  ev.set_order_id(o.order_id());
+  ev.set_elder_id(o.elder_id());
+  ev.set_agency_id(o.agency_id());
+  ev.set_state(state);
+  set_ts(ev.mutable_ts(), ts);
+  ev.set_reason(reason);
+  *o.add_history() = ev;
+  dirty_orders_.insert(o.order_id());
+  sink_.emit(OutTopic::kTracking, o.order_id(), ev);
+}
+
+void Dispatcher::create_order(const OrderRequest& r, TimeMs now) {
+  if (orders_.count(r.order_id)) return;  // idempotent: the same request twice is one order
+  OrderRecord& o = orders_[r.order_id];
+  o.set_order_id(r.order_id);
+  o.set_elder_id(r.elder_id);
+  o.set_category(r.category);
+  o.set_priority(r.priority);
+  o.set_lat(r.lat);
+  o.set_lon(r.lon);
+  o.set_has_location(r.has_location);
+  set_ts(o.mutable_window_start(), r.window_start ? r.window_start : r.created);
+  if (r.window_end) set_ts(o.mutable_window_end(), r.window_end);
+  o.set_alarm_id(r.alarm_id);
+  metrics().orders_created.add();
+  transition(o, vigil::v1::CREATED, now, r.alarm_id.empty() ? "service_request" : "alarm " + r.alarm_id);
+  for (auto& id : rank_candidates(r)) o.add_candidates(std::move(id));
+  if (o.candidates().empty()) {
+    escalate(o, now, r.has_location ? "no_candidate" : "no_location");
+    return;
+  }
+  offer_next(o, now, "");
+}
+
+void Dispatcher::offer_next(OrderRecord& o, TimeMs now, const std::string& reason) {
+  const uint32_t n = static_cast<uint32_t>(o.candidates_size());
+  const uint32_t max_offers = n * static_cast<uint32_t>(config_.offers_per_candidate);
+  // Walk the ranked list round-robin; skip agencies that are full or inactive right now.
+  while (o.attempt() < max_offers) {
+    const std::string& id = o.candidates(static_cast<int>(o.attempt() % n));
+    o.set_attempt(o.attempt() + 1);
+    AgencyEntry* a = agencies_.find(id);
+    if (a == nullptr || !a->record.agency().active() || !a->has_room()) continue;
+    a->pending++;
+    a->record.set_offers(a->record.offers() + 1);
+    a->dirty = true;
+    o.set_agency_id(id);
+    const TimeMs expires = now + offer_timeout(o);
+    o.set_offer_expires_ms(expires);
+    vigil::v1::DispatchOffer offer;
+    offer.set_order_id(o.order_id());
+    offer.set_agency_id(id);
+    offer.set_elder_id(o.elder_id());
+    offer.set_category(o.category());
+    offer.set_priority(o.priority());
+    offer.set_lat(o.lat());
+    offer.set_lon(o.lon());
+    *offer.mutable_window_start() = o.window_start();
+    if (o.has_window_end()) *offer.mutable_window_end() = o.window_end();
+    set_ts(offer.mutable_offered_at(), now);
+    set_ts(offer.mutable_expires_at(), expires);
+    offer.set_attempt(o.attempt());
+    metrics().orders_offered.add();
+    sink_.emit(OutTopic::kDispatch, id, offer);
+    transition(o, vigil::v1::OFFERED, now, reason);
+    timers_.arm(expires, 0, 0, o.attempt(), o.order_id());
+    return;
+  }
+  o.set_agency_id("");
+  escalate(o, now, "no_agency_accepted");
+}
+
+void Dispatcher::escalate(OrderRecord& o, TimeMs now, const std::string& reason) {
+  o.set_offer_expires_ms(0);
+  transition(o, vigil::v1::ESCALATED, now, reason);
+  metrics().orders_escalated.add();
+  vigil::v1::OperatorTask task;
+  task.set_task_id("esc-" + o.order_id());
+  task.set_kind("escalation");
+  task.set_elder_id(o.elder_id());
+  task.set_alarm_id(o.alarm_id());
+  task.set_order_id(o.order_id());
+  task.set_priority(o.priority() == vigil::v1::NORMAL ? vigil::v1::URGENT : vigil::v1::EMERGENCY);
+  set_ts(task.mutable_created_at(), now);
+  task.set_message("order " + o.order_id() + " (" + o.category() + ") needs an operator: " + reason);
+  sink_.emit(OutTopic::kOperator, o.elder_id(), task);
+}
+
+void Dispatcher::release(OrderRecord& o) {
+  AgencyEntry* a = agencies_.find(o.agency_id());
+  if (a == nullptr) return;
+  if (o.state() == vigil::v1::OFFERED) {
+    a->pending = std::max(0, a->pending - 1);
+  } else if (rank(o.state()) >= 1 && rank(o.state()) <= 4) {
+    a->record.set_load(std::max(0, a->record.load() - 1));
+  }
+  a->dirty = true;
+}
+
+Status Dispatcher::on_agency_update(const AgencyUpdate& u, TimeMs now) {
+  auto it = orders_.find(u.order_id());
+  if (it == orders_.end()) {
+    return make_error(Errc::kNotFound, "unknown order " + u.order_id());
+  }
+  OrderRecord& o = it->second;
+  if (o.agency_id() != u.agency_id() || o.agency_id().empty()) {
+    return make_error(Errc::kRejected, "agency " + u.agency_id() + " is not offered or assigned order " +
+                                           o.order_id());
+  }
+  const std::string note = u.note();
+  switch (u.status()) {
+    case AgencyUpdate::ACCEPTED:
+    case AgencyUpdate::DECLINED: {
+      if (o.state() != vigil::v1::OFFERED) {
+        return make_error(Errc::kRejected, "order " + o.order_id() + " is " +
+                                               order_state_name(o.state()) + ", not OFFERED");
+      }
+      AgencyEntry* a = agencies_.find(o.agency_id());
+      o.set_offer_expires_ms(0);
+      if (u.status() == AgencyUpdate::ACCEPTED) {
+        if (a) {
+          a->pending = std::max(0, a->pending - 1);
+          a->record.set_load(a->record.load() + 1);
+          a->dirty = true;
+        }
+        metrics().orders_accepted.add();
+        transition(o, vigil::v1::ACCEPTED, now, note);
+      } else {
+        if (a) {
+          a->pending = std::max(0, a->pending - 1);
+          a->dirty = true;
+        }
+        offer_next(o, now, u.agency_id() + " declined");
+      }
+      return ok();
+    }
+    case AgencyUpdate::EN_ROUTE:
+    case AgencyUpdate::ARRIVED:
+    case AgencyUpdate::IN_SERVICE:
+    case AgencyUpdate::COMPLETED:
+    case AgencyUpdate::FAILED: {
+      OrderState target = static_cast<OrderState>(
+          u.status() == AgencyUpdate::EN_ROUTE     ? vigil::v1::EN_ROUTE
+          : u.status() == AgencyUpdate::ARRIVED    ? vigil::v1::ARRIVED
+          : u.status() == AgencyUpdate::IN_SERVICE ? vigil::v1::IN_SERVICE
+          : u.status() == AgencyUpdate::COMPLETED  ? vigil::v1::COMPLETED
+                                                   : vigil::v1::FAILED);
+      const int from = rank(o.state());
+      const bool legal = from >= 1 && from <= 4 &&
+                         (target == vigil::v1::FAILED || rank(target) > from);
+      if (!legal) {
+        return make_error(Errc::kRejected, std::string("order ") + o.order_id() + " cannot go from " +
+                                               order_state_name(o.state()) + " to " +
+                                               order_state_name(target));
+      }
+      if (target == vigil::v1::COMPLETED || target == vigil::v1::FAILED) {
+        release(o);
+        if (target == vigil::v1::COMPLETED) metrics().orders_completed.add();
+      }
+      transition(o, target, now, note);
+      return ok();
+    }
+    default:
+      return make_error(Errc::kInvalidInput, "AgencyUpdate without a status");
+  }
+}
+
+Status Dispatcher::on_order_action(const OrderActionRequest& r, TimeMs now) {
+  const auto& act = r.action;
+  auto it = orders_.find(act.order_id());
+  if (it == orders_.end() || it->second.elder_id() != r.elder_id) {
+    return make_error(Errc::kNotFound, "unknown order " + act.order_id() + " for elder " + r.elder_id);
+  }
+  OrderRecord& o = it->second;
+  if (act.action() == vigil::v1::OrderAction::CANCEL) {
+    if (terminal(o.state())) {
+      return make_error(Errc::kRejected, "order " + o.order_id() + " is already " +
+                                             order_state_name(o.state()));
+    }
+    release(o);
+    o.set_offer_expires_ms(0);
+    transition(o, vigil::v1::CANCELLED, now, act.note().empty() ? "cancelled" : act.note());
+    return ok();
+  }
+  if (act.action() == vigil::v1::OrderAction::RATE) {
+    if (o.state() != vigil::v1::COMPLETED) {
+      return make_error(Errc::kRejected, "order " + o.order_id() + " is " +
+                                             order_state_name(o.state()) + "; only COMPLETED orders are rated");
+    }
+    if (act.rating() < 1 || act.rating() > 5) {
+      return make_error(Errc::kInvalidInput, "rating must be 1..5, got " + std::to_string(act.rating()));
+    }
+    if (AgencyEntry* a = agencies_.find(o.agency_id())) {
+      // Exponential moving average: recent service counts most, one rating moves it by 10%.
+      auto* ag = a->record.mutable_agency();
+      ag->set_rating(ag->rating() * 0.9 + act.rating() * 0.1);
+      a->dirty = true;
+    }
+    transition(o, vigil::v1::RATED, now, "rating " + std::to_string(act.rating()));
+    return ok();
+  }
+  return make_error(Errc::kInvalidInput, "OrderAction without an action");
+}
+
+void Dispatcher::advance_to(TimeMs now) {
+  pipeline::Timer t;
+  while (timers_.pop_due(now, &t)) {
+    auto it = orders_.find(t.key);
+    if (it == orders_.end()) continue;
+    OrderRecord& o = it->second;
+    // Stale unless the same offer is still out.
+    if (o.state() != vigil::v1::OFFERED || o.attempt() != t.generation || o.offer_expires_ms() != t.due) {
+      continue;
+    }
+    metrics().timers_fired.add();
+    if (AgencyEntry* a = agencies_.find(o.agency_id())) {
+      a->pending = std::max(0, a->pending - 1);
+      a->dirty = true;
+    }
+    const std::string who = o.agency_id();
+    offer_next(o, t.due, who + " did not answer in time");
+  }
+}
+
+const OrderRecord* Dispatcher::order(const std::string& order_id) const {
+  auto it = orders_.find(order_id);
+  return it == orders_.end() ? nullptr : &it->second;
+}
+
+void Dispatcher::collect_dirty(state::StateOps& ops) {
+  for (const auto& id : dirty_orders_) {
+    auto it = orders_.find(id);
+    if (it != orders_.end()) ops.put("d/" + id, it->second.SerializeAsString());
+  }
+  dirty_orders_.clear();
+  agencies_.for_each([&](AgencyEntry& e) {
+    if (!e.dirty) return;
+    ops.put("g/" + e.record.agency().agency_id(), e.record.SerializeAsString());
+    e.dirty = false;
+  });
+}
+
+Status Dispatcher::load(const state::StateStore& store) {
+  auto s = store.scan("g/", [&](std::string_view, std::string_view v) {
+    vigil::state::AgencyRecord r;
+    if (r.ParseFromArray(v.data(), static_cast<int>(v.size()))) agencies_.restore(r);
+  });
+  if (!s) return s;
+  s = store.scan("d/", [&](std::string_view k, std::string_view v) {
+    OrderRecord o;
+    if (!o.ParseFromArray(v.data(), static_cast<int>(v.size()))) return;
+    if (o.state() == vigil::v1::OFFERED && o.offer_expires_ms() != 0) {
+      timers_.arm(o.offer_expires_ms(), 0, 0, o.attempt(), o.order_id());
+      if (AgencyEntry* a = agencies_.find(o.agency_id())) a->pending++;
+    }
+    orders_.emplace(std::string(k), std::move(o));
+  });
+  return s;
+}
+
+}  // namespace vigil::dispatch

@@ -1,0 +1,74 @@
+#pragma once
+// The order workflow of SPEC section 4: candidates in the service circle, offers with expiry,
+// next candidate on decline or timeout, escalation, tracking of every transition. One
+// dispatcher owns all agencies' load, so an agency is never offered more than it can take:
+// an unanswered offer reserves a place just like an accepted order.
+// Owned by one thread (the dispatch thread in live mode, the replay loop in replay).
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/core/result.h"
+#include "engine/dispatch/agency_index.h"
+#include "engine/dispatch/dispatch_config.h"
+#include "engine/dispatch/order_request.h"
+#include "engine/egress/sink.h"
+#include "engine/pipeline/timer_queue.h"
+#include "engine/state/state_store.h"
+#include "schemas/agency.pb.h"
+
+namespace vigil::dispatch {
+
+class Dispatcher {
+ public:
+  Dispatcher(DispatchConfig config, egress::Sink& sink) : config_(std::move(config)), sink_(sink) {}
+
+  //! Registry: an agency appeared or changed.
+  void upsert_agency(const vigil::v1::Agency& agency);
+
+  //! A new order. A duplicate order_id (a replayed request) is ignored.
+  void create_order(const OrderRequest& request, TimeMs now);
+
+  //! An agency's answer or progress. Returns kNotFound for an unknown order and kRejected for
+  //! an update from an agency the order is not offered or assigned to, or an illegal
+  //! transition; nothing is applied then.
+  Status on_agency_update(const vigil::v1::AgencyUpdate& update, TimeMs now);
+
+  //! CANCEL or RATE from the elder or an operator. Same errors as on_agency_update.
+  Status on_order_action(const OrderActionRequest& request, TimeMs now);
+
+  //! Fires offer expiries due at or before `now`.
+  void advance_to(TimeMs now);
+  //! Earliest armed timer (INT64_MAX if none).
+  TimeMs next_due() const { return timers_.next_due(); }
+
+  //! Moves what changed since the last call into `ops`.
+  void collect_dirty(state::StateOps& ops);
+  //! Loads agencies and open orders from the store and re-arms offer expiries.
+  Status load(const state::StateStore& store);
+
+  const vigil::state::OrderRecord* order(const std::string& order_id) const;
+  AgencyIndex& agencies() { return agencies_; }
+
+ private:
+  void offer_next(vigil::state::OrderRecord& o, TimeMs now, const std::string& reason);
+  void transition(vigil::state::OrderRecord& o, vigil::v1::OrderState state, TimeMs ts,
+                  const std::string& reason);
+  void escalate(vigil::state::OrderRecord& o, TimeMs now, const std::string& reason);
+  void release(vigil::state::OrderRecord& o);
+  std::vector<std::string> rank_candidates(const OrderRequest& r);
+  TimeMs offer_timeout(const vigil::state::OrderRecord& o) const;
+
+  DispatchConfig config_;
+  egress::Sink& sink_;
+  AgencyIndex agencies_;
+  std::unordered_map<std::string, vigil::state::OrderRecord> orders_;
+  std::unordered_set<std::string> dirty_orders_;
+  pipeline::TimerQueue timers_;
+};
+
+const char* order_state_name(vigil::v1::OrderState s);
+
+}  // namespace vigil::dispatch

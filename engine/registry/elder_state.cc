@@ -1,0 +1,74 @@
+#include "engine/registry/elder_state.h"
+
+namespace vigil::registry {
+
+const std::string& ElderState::timezone() const {
+  static const std::string kDefault = kDefaultTimezone;
+  return profile.timezone().empty() ? kDefault : profile.timezone();
+}
+
+void apply_profile(ElderState& s, const vigil::v1::Elder& elder) {
+  s.profile = elder;
+  s.registered = true;
+  s.dirty = true;
+}
+
+void apply_device(ElderState& s, const vigil::v1::Device& device) {
+  for (auto& d : s.devices) {
+    if (d.device_id() == device.device_id()) {
+      d = device;
+      s.dirty = true;
+      return;
+    }
+  }
+  s.devices.push_back(device);
+  s.dirty = true;
+}
+
+vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::string>& rule_ids) {
+  vigil::state::ElderRecord r;
+  *r.mutable_elder() = s.profile;
+  r.set_registered(s.registered);
+  for (const auto& d : s.devices) *r.add_devices() = d;
+  for (size_t i = 0; i < s.slots.size() && i < rule_ids.size(); ++i) {
+    const RuleSlot& slot = s.slots[i];
+    if (slot.since == 0 && slot.clear_since == 0 && slot.last_unless == kNever && slot.due == 0) {
+      continue;  // an idle slot costs nothing on disk
+    }
+    auto* rs = r.add_rules();
+    rs->set_rule_id(rule_ids[i]);
+    rs->set_since_ms(slot.since);
+    rs->set_clear_since_ms(slot.clear_since);
+    rs->set_last_unless_ms(slot.last_unless);
+    rs->set_due_ms(slot.due);
+    rs->set_device_id(slot.device_id);
+  }
+  for (const auto& a : s.alarms) *r.add_alarms() = a;
+  for (const auto& [rule, n] : s.alarm_seq) (*r.mutable_alarm_seq())[rule] = n;
+  return r;
+}
+
+ElderState from_record(const vigil::state::ElderRecord& r, const std::vector<std::string>& rule_ids) {
+  ElderState s;
+  s.profile = r.elder();
+  s.registered = r.registered();
+  s.devices.assign(r.devices().begin(), r.devices().end());
+  s.slots.resize(rule_ids.size());
+  for (const auto& rs : r.rules()) {
+    for (size_t i = 0; i < rule_ids.size(); ++i) {
+      if (rule_ids[i] != rs.rule_id()) continue;
+      RuleSlot& slot = s.slots[i];
+      slot.since = rs.since_ms();
+      slot.clear_since = rs.clear_since_ms();
+      slot.last_unless = rs.last_unless_ms();
+      slot.due = rs.due_ms();
+      slot.device_id = rs.device_id();
+      break;
+    }
+  }
+  s.alarms.assign(r.alarms().begin(), r.alarms().end());
+  for (const auto& [rule, n] : r.alarm_seq()) s.alarm_seq[rule] = n;
+  return s;
+}
+
+}  // namespace vigil::registry

@@ -1,0 +1,60 @@
+#pragma once
+// What vigil knows of one elder: the registry profile and devices, each rule's working state and
+// the elder's open alarms. Owned by the elder's shard (one thread, no lock); persisted whole as
+// one ElderRecord under e/<elder_id> when dirty at a checkpoint.
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/core/clock.h"
+#include "schemas/outputs.pb.h"
+#include "schemas/registry.pb.h"
+#include "schemas/state.pb.h"
+
+namespace vigil::registry {
+
+inline constexpr TimeMs kNever = std::numeric_limits<TimeMs>::min();
+inline constexpr double kDefaultGeofenceM = 500;
+inline constexpr const char* kDefaultTimezone = "Asia/Shanghai";
+
+//! One rule's working state for one elder; which fields mean what depends on the rule's kind
+//! (rules/README.md). `generation` invalidates armed timers lazily.
+struct RuleSlot {
+  TimeMs since = 0;         //!< threshold: breach start; sequence: first event; absence: last seen
+  TimeMs clear_since = 0;   //!< threshold: back in range since (while the alarm is active)
+  TimeMs last_unless = kNever;  //!< threshold: last event of an `unless` type
+  TimeMs due = 0;           //!< armed timer's due time, 0 when none
+  uint64_t generation = 0;
+  std::string device_id;    //!< the device that started the current episode
+};
+
+struct ElderState {
+  vigil::v1::Elder profile;
+  bool registered = false;  //!< false until a registry entry arrived (events still count)
+  std::vector<vigil::v1::Device> devices;
+  std::vector<RuleSlot> slots;             //!< indexed like the RuleSet's rules
+  std::vector<vigil::v1::AlarmEvent> alarms;  //!< open (not CLOSED) alarms, one per rule at most
+  std::unordered_map<std::string, uint32_t> alarm_seq;  //!< rule_id -> alarms raised so far
+  bool dirty = false;  //!< changed since the last checkpoint
+
+  double geofence_radius_m() const {
+    return profile.has_geofence_radius_m() ? profile.geofence_radius_m() : kDefaultGeofenceM;
+  }
+  const std::string& timezone() const;
+};
+
+//! Applies a registry Elder to the state (keeps rule and alarm state).
+void apply_profile(ElderState& s, const vigil::v1::Elder& elder);
+//! Adds or replaces a device by device_id.
+void apply_device(ElderState& s, const vigil::v1::Device& device);
+
+//! Serialises the state; rule slots are written with their rule ids so a changed rule set can
+//! map them back (`rule_ids[i]` names slot i).
+vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::string>& rule_ids);
+//! Restores a state; slots of rules that no longer exist are dropped, new rules start empty.
+ElderState from_record(const vigil::state::ElderRecord& r, const std::vector<std::string>& rule_ids);
+
+}  // namespace vigil::registry

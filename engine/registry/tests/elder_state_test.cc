@@ -1,0 +1,47 @@
+#include "engine/registry/elder_state.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil::registry {
+namespace {
+
+TEST(ElderState, RecordRoundTripMapsSlotsByRuleId) {
+  ElderState s;
+  vigil::v1::Elder e;
+  e.set_elder_id("e1");
+  e.set_timezone("Europe/Berlin");
+  apply_profile(s, e);
+  vigil::v1::Device d;
+  d.set_device_id("d1");
+  d.set_elder_id("e1");
+  apply_device(s, d);
+  apply_device(s, d);  // same id replaces
+  s.slots.resize(2);
+  s.slots[1].since = 1000;
+  s.slots[1].due = 5000;
+  s.slots[1].device_id = "d1";
+  s.alarm_seq["hr_high"] = 3;
+
+  auto rec = to_record(s, {"sos", "hr_high"});
+  EXPECT_EQ(rec.rules_size(), 1);  // idle slot of sos not stored
+  // Reload under a rule set where hr_high moved and a new rule appeared.
+  auto back = from_record(rec, {"hr_high", "fever", "sos"});
+  ASSERT_EQ(back.slots.size(), 3u);
+  EXPECT_EQ(back.slots[0].since, 1000);
+  EXPECT_EQ(back.slots[0].due, 5000);
+  EXPECT_EQ(back.slots[0].device_id, "d1");
+  EXPECT_EQ(back.slots[1].since, 0);
+  EXPECT_EQ(back.devices.size(), 1u);
+  EXPECT_EQ(back.timezone(), "Europe/Berlin");
+  EXPECT_EQ(back.alarm_seq.at("hr_high"), 3u);
+  EXPECT_TRUE(back.registered);
+}
+
+TEST(ElderState, DefaultsFromSpec) {
+  ElderState s;
+  EXPECT_EQ(s.timezone(), "Asia/Shanghai");
+  EXPECT_DOUBLE_EQ(s.geofence_radius_m(), 500);
+}
+
+}  // namespace
+}  // namespace vigil::registry

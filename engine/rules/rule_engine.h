@@ -1,0 +1,69 @@
+#pragma once
+// Evaluates the rule set against one elder's state, one event or timer at a time. The engine
+// itself holds only the (immutable, shared) rule set; all per-elder state lives in the
+// ElderState the caller passes in. Used by one shard thread; one instance per shard.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/registry/elder_state.h"
+#include "engine/rules/rule_set.h"
+#include "schemas/telemetry.pb.h"
+
+namespace vigil::rules {
+
+//! What a rule can do to the world; implemented by the shard (alarm book + timers).
+class RuleEffects {
+ public:
+  virtual ~RuleEffects() = default;
+  //! Raises (or repeats) the elder's alarm of rule `rule`.
+  virtual void raise(registry::ElderState& e, uint32_t rule, std::string_view device_id, TimeMs ts,
+                     const std::string& message) = 0;
+  //! Clears the elder's active alarm of rule `rule` (auto-clear); no-op if none is active.
+  virtual void clear(registry::ElderState& e, uint32_t rule, TimeMs ts, std::string_view reason) = 0;
+  //! True while the elder has an active (raised, not yet cleared) alarm of rule `rule`.
+  virtual bool active(const registry::ElderState& e, uint32_t rule) const = 0;
+  //! Arms a timer that calls RuleEngine::on_timer(e, rule, generation) at `due`.
+  virtual void arm(const registry::ElderState& e, uint32_t rule, TimeMs due, uint64_t generation) = 0;
+};
+
+class RuleEngine {
+ public:
+  explicit RuleEngine(std::shared_ptr<const RuleSet> rules) : rules_(std::move(rules)) {}
+
+  const RuleSet& rules() const { return *rules_; }
+  const std::shared_ptr<const RuleSet>& rules_ptr() const { return rules_; }
+
+  //! Feeds one device event (at event time `ts`) to every rule that reads its type.
+  void on_event(registry::ElderState& e, const vigil::v1::DeviceEvent& ev, TimeMs ts,
+                RuleEffects& fx) const;
+  //! A timer armed for (elder, rule) came due. Stale generations are ignored.
+  void on_timer(registry::ElderState& e, uint32_t rule, uint64_t generation, TimeMs now,
+                RuleEffects& fx) const;
+
+  //! Re-arms the timers recorded in a state just loaded from disk.
+  void rearm(const registry::ElderState& e, RuleEffects& fx) const;
+
+  //! A parameter's value for this elder: its override "<rule_id>.<name>" or the default.
+  static double param(const Rule& r, uint32_t index, const registry::ElderState& e);
+
+ private:
+  void on_threshold(registry::ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
+                    TimeMs ts, RuleEffects& fx) const;
+  void on_sequence(registry::ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
+                   TimeMs ts, RuleEffects& fx) const;
+  void on_absence(registry::ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
+                  TimeMs ts, RuleEffects& fx) const;
+  static void arm(registry::ElderState& e, uint32_t ri, TimeMs due, RuleEffects& fx);
+  static void disarm(registry::ElderState& e, uint32_t ri);
+
+  std::shared_ptr<const RuleSet> rules_;
+};
+
+//! True when `ts` falls in one of the rule's local-time windows (always, with no schedule).
+bool in_schedule(const Rule& r, const std::string& timezone, TimeMs ts);
+//! Evaluates a `when` condition on an event for an elder.
+bool eval_condition(const Rule& r, const vigil::v1::DeviceEvent& ev, const registry::ElderState& e);
+
+}  // namespace vigil::rules

@@ -1,0 +1,284 @@
+#include "engine/runtime/engine.h"
+
+#include <chrono>
+
+#include "engine/core/log.h"
+#include "engine/core/metrics.h"
+#include "engine/pipeline/shard_router.h"
+#include "engine/runtime/dispatch_core.h"
+#include "engine/runtime/shard_core.h"
+
+namespace vigil::runtime {
+
+namespace {
+//! Back-off for a thread with nothing to do: spin briefly, then sleep a little.
+void idle(int& spins) {
+  if (++spins < 64) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+}  // namespace
+
+//! A shard's DispatchPort in live mode: puts order work on the shard's ring to the dispatcher.
+//! Used by that shard's thread only.
+class Engine::RingPort final : public dispatch::DispatchPort {
+ public:
+  explicit RingPort(pipeline::SpscRing<DispatchMsg>& ring) : ring_(ring) {}
+  void request_order(const dispatch::OrderRequest& request) override {
+    DispatchMsg* m = claim();
+    m->kind = DispatchMsg::Kind::kOrder;
+    m->order = request;
+    ring_.publish();
+  }
+  void order_action(const dispatch::OrderActionRequest& request) override {
+    DispatchMsg* m = claim();
+    m->kind = DispatchMsg::Kind::kOrderAction;
+    m->action = request;
+    ring_.publish();
+  }
+  DispatchMsg* claim() {
+    DispatchMsg* m;
+    int spins = 0;
+    while ((m = ring_.try_claim()) == nullptr) idle(spins);
+    return m;
+  }
+
+ private:
+  pipeline::SpscRing<DispatchMsg>& ring_;
+};
+
+Engine::Engine(EngineOptions options, std::shared_ptr<const rules::RuleSet> rules,
+               egress::Sink& sink, const Clock& clock)
+    : options_(std::move(options)), rules_(std::move(rules)), sink_(sink), clock_(clock) {}
+
+Engine::~Engine() { (void)stop(); }
+
+Status Engine::start() {
+  if (options_.shards == 0) options_.shards = 1;
+  auto store = state::StateStore::open(options_.data_dir);
+  if (!store) return store.error();
+  store_ = std::move(store.value());
+  auto offsets = store_->load_offsets();
+  if (!offsets) return offsets.error();
+  stored_offsets_ = offsets.value();
+  offsets_ = stored_offsets_;
+
+  dispatch_ = std::make_unique<DispatchCore>(options_.dispatch, sink_);
+  if (auto s = dispatch_->dispatcher().load(*store_); !s) return s;
+  dispatch_ring_ = std::make_unique<pipeline::SpscRing<DispatchMsg>>(options_.ring_capacity);
+  const uint32_t n = options_.shards;
+  shard_ops_.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    shard_to_dispatch_.push_back(std::make_unique<pipeline::SpscRing<DispatchMsg>>(1024));
+    ports_.push_back(std::make_unique<RingPort>(*shard_to_dispatch_.back()));
+    shard_rings_.push_back(std::make_unique<pipeline::SpscRing<ShardMsg>>(options_.ring_capacity));
+    shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, sink_, *ports_.back()));
+    shard_done_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
+    if (auto s = shards_.back()->load(*store_); !s) return s;
+  }
+  size_t elders = 0;
+  for (auto& s : shards_) elders += s->elders();
+  log::info("engine", "state loaded from ", options_.data_dir, ": ", elders, " elders, ",
+            dispatch_->dispatcher().agencies().size(), " agencies, ", stored_offsets_.size(),
+            " partition offsets");
+  for (uint32_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { shard_loop(i); });
+  threads_.emplace_back([this] { dispatch_loop(); });
+  started_ = true;
+  last_checkpoint_ = clock_.now_ms();
+  return ok();
+}
+
+template <class Ring, class Fill>
+void Engine::push(Ring& ring, Fill&& fill) {
+  auto* slot = ring.try_claim();
+  int spins = 0;
+  while (slot == nullptr) {
+    idle(spins);
+    slot = ring.try_claim();
+  }
+  fill(*slot);
+  ring.publish();
+}
+
+void Engine::submit(const InputRecord& rec) {
+  offsets_[{rec.topic, rec.partition}] = rec.offset + 1;
+  bool to_dispatch = rec.topic == InTopic::kAgency;
+  if (rec.topic == InTopic::kRegistry &&
+      codec::decode(rec.payload, rec.format, &registry_) && registry_.has_agency()) {
+    to_dispatch = true;
+  }
+  if (to_dispatch) {
+    push(*dispatch_ring_, [&](DispatchMsg& m) {
+      m.kind = DispatchMsg::Kind::kRecord;
+      m.rec = rec;
+    });
+    return;
+  }
+  const uint32_t i = pipeline::shard_of(rec.key, options_.shards);
+  push(*shard_rings_[i], [&](ShardMsg& m) {
+    m.kind = ShardMsg::Kind::kRecord;
+    m.rec = rec;
+  });
+}
+
+void Engine::shard_loop(uint32_t i) {
+  ShardCore& core = *shards_[i];
+  auto& ring = *shard_rings_[i];
+  auto& to_dispatch = *shard_to_dispatch_[i];
+  int spins = 0;
+  for (;;) {
+    int n = 0;
+    ShardMsg* m;
+    while (n < 512 && (m = ring.front()) != nullptr) {
+      ++n;
+      switch (m->kind) {
+        case ShardMsg::Kind::kRecord:
+          core.process(m->rec, clock_.now_ms());
+          break;
+        case ShardMsg::Kind::kBarrier: {
+          core.collect_dirty(shard_ops_[i]);
+          const uint64_t epoch = m->epoch;
+          push(to_dispatch, [&](DispatchMsg& d) {
+            d.kind = DispatchMsg::Kind::kBarrier;
+            d.epoch = epoch;
+          });
+          shard_done_[i]->store(epoch, std::memory_order_release);
+          break;
+        }
+        case ShardMsg::Kind::kStop:
+          push(to_dispatch, [&](DispatchMsg& d) { d.kind = DispatchMsg::Kind::kStop; });
+          ring.pop();
+          return;
+      }
+      ring.pop();
+    }
+    core.advance_to(clock_.now_ms());
+    if (n == 0) idle(spins);
+    else spins = 0;
+  }
+}
+
+void Engine::dispatch_loop() {
+  DispatchCore& core = *dispatch_;
+  // Ring 0 is from ingest, ring 1+i from shard i.
+  std::vector<pipeline::SpscRing<DispatchMsg>*> rings{dispatch_ring_.get()};
+  for (auto& r : shard_to_dispatch_) rings.push_back(r.get());
+  std::vector<uint64_t> at_barrier(rings.size(), 0);  // epoch a ring is held at, 0 if none
+  std::vector<bool> stopped(rings.size(), false);
+  size_t stops = 0;
+  uint64_t aligning = 0;
+  int spins = 0;
+  while (stops < rings.size()) {
+    int n = 0;
+    for (size_t r = 0; r < rings.size(); ++r) {
+      if (stopped[r] || at_barrier[r] != 0) continue;
+      DispatchMsg* m;
+      int taken = 0;
+      while (taken < 256 && at_barrier[r] == 0 && !stopped[r] && (m = rings[r]->front()) != nullptr) {
+        ++taken;
+        const TimeMs now = clock_.now_ms();
+        switch (m->kind) {
+          case DispatchMsg::Kind::kRecord: core.process(m->rec, now); break;
+          case DispatchMsg::Kind::kOrder: core.advance_to(now); core.request_order(m->order); break;
+          case DispatchMsg::Kind::kOrderAction: core.order_action(m->action); break;
+          case DispatchMsg::Kind::kBarrier:
+            at_barrier[r] = m->epoch;
+            aligning = m->epoch;
+            break;
+          case DispatchMsg::Kind::kStop:
+            stopped[r] = true;
+            ++stops;
+            break;
+        }
+        rings[r]->pop();
+      }
+      n += taken;
+    }
+    if (aligning != 0) {
+      bool aligned = true;
+      for (size_t r = 0; r < rings.size(); ++r) aligned &= (at_barrier[r] == aligning || stopped[r]);
+      if (aligned) {
+        core.dispatcher().collect_dirty(dispatch_ops_);
+        dispatch_done_.store(aligning, std::memory_order_release);
+        std::fill(at_barrier.begin(), at_barrier.end(), 0);
+        aligning = 0;
+      }
+    }
+    core.advance_to(clock_.now_ms());
+    if (n == 0) idle(spins);
+    else spins = 0;
+  }
+}
+
+void Engine::begin_checkpoint() {
+  ++epoch_;
+  in_flight_ = true;
+  barrier_offsets_ = offsets_;
+  for (auto& ring : shard_rings_) {
+    push(*ring, [&](ShardMsg& m) {
+      m.kind = ShardMsg::Kind::kBarrier;
+      m.epoch = epoch_;
+    });
+  }
+  push(*dispatch_ring_, [&](DispatchMsg& m) {
+    m.kind = DispatchMsg::Kind::kBarrier;
+    m.epoch = epoch_;
+  });
+}
+
+bool Engine::checkpoint_done() const {
+  for (const auto& d : shard_done_) {
+    if (d->load(std::memory_order_acquire) != epoch_) return false;
+  }
+  return dispatch_done_.load(std::memory_order_acquire) == epoch_;
+}
+
+Status Engine::commit_checkpoint() {
+  std::vector<const state::StateOps*> ops;
+  for (const auto& o : shard_ops_) ops.push_back(&o);
+  ops.push_back(&dispatch_ops_);
+  auto s = store_->commit(ops, barrier_offsets_);
+  for (auto& o : shard_ops_) o.clear();
+  dispatch_ops_.clear();
+  in_flight_ = false;
+  if (!s) return s;
+  committed_epoch_ = epoch_;
+  metrics().checkpoints.add();
+  return ok();
+}
+
+Status Engine::maybe_checkpoint() {
+  if (!started_ || stopped_) return ok();
+  if (in_flight_) {
+    if (checkpoint_done()) return commit_checkpoint();
+    return ok();
+  }
+  const TimeMs now = clock_.now_ms();
+  if (now - last_checkpoint_ >= options_.commit_interval_ms) {
+    last_checkpoint_ = now;
+    begin_checkpoint();
+  }
+  return ok();
+}
+
+Status Engine::stop() {
+  if (!started_ || stopped_) return ok();
+  // Finish the checkpoint in flight, then take a final one of everything submitted.
+  int spins = 0;
+  while (in_flight_ && !checkpoint_done()) idle(spins);
+  Status result = ok();
+  if (in_flight_) result = commit_checkpoint();
+  begin_checkpoint();
+  while (!checkpoint_done()) idle(spins);
+  if (auto s = commit_checkpoint(); !s) result = s;
+  for (auto& ring : shard_rings_) push(*ring, [](ShardMsg& m) { m.kind = ShardMsg::Kind::kStop; });
+  push(*dispatch_ring_, [](DispatchMsg& m) { m.kind = DispatchMsg::Kind::kStop; });
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  stopped_ = true;
+  return result;
+}
+
+}  // namespace vigil::runtime

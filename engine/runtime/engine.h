@@ -1,0 +1,131 @@
+#pragma once
+// The live engine: N shard threads and one dispatch thread, fed by one ingest thread through
+// lock-free SPSC rings, with aligned checkpoints to RocksDB.
+//
+// Threads and ownership
+//   ingest thread (the caller of submit/maybe_checkpoint/stop): routes records by key to shard
+//     rings (telemetry, calls, elder/device registry) or the dispatch ring (agency, registry
+//     agencies); tracks the next offset of every partition; coordinates checkpoints.
+//   shard thread i: owns ShardCore i (its elders' state, timers, alarms).
+//   dispatch thread: owns DispatchCore (agencies, orders); reads its ingest ring and one ring
+//     from each shard (order requests and actions).
+//
+// Checkpoints (Chandy-Lamport, aligned): every commit interval the ingest thread snapshots the
+// offsets and puts a barrier into every ring. A shard at the barrier serialises its dirty state
+// and forwards the barrier to the dispatcher, which waits for the barrier on all its rings
+// before serialising its own. Then the ingest thread writes all of it and the offsets in one
+// RocksDB WriteBatch. The state on disk therefore always matches the offsets on disk.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/codec/record.h"
+#include "engine/core/clock.h"
+#include "engine/dispatch/dispatch_config.h"
+#include "engine/dispatch/order_request.h"
+#include "engine/egress/sink.h"
+#include "engine/pipeline/spsc_ring.h"
+#include "engine/rules/rule_set.h"
+#include "engine/state/state_store.h"
+
+namespace vigil::runtime {
+
+class ShardCore;
+class DispatchCore;
+
+struct EngineOptions {
+  uint32_t shards = 2;
+  std::string data_dir;                 //!< RocksDB directory (required)
+  TimeMs commit_interval_ms = 200;
+  size_t ring_capacity = 1 << 14;
+  dispatch::DispatchConfig dispatch;
+};
+
+//! A message on a shard's ring.
+struct ShardMsg {
+  enum class Kind : uint8_t { kRecord, kBarrier, kStop };
+  Kind kind = Kind::kRecord;
+  uint64_t epoch = 0;
+  InputRecord rec;
+};
+
+//! A message on one of the dispatcher's rings.
+struct DispatchMsg {
+  enum class Kind : uint8_t { kRecord, kOrder, kOrderAction, kBarrier, kStop };
+  Kind kind = Kind::kRecord;
+  uint64_t epoch = 0;
+  InputRecord rec;
+  dispatch::OrderRequest order;
+  dispatch::OrderActionRequest action;
+};
+
+class Engine {
+ public:
+  Engine(EngineOptions options, std::shared_ptr<const rules::RuleSet> rules, egress::Sink& sink,
+         const Clock& clock);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  //! Opens RocksDB, loads all state and starts the threads. Returns kIo if the data directory
+  //! cannot be used.
+  Status start();
+
+  //! The next offset to read per partition, as of the last checkpoint (valid after start()).
+  const state::OffsetMap& stored_offsets() const { return stored_offsets_; }
+
+  //! Ingest thread: hands one record to its owner. Blocks (spinning) while that ring is full.
+  void submit(const InputRecord& rec);
+  //! Ingest thread: starts a checkpoint when the interval has passed and completes one whose
+  //! owners have all reached the barrier. Returns kIo if the commit failed.
+  Status maybe_checkpoint();
+  //! Ingest thread: final checkpoint, then stops and joins all threads. Idempotent.
+  Status stop();
+
+  uint64_t checkpoints() const { return committed_epoch_; }
+  const state::StateStore* store() const { return store_.get(); }
+
+ private:
+  class RingPort;
+  void shard_loop(uint32_t i);
+  void dispatch_loop();
+  void begin_checkpoint();
+  bool checkpoint_done() const;
+  Status commit_checkpoint();
+  template <class Ring, class Fill>
+  void push(Ring& ring, Fill&& fill);
+
+  EngineOptions options_;
+  std::shared_ptr<const rules::RuleSet> rules_;
+  egress::Sink& sink_;
+  const Clock& clock_;
+  std::unique_ptr<state::StateStore> store_;
+  state::OffsetMap stored_offsets_;
+  state::OffsetMap offsets_;           //!< next offset per partition, as submitted
+  state::OffsetMap barrier_offsets_;   //!< snapshot taken with the barrier in flight
+
+  std::unique_ptr<DispatchCore> dispatch_;
+  std::vector<std::unique_ptr<RingPort>> ports_;
+  std::vector<std::unique_ptr<ShardCore>> shards_;
+  std::vector<std::unique_ptr<pipeline::SpscRing<ShardMsg>>> shard_rings_;
+  std::unique_ptr<pipeline::SpscRing<DispatchMsg>> dispatch_ring_;  //!< from ingest
+  std::vector<std::unique_ptr<pipeline::SpscRing<DispatchMsg>>> shard_to_dispatch_;
+  std::vector<state::StateOps> shard_ops_;
+  state::StateOps dispatch_ops_;
+  std::vector<std::unique_ptr<std::atomic<uint64_t>>> shard_done_;
+  std::atomic<uint64_t> dispatch_done_{0};
+
+  std::vector<std::thread> threads_;
+  uint64_t epoch_ = 0;
+  uint64_t committed_epoch_ = 0;
+  bool in_flight_ = false;
+  TimeMs last_checkpoint_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+  vigil::v1::RegistryUpdate registry_;  //!< ingest thread's decode buffer for routing
+};
+
+}  // namespace vigil::runtime
