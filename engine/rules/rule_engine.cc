@@ -211,7 +211,9 @@ void RuleEngine::on_timer(ElderState& e, uint32_t ri, uint64_t generation, TimeM
       if (s.since == 0) return;
       if (r.unless_within) {
         const TimeMs within = seconds_ms(param(r, *r.unless_within, e));
-        if (s.last_unless != kNever && s.last_unless >= due - within) {
+        // Strictly after due - within: the re-armed timer is due at last_unless + within,
+        // and must not find the same event "inside" its window again (endless re-arm).
+        if (s.last_unless != kNever && s.last_unless > due - within) {
           arm(e, ri, s.last_unless + within, fx);  // still breaching: wait out the activity
           return;
         }

@@ -1,0 +1,484 @@
+#include "engine/dispatch/dispatcher.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/codec/codec.h"
+#include "engine/core/time_util.h"
+
+namespace vigil::dispatch {
+namespace {
+
+using vigil::state::OrderRecord;
+using vigil::v1::AgencyUpdate;
+using vigil::v1::DispatchOffer;
+using vigil::v1::OrderAction;
+using vigil::v1::OrderEvent;
+using vigil::v1::OrderState;
+
+constexpr TimeMs kT0 = 1772352000000;  // 2026-03-01T08:00:00Z
+constexpr double kHomeLat = 31.2304;
+constexpr double kHomeLon = 121.4737;
+// Degrees of latitude per km on the sphere haversine_km uses.
+constexpr double kDegPerKm = 1.0 / 111.19508;
+
+template <class M>
+std::vector<M> decoded(const egress::CollectingSink& sink, OutTopic topic) {
+  std::vector<M> out;
+  for (const auto& rec : sink.of(topic)) {
+    M m;
+    auto s = codec::decode(rec.json, codec::Format::kJson, &m);
+    EXPECT_TRUE(s) << rec.json;
+    out.push_back(m);
+  }
+  return out;
+}
+
+vigil::v1::Agency make_agency(const std::string& id, double km_north, const std::string& category,
+                              int capacity = 3, double rating = 5, bool active = true) {
+  vigil::v1::Agency a;
+  a.set_agency_id(id);
+  a.set_name(id);
+  a.add_categories(category);
+  a.set_lat(kHomeLat + km_north * kDegPerKm);
+  a.set_lon(kHomeLon);
+  a.set_capacity(capacity);
+  a.set_rating(rating);
+  a.set_active(active);
+  return a;
+}
+
+OrderRequest make_request(const std::string& order_id, const std::string& category,
+                          vigil::v1::Priority priority = vigil::v1::NORMAL, TimeMs ts = kT0) {
+  OrderRequest r;
+  r.order_id = order_id;
+  r.elder_id = "e1";
+  r.category = category;
+  r.priority = priority;
+  r.has_location = true;
+  r.lat = kHomeLat;
+  r.lon = kHomeLon;
+  r.created = ts;
+  r.window_start = ts;
+  return r;
+}
+
+AgencyUpdate update(const std::string& agency, const std::string& order, AgencyUpdate::Status s,
+                    TimeMs ts) {
+  AgencyUpdate u;
+  u.set_agency_id(agency);
+  u.set_order_id(order);
+  u.set_status(s);
+  set_ts(u.mutable_ts(), ts);
+  return u;
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  DispatcherTest() : d_(DispatchConfig{}, sink_) {}
+
+  std::vector<DispatchOffer> offers() const { return decoded<DispatchOffer>(sink_, OutTopic::kDispatch); }
+  std::vector<OrderEvent> tracking() const { return decoded<OrderEvent>(sink_, OutTopic::kTracking); }
+  std::vector<vigil::v1::OperatorTask> tasks() const {
+    return decoded<vigil::v1::OperatorTask>(sink_, OutTopic::kOperator);
+  }
+  std::vector<OrderState> states(const std::string& order_id) const {
+    std::vector<OrderState> out;
+    for (const auto& e : tracking()) {
+      if (e.order_id() == order_id) out.push_back(e.state());
+    }
+    return out;
+  }
+  std::vector<std::string> offered_to(const std::string& order_id) const {
+    std::vector<std::string> out;
+    for (const auto& o : offers()) {
+      if (o.order_id() == order_id) out.push_back(o.agency_id());
+    }
+    return out;
+  }
+  const AgencyEntry& agency(const std::string& id) {
+    const AgencyEntry* a = d_.agencies().find(id);
+    EXPECT_NE(a, nullptr) << id;
+    return *a;
+  }
+  //! Checks the invariant: no agency has more committed orders than its capacity.
+  void expect_no_agency_over_capacity() {
+    d_.agencies().for_each([](AgencyEntry& a) {
+      EXPECT_LE(a.committed(), a.record.agency().capacity()) << a.record.agency().agency_id();
+      EXPECT_GE(a.pending, 0);
+      EXPECT_GE(a.record.load(), 0);
+    });
+  }
+  OrderActionRequest action(const std::string& order_id, OrderAction::Action a, int rating = 0,
+                            const std::string& elder = "e1") {
+    OrderActionRequest r;
+    r.elder_id = elder;
+    r.call_id = "call-" + order_id;
+    r.action.set_order_id(order_id);
+    r.action.set_action(a);
+    r.action.set_rating(rating);
+    return r;
+  }
+  //! Creates an order and has `agency` accept it (it must be the first offer).
+  void accepted_order(const std::string& order_id, const std::string& agency_id, TimeMs ts) {
+    d_.create_order(make_request(order_id, "meal_delivery", vigil::v1::NORMAL, ts), ts);
+    ASSERT_EQ(d_.order(order_id)->agency_id(), agency_id);
+    ASSERT_TRUE(d_.on_agency_update(update(agency_id, order_id, AgencyUpdate::ACCEPTED, ts), ts));
+  }
+
+  egress::CollectingSink sink_;
+  Dispatcher d_;
+};
+
+TEST(DispatchConfig, ServiceCircleIsOneKmWalkingAndTenKmForEmergencies) {
+  DispatchConfig c;
+  EXPECT_DOUBLE_EQ(c.radius_km("meal_delivery"), 1.0);
+  EXPECT_DOUBLE_EQ(c.radius_km("emergency_response"), 10.0);
+}
+
+TEST_F(DispatcherTest, PicksTheNearestActiveAgencyOfTheCategoryWithinOneKm) {
+  d_.upsert_agency(make_agency("m-mid", 0.8, "meal_delivery"));
+  d_.upsert_agency(make_agency("m-near", 0.3, "meal_delivery"));
+  d_.upsert_agency(make_agency("m-edge", 0.99, "meal_delivery"));
+  d_.upsert_agency(make_agency("m-out", 1.01, "meal_delivery"));
+  d_.upsert_agency(make_agency("m-inactive", 0.05, "meal_delivery", 3, 5, false));
+  d_.upsert_agency(make_agency("bath", 0.02, "bathing"));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+
+  const OrderRecord* o = d_.order("o1");
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(std::vector<std::string>(o->candidates().begin(), o->candidates().end()),
+            (std::vector<std::string>{"m-near", "m-mid", "m-edge"}));
+  EXPECT_EQ(states("o1"), (std::vector<OrderState>{vigil::v1::CREATED, vigil::v1::OFFERED}));
+  auto off = offers();
+  ASSERT_EQ(off.size(), 1u);
+  EXPECT_EQ(off[0].agency_id(), "m-near");
+  EXPECT_EQ(off[0].order_id(), "o1");
+  EXPECT_EQ(off[0].elder_id(), "e1");
+  EXPECT_EQ(off[0].category(), "meal_delivery");
+  EXPECT_EQ(off[0].attempt(), 1u);
+  EXPECT_EQ(to_ms(off[0].offered_at()), kT0);
+  EXPECT_EQ(to_ms(off[0].expires_at()), kT0 + 10 * kMinute);
+  EXPECT_EQ(sink_.of(OutTopic::kDispatch)[0].key, "m-near");
+  EXPECT_EQ(agency("m-near").pending, 1);
+}
+
+TEST_F(DispatcherTest, FullAgencyIsSkippedForTheNextCandidate) {
+  vigil::state::AgencyRecord full;
+  *full.mutable_agency() = make_agency("m-full", 0.1, "meal_delivery", 2);
+  full.set_load(2);
+  d_.agencies().restore(full);
+  d_.upsert_agency(make_agency("m-free", 0.95, "meal_delivery"));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  EXPECT_EQ(offered_to("o1"), std::vector<std::string>{"m-free"});
+  EXPECT_EQ(agency("m-full").pending, 0);
+  expect_no_agency_over_capacity();
+}
+
+TEST_F(DispatcherTest, EmergencyResponseSearchesTheTenKmVehicleCircle) {
+  d_.upsert_agency(make_agency("er-in", 9.9, "emergency_response"));
+  d_.upsert_agency(make_agency("er-out", 10.1, "emergency_response"));
+  d_.upsert_agency(make_agency("meal-2km", 2, "meal_delivery"));
+  d_.create_order(make_request("ord-e1:sos:1", "emergency_response", vigil::v1::EMERGENCY), kT0);
+  const OrderRecord* o = d_.order("ord-e1:sos:1");
+  EXPECT_EQ(std::vector<std::string>(o->candidates().begin(), o->candidates().end()),
+            std::vector<std::string>{"er-in"});
+  auto off = offers();
+  ASSERT_EQ(off.size(), 1u);
+  EXPECT_EQ(to_ms(off[0].expires_at()), kT0 + 45 * kSecond);
+  EXPECT_EQ(off[0].priority(), vigil::v1::EMERGENCY);
+  // Meals are walked: an agency 2 km away is outside their 1 km circle.
+  d_.create_order(make_request("o2", "meal_delivery"), kT0);
+  EXPECT_EQ(states("o2"), (std::vector<OrderState>{vigil::v1::CREATED, vigil::v1::ESCALATED}));
+}
+
+TEST_F(DispatcherTest, DeclineOffersTheNextCandidate) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.upsert_agency(make_agency("b", 0.5, "meal_delivery"));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + kMinute),
+                                  kT0 + kMinute));
+  EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "b"}));
+  auto off = offers();
+  EXPECT_EQ(off[1].attempt(), 2u);
+  EXPECT_EQ(to_ms(off[1].offered_at()), kT0 + kMinute);
+  EXPECT_EQ(to_ms(off[1].expires_at()), kT0 + kMinute + 10 * kMinute);
+  auto t = tracking();
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[2].state(), vigil::v1::OFFERED);
+  EXPECT_EQ(t[2].agency_id(), "b");
+  EXPECT_EQ(t[2].reason(), "a declined");
+  EXPECT_EQ(agency("a").pending, 0);
+  EXPECT_EQ(agency("b").pending, 1);
+  // The declined offer's expiry is stale: nothing happens when it comes due.
+  d_.advance_to(kT0 + 10 * kMinute);
+  EXPECT_EQ(offers().size(), 2u);
+}
+
+TEST_F(DispatcherTest, ExpiryAtExactlyExpiresAtOffersTheNextCandidate) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.upsert_agency(make_agency("b", 0.5, "meal_delivery"));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  EXPECT_EQ(d_.next_due(), kT0 + 10 * kMinute);
+  d_.advance_to(kT0 + 10 * kMinute - 1);
+  EXPECT_EQ(offered_to("o1"), std::vector<std::string>{"a"});
+  d_.advance_to(kT0 + 10 * kMinute);
+  EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "b"}));
+  auto off = offers();
+  EXPECT_EQ(to_ms(off[1].offered_at()), kT0 + 10 * kMinute);
+  EXPECT_EQ(tracking().back().reason(), "a did not answer in time");
+  EXPECT_EQ(agency("a").pending, 0);
+  // A late answer from the first agency is refused.
+  auto s = d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0 + 11 * kMinute),
+                               kT0 + 11 * kMinute);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kRejected);
+}
+
+TEST_F(DispatcherTest, EveryCandidateOfferedTwiceThenEscalatedWithATask) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.upsert_agency(make_agency("b", 0.5, "meal_delivery"));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  TimeMs t = kT0;
+  for (const char* who : {"a", "b", "a"}) {
+    t += kMinute;
+    ASSERT_TRUE(d_.on_agency_update(update(who, "o1", AgencyUpdate::DECLINED, t), t));
+  }
+  d_.advance_to(t + 10 * kMinute);  // b lets its second offer expire
+  EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "b", "a", "b"}));
+  const OrderRecord* o = d_.order("o1");
+  EXPECT_EQ(o->state(), vigil::v1::ESCALATED);
+  EXPECT_EQ(o->agency_id(), "");
+  auto tr = tracking();
+  EXPECT_EQ(tr.back().state(), vigil::v1::ESCALATED);
+  EXPECT_EQ(tr.back().reason(), "no_agency_accepted");
+  EXPECT_EQ(to_ms(tr.back().ts()), t + 10 * kMinute);
+  auto tasks_out = tasks();
+  ASSERT_EQ(tasks_out.size(), 1u);
+  EXPECT_EQ(tasks_out[0].kind(), "escalation");
+  EXPECT_EQ(tasks_out[0].task_id(), "esc-o1");
+  EXPECT_EQ(tasks_out[0].order_id(), "o1");
+  EXPECT_EQ(tasks_out[0].priority(), vigil::v1::URGENT);
+  EXPECT_EQ(agency("a").pending, 0);
+  EXPECT_EQ(agency("b").pending, 0);
+}
+
+TEST_F(DispatcherTest, NoCandidateEscalatesAtOnce) {
+  d_.upsert_agency(make_agency("far", 3, "meal_delivery"));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  EXPECT_EQ(states("o1"), (std::vector<OrderState>{vigil::v1::CREATED, vigil::v1::ESCALATED}));
+  EXPECT_EQ(tracking().back().reason(), "no_candidate");
+  EXPECT_TRUE(offers().empty());
+  ASSERT_EQ(tasks().size(), 1u);
+  EXPECT_EQ(tasks()[0].kind(), "escalation");
+  EXPECT_EQ(to_ms(tasks()[0].created_at()), kT0);
+  EXPECT_EQ(d_.next_due(), INT64_MAX);
+
+  OrderRequest nowhere = make_request("o2", "meal_delivery", vigil::v1::EMERGENCY);
+  nowhere.has_location = false;
+  d_.create_order(nowhere, kT0);
+  EXPECT_EQ(tracking().back().reason(), "no_location");
+  EXPECT_EQ(tasks().back().priority(), vigil::v1::EMERGENCY);
+}
+
+TEST_F(DispatcherTest, DuplicateOrderRequestIsIgnored) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  const size_t before = sink_.records().size();
+  d_.create_order(make_request("o1", "meal_delivery"), kT0 + kSecond);
+  EXPECT_EQ(sink_.records().size(), before);
+  EXPECT_EQ(agency("a").pending, 1);
+}
+
+TEST_F(DispatcherTest, UpdateFromAnotherAgencyIsRejected) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.upsert_agency(make_agency("b", 0.5, "meal_delivery"));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  const size_t before = sink_.records().size();
+  auto s = d_.on_agency_update(update("b", "o1", AgencyUpdate::ACCEPTED, kT0), kT0);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kRejected);
+  EXPECT_EQ(sink_.records().size(), before);
+  EXPECT_EQ(d_.order("o1")->state(), vigil::v1::OFFERED);
+  EXPECT_EQ(d_.order("o1")->agency_id(), "a");
+  EXPECT_EQ(agency("b").record.load(), 0);
+
+  s = d_.on_agency_update(update("a", "nope", AgencyUpdate::ACCEPTED, kT0), kT0);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kNotFound);
+}
+
+TEST_F(DispatcherTest, CapacityOneAgencyIsNeverOverCapacity) {
+  d_.upsert_agency(make_agency("one", 0.1, "meal_delivery", 1));
+  d_.upsert_agency(make_agency("big", 0.9, "meal_delivery", 5));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  d_.create_order(make_request("o2", "meal_delivery"), kT0);
+  expect_no_agency_over_capacity();
+  EXPECT_EQ(offered_to("o1"), std::vector<std::string>{"one"});
+  EXPECT_EQ(offered_to("o2"), std::vector<std::string>{"big"});
+  ASSERT_TRUE(d_.on_agency_update(update("one", "o1", AgencyUpdate::ACCEPTED, kT0), kT0));
+  // big declines: "one" is still busy with o1, so o2 can only go back to big.
+  ASSERT_TRUE(d_.on_agency_update(update("big", "o2", AgencyUpdate::DECLINED, kT0), kT0));
+  expect_no_agency_over_capacity();
+  EXPECT_EQ(offered_to("o2"), (std::vector<std::string>{"big", "big"}));
+  EXPECT_EQ(agency("one").record.load(), 1);
+  EXPECT_EQ(agency("one").record.agency().capacity(), 1);
+  // Once o1 is done, "one" takes work again.
+  ASSERT_TRUE(d_.on_agency_update(update("one", "o1", AgencyUpdate::COMPLETED, kT0 + kHour),
+                                  kT0 + kHour));
+  EXPECT_EQ(agency("one").record.load(), 0);
+  d_.create_order(make_request("o3", "meal_delivery", vigil::v1::NORMAL, kT0 + kHour), kT0 + kHour);
+  EXPECT_EQ(offered_to("o3"), std::vector<std::string>{"one"});
+  expect_no_agency_over_capacity();
+}
+
+TEST_F(DispatcherTest, CapacityOneAgencyAloneEscalatesTheSecondOrder) {
+  d_.upsert_agency(make_agency("one", 0.1, "meal_delivery", 1));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  d_.create_order(make_request("o2", "meal_delivery"), kT0);
+  expect_no_agency_over_capacity();
+  EXPECT_EQ(offered_to("o2"), std::vector<std::string>{});
+  EXPECT_EQ(d_.order("o2")->state(), vigil::v1::ESCALATED);
+  EXPECT_EQ(agency("one").committed(), 1);
+}
+
+TEST_F(DispatcherTest, IllegalTransitionsAreRejected) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  auto s = d_.on_agency_update(update("a", "o1", AgencyUpdate::ARRIVED, kT0), kT0);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kRejected);
+  EXPECT_EQ(s.error().message, "order o1 cannot go from OFFERED to ARRIVED");
+  EXPECT_EQ(d_.order("o1")->state(), vigil::v1::OFFERED);
+
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0), kT0));
+  s = d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0), kT0);
+  EXPECT_FALSE(s);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ARRIVED, kT0 + kMinute),
+                                  kT0 + kMinute));
+  s = d_.on_agency_update(update("a", "o1", AgencyUpdate::EN_ROUTE, kT0 + kMinute), kT0 + kMinute);
+  ASSERT_FALSE(s);  // no going back
+  EXPECT_EQ(s.error().code, Errc::kRejected);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour),
+                                  kT0 + kHour));
+  s = d_.on_agency_update(update("a", "o1", AgencyUpdate::FAILED, kT0 + kHour), kT0 + kHour);
+  EXPECT_FALSE(s);  // a finished order stays finished
+  EXPECT_EQ(states("o1"),
+            (std::vector<OrderState>{vigil::v1::CREATED, vigil::v1::OFFERED, vigil::v1::ACCEPTED,
+                                     vigil::v1::ARRIVED, vigil::v1::COMPLETED}));
+  EXPECT_EQ(agency("a").record.load(), 0);
+}
+
+TEST_F(DispatcherTest, CancelReleasesTheAgencysLoad) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery", 1));
+  accepted_order("o1", "a", kT0);
+  EXPECT_EQ(agency("a").record.load(), 1);
+  ASSERT_TRUE(d_.on_order_action(action("o1", OrderAction::CANCEL), kT0 + kMinute));
+  EXPECT_EQ(agency("a").record.load(), 0);
+  EXPECT_EQ(d_.order("o1")->state(), vigil::v1::CANCELLED);
+  EXPECT_EQ(tracking().back().reason(), "cancelled");
+  auto s = d_.on_order_action(action("o1", OrderAction::CANCEL), kT0 + kMinute);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kRejected);
+  // Cancelling an offer still out frees the reserved place too.
+  d_.create_order(make_request("o2", "meal_delivery"), kT0 + kHour);
+  EXPECT_EQ(agency("a").pending, 1);
+  ASSERT_TRUE(d_.on_order_action(action("o2", OrderAction::CANCEL), kT0 + kHour));
+  EXPECT_EQ(agency("a").pending, 0);
+  d_.advance_to(kT0 + 2 * kHour);  // the cancelled offer's expiry is stale
+  EXPECT_EQ(d_.order("o2")->state(), vigil::v1::CANCELLED);
+  // Another elder cannot cancel e1's order.
+  d_.create_order(make_request("o3", "meal_delivery"), kT0 + 2 * kHour);
+  s = d_.on_order_action(action("o3", OrderAction::CANCEL, 0, "e2"), kT0 + 2 * kHour);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kNotFound);
+}
+
+TEST_F(DispatcherTest, RateOnlyAfterCompletedAndMovesTheRatingByEma) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery", 3, 4.0));
+  accepted_order("o1", "a", kT0);
+  auto s = d_.on_order_action(action("o1", OrderAction::RATE, 5), kT0 + kMinute);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kRejected);
+  EXPECT_DOUBLE_EQ(agency("a").record.agency().rating(), 4.0);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour),
+                                  kT0 + kHour));
+  s = d_.on_order_action(action("o1", OrderAction::RATE, 6), kT0 + kHour);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kInvalidInput);
+  ASSERT_TRUE(d_.on_order_action(action("o1", OrderAction::RATE, 1), kT0 + kHour));
+  EXPECT_DOUBLE_EQ(agency("a").record.agency().rating(), 0.9 * 4.0 + 0.1 * 1);
+  EXPECT_EQ(d_.order("o1")->state(), vigil::v1::RATED);
+  EXPECT_EQ(tracking().back().reason(), "rating 1");
+  s = d_.on_order_action(action("o1", OrderAction::RATE, 5), kT0 + kHour);
+  EXPECT_FALSE(s);  // rated once
+  EXPECT_DOUBLE_EQ(agency("a").record.agency().rating(), 3.7);
+}
+
+class DispatcherStoreTest : public DispatcherTest {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("vigil_dispatch_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(DispatcherStoreTest, CollectDirtyAndLoadRestoreOrdersAndLoad) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery", 2));
+  d_.upsert_agency(make_agency("b", 0.9, "meal_delivery", 2));
+  accepted_order("o1", "a", kT0);
+  d_.create_order(make_request("o2", "meal_delivery"), kT0 + kMinute);  // offered to a
+  ASSERT_EQ(d_.order("o2")->agency_id(), "a");
+  {
+    auto store = state::StateStore::open(dir_.string());
+    ASSERT_TRUE(store) << store.error().message;
+    state::StateOps ops;
+    d_.collect_dirty(ops);
+    EXPECT_EQ(ops.puts.size(), 4u);  // two orders, two agencies
+    ASSERT_TRUE(store.value()->commit({&ops}, {}));
+    state::StateOps again;
+    d_.collect_dirty(again);
+    EXPECT_TRUE(again.empty());  // nothing changed since
+  }
+  auto store = state::StateStore::open(dir_.string());
+  ASSERT_TRUE(store);
+  egress::CollectingSink sink2;
+  Dispatcher fresh(DispatchConfig{}, sink2);
+  ASSERT_TRUE(fresh.load(*store.value()));
+
+  const OrderRecord* o1 = fresh.order("o1");
+  ASSERT_NE(o1, nullptr);
+  EXPECT_EQ(o1->state(), vigil::v1::ACCEPTED);
+  EXPECT_EQ(o1->agency_id(), "a");
+  EXPECT_EQ(o1->history_size(), 3);
+  const OrderRecord* o2 = fresh.order("o2");
+  ASSERT_NE(o2, nullptr);
+  EXPECT_EQ(o2->state(), vigil::v1::OFFERED);
+  AgencyEntry* a = fresh.agencies().find("a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->record.load(), 1);
+  EXPECT_EQ(a->pending, 1);  // o2's offer still reserves its place
+  EXPECT_FALSE(a->has_room());
+  // The restored agency is in the spatial index and the offer expiry is armed again.
+  EXPECT_EQ(fresh.next_due(), kT0 + kMinute + 10 * kMinute);
+  fresh.advance_to(kT0 + kMinute + 10 * kMinute);
+  auto off = decoded<DispatchOffer>(sink2, OutTopic::kDispatch);
+  ASSERT_EQ(off.size(), 1u);
+  EXPECT_EQ(off[0].agency_id(), "b");
+  EXPECT_EQ(a->pending, 0);
+  // The restored accepted order goes on where it left off.
+  ASSERT_TRUE(fresh.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour),
+                                     kT0 + kHour));
+  EXPECT_EQ(a->record.load(), 0);
+}
+
+}  // namespace
+}  // namespace vigil::dispatch
