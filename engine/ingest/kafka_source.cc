@@ -1,0 +1,282 @@
+#include "engine/ingest/kafka_source.h"
+
+#include <cstring>
+#include <string>
+
+#include "engine/core/clock.h"
+#include "engine/core/log.h"
+
+namespace vigil::ingest {
+namespace {
+
+constexpr std::string_view kComponent = "ingest";
+
+// Settings the engine's correctness rests on: offsets go to RocksDB with the state they
+// produced, and aborted transactional records are never read. extra_conf cannot override them.
+const broker::ConfMap& fixed_settings() {
+  static const broker::ConfMap settings = {
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"isolation.level", "read_committed"},
+      // End-of-partition events tell when the registry has caught up (registry first).
+      {"enable.partition.eof", "true"},
+  };
+  return settings;
+}
+
+const broker::ConfMap& default_settings() {
+  static const broker::ConfMap settings = {
+      // A stored offset the broker no longer holds (the mock keeps ~5 MB per partition)
+      // restarts at the oldest record it still has rather than skipping to the end.
+      {"auto.offset.reset", "earliest"},
+      // A dead instance's partitions move to the others within 10 s rather than 45: alarms
+      // wait no longer than that. It also bounds how long a rejoin waits for a member that left.
+      {"session.timeout.ms", "10000"},
+  };
+  return settings;
+}
+
+bool is_cooperative(rd_kafka_t* rk) {
+  return std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+}
+
+}  // namespace
+
+KafkaSource::KafkaSource(TopicNames topics, StoredOffsetFn stored_offset)
+    : topics_(std::move(topics)), stored_offset_(std::move(stored_offset)) {}
+
+Result<std::unique_ptr<KafkaSource>> KafkaSource::start(std::string_view brokers,
+                                                        std::string_view group_id,
+                                                        const TopicNames& topics,
+                                                        const broker::ConfMap& extra_conf,
+                                                        StoredOffsetFn stored_offset) {
+  std::unique_ptr<KafkaSource> source(new KafkaSource(topics, std::move(stored_offset)));
+
+  broker::ConfMap settings = default_settings();
+  settings["bootstrap.servers"] = std::string(brokers);
+  settings["group.id"] = std::string(group_id);
+  settings = broker::merged(broker::merged(std::move(settings), extra_conf), fixed_settings());
+  auto conf = broker::make_conf(settings);
+  if (!conf) return conf.error();
+  rd_kafka_conf_set_opaque(conf.value().get(), source.get());
+  rd_kafka_conf_set_rebalance_cb(conf.value().get(), &KafkaSource::on_rebalance);
+  rd_kafka_conf_set_error_cb(conf.value().get(), &KafkaSource::on_error);
+
+  auto consumer = broker::make_client(RD_KAFKA_CONSUMER, std::move(conf).value());
+  if (!consumer) return consumer.error();
+  source->consumer_ = std::move(consumer).value();
+  // Serve error and log events from poll_batch() too, on the ingest thread.
+  rd_kafka_poll_set_consumer(source->consumer_.get());
+
+  rd_kafka_topic_partition_list_t* subscription =
+      rd_kafka_topic_partition_list_new(static_cast<int>(kKafkaInputs.size()));
+  for (InTopic t : kKafkaInputs) {
+    rd_kafka_topic_partition_list_add(subscription, topics.of(t).c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(source->consumer_.get(), subscription);
+  rd_kafka_topic_partition_list_destroy(subscription);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return make_error(Errc::kBroker, "ingest cannot subscribe to the input topics under prefix '" +
+                                         topics.prefix() + "': " + rd_kafka_err2str(err));
+  }
+  log::info(kComponent, "joining consumer group ", group_id, " on ", brokers);
+  return source;
+}
+
+KafkaSource::~KafkaSource() {
+  if (consumer_) (void)close();
+}
+
+size_t KafkaSource::poll_batch(std::vector<InputRecord>& out, size_t max, int timeout_ms) {
+  if (!held_.empty() && RealClock::instance().steady_ns() >= hold_deadline_ns_) {
+    release_held("the registry did not reach its end in time");
+  }
+  size_t n = 0;
+  int wait_ms = timeout_ms;
+  while (n < max) {
+    rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_.get(), wait_ms);
+    if (msg == nullptr) break;
+    wait_ms = 0;  // after the first, take only what is already fetched
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (!registry_pending_.empty() &&
+          input_topic(rd_kafka_topic_name(msg->rkt)) == InTopic::kRegistry) {
+        registry_caught_up(msg->partition);
+      }
+      rd_kafka_message_destroy(msg);
+      continue;
+    }
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      errors_.record(msg->err, msg->rkt != nullptr
+                                   ? log::cat("consumer on ", rd_kafka_topic_name(msg->rkt), "[",
+                                              msg->partition, "]")
+                                   : std::string("consumer"));
+      rd_kafka_message_destroy(msg);
+      continue;
+    }
+    std::optional<InTopic> topic = input_topic(rd_kafka_topic_name(msg->rkt));
+    if (!topic) {
+      errors_.record(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC,
+                     log::cat("record from unexpected topic ", rd_kafka_topic_name(msg->rkt)));
+      rd_kafka_message_destroy(msg);
+      continue;
+    }
+    if (n == out.size()) out.emplace_back();
+    InputRecord& record = out[n++];
+    record.topic = *topic;
+    record.partition = msg->partition;
+    record.offset = msg->offset;
+    if (msg->key != nullptr) {
+      record.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+    } else {
+      record.key.clear();
+    }
+    if (msg->payload != nullptr) {
+      record.payload.assign(static_cast<const char*>(msg->payload), msg->len);
+    } else {
+      record.payload.clear();
+    }
+    record.format = codec::Format::kBinary;
+    record.ingest_ns = RealClock::instance().steady_ns();
+    rd_kafka_message_destroy(msg);
+  }
+  records_.add(n);
+  return n;
+}
+
+std::vector<std::pair<InTopic, int32_t>> KafkaSource::assignment() const {
+  std::lock_guard lock(assignment_mu_);
+  return assignment_;
+}
+
+Status KafkaSource::close() {
+  if (closed_) return ok();
+  closed_ = true;
+  rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_.get());
+  {
+    std::lock_guard lock(assignment_mu_);
+    assignment_.clear();
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return make_error(Errc::kBroker,
+                      std::string("ingest consumer did not leave its group cleanly: ") +
+                          rd_kafka_err2str(err));
+  }
+  return ok();
+}
+
+void KafkaSource::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  static_cast<KafkaSource*>(opaque)->rebalance(err, partitions);
+}
+
+void KafkaSource::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  static_cast<KafkaSource*>(opaque)->errors_.record(static_cast<rd_kafka_resp_err_t>(err),
+                                                    log::cat("consumer: ", reason));
+}
+
+void KafkaSource::rebalance(rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t* partitions) {
+  rd_kafka_t* rk = consumer_.get();
+  const bool cooperative = is_cooperative(rk);
+  rebalances_.add();
+  rd_kafka_error_t* error = nullptr;
+  rd_kafka_resp_err_t assign_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    for (int i = 0; i < partitions->cnt; ++i) {
+      rd_kafka_topic_partition_t& tp = partitions->elems[i];
+      std::optional<InTopic> topic = input_topic(tp.topic);
+      std::optional<int64_t> next =
+          topic ? stored_offset_(*topic, tp.partition) : std::optional<int64_t>();
+      tp.offset = next && *next >= 0 ? *next : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (cooperative) {
+      error = rd_kafka_incremental_assign(rk, partitions);
+    } else {
+      assign_err = rd_kafka_assign(rk, partitions);
+    }
+    if (error == nullptr && assign_err == RD_KAFKA_RESP_ERR_NO_ERROR) hold_for_registry(partitions);
+  } else {
+    if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) errors_.record(err, "rebalance");
+    // Partitions that stay (cooperative) must not wait on registry partitions that left.
+    registry_pending_.clear();
+    release_held("partitions were revoked");
+    if (cooperative) {
+      error = rd_kafka_incremental_unassign(rk, partitions);
+    } else {
+      assign_err = rd_kafka_assign(rk, nullptr);
+    }
+  }
+  if (error != nullptr) {
+    assign_err = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+  }
+  if (assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) errors_.record(assign_err, "partition assignment");
+  refresh_assignment();
+}
+
+void KafkaSource::hold_for_registry(const rd_kafka_topic_partition_list_t* added) {
+  rd_kafka_topic_partition_list_t* others = rd_kafka_topic_partition_list_new(added->cnt);
+  for (int i = 0; i < added->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = added->elems[i];
+    if (input_topic(tp.topic) == InTopic::kRegistry) {
+      registry_pending_.push_back(tp.partition);
+    } else {
+      rd_kafka_topic_partition_list_add(others, tp.topic, tp.partition);
+    }
+  }
+  if (!registry_pending_.empty() && others->cnt > 0) {
+    rd_kafka_pause_partitions(consumer_.get(), others);
+    for (int i = 0; i < others->cnt; ++i) {
+      held_.emplace_back(others->elems[i].topic, others->elems[i].partition);
+    }
+    hold_deadline_ns_ =
+        RealClock::instance().steady_ns() + int64_t{kRegistryCatchUpMs} * 1'000'000;
+    log::info(kComponent, "holding ", held_.size(), " input partitions until ",
+              registry_pending_.size(), " registry partitions are read to their end");
+  }
+  rd_kafka_topic_partition_list_destroy(others);
+}
+
+void KafkaSource::registry_caught_up(int32_t partition) {
+  std::erase(registry_pending_, partition);
+  if (registry_pending_.empty()) release_held("the registry is read to its end");
+}
+
+void KafkaSource::release_held(const char* why) {
+  if (held_.empty()) return;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(held_.size()));
+  for (const auto& [topic, partition] : held_) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
+  }
+  // Partitions no longer assigned report an error here, which is expected and harmless.
+  rd_kafka_resume_partitions(consumer_.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  log::info(kComponent, "resuming ", held_.size(), " input partitions: ", why);
+  held_.clear();
+  registry_pending_.clear();
+}
+
+void KafkaSource::refresh_assignment() {
+  rd_kafka_topic_partition_list_t* current = nullptr;
+  std::vector<std::pair<InTopic, int32_t>> owned;
+  if (rd_kafka_assignment(consumer_.get(), &current) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < current->cnt; ++i) {
+      if (auto topic = input_topic(current->elems[i].topic)) {
+        owned.emplace_back(*topic, current->elems[i].partition);
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(current);
+  }
+  log::info(kComponent, "rebalance: ", owned.size(), " input partitions assigned");
+  std::lock_guard lock(assignment_mu_);
+  assignment_ = std::move(owned);
+}
+
+std::optional<InTopic> KafkaSource::input_topic(std::string_view full_name) const {
+  std::optional<InTopic> topic = parse_in_topic(topics_.strip(full_name));
+  if (topic == InTopic::kClock) return std::nullopt;  // replay-only, never on Kafka
+  return topic;
+}
+
+}  // namespace vigil::ingest

@@ -1,0 +1,121 @@
+#pragma once
+// Kafka in: a consumer-group member reading the input topics. Offsets are never committed to
+// Kafka; they live in the engine's RocksDB next to the state they produced (SPEC section 7), and
+// the engine tells the source where to resume through `stored_offset`.
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/broker/kafka_conf.h"
+#include "engine/codec/record.h"
+#include "engine/codec/topics.h"
+#include "engine/core/metrics.h"
+#include "engine/core/result.h"
+
+namespace vigil::ingest {
+
+//! The next offset to read for a partition of an input topic, as checkpointed in the engine's
+//! store, or nullopt to read the partition from its beginning.
+using StoredOffsetFn = std::function<std::optional<int64_t>(InTopic topic, int32_t partition)>;
+
+//! Reads telemetry, calls, agency and registry as one consumer-group member, read_committed.
+//!
+//! Rebalancing uses the eager protocol by default (range,roundrobin assignors): every rebalance
+//! revokes the whole assignment and assigns anew, so each assigned partition starts from
+//! stored_offset() read at that moment, after the engine has checkpointed what it revoked. If
+//! the extra conf picks cooperative-sticky, partitions are added and removed incrementally
+//! instead, with the same rule for the added ones.
+//!
+//! Registry first: Kafka orders records within a partition only, so after an assignment the
+//! backlog of telemetry could be read before the registry records (elders, devices, agencies)
+//! written before it. The source therefore holds the other input partitions paused until every
+//! assigned registry partition has been read to its end (or kRegistryCatchUpMs passed).
+//!
+//! Owned by the ingest thread, which alone calls poll_batch(); stored_offset is called on that
+//! thread from inside poll_batch(). assignment() and the counters may be read from any thread.
+class KafkaSource {
+ public:
+  //! Joins group `group_id` on `brokers` and subscribes to the four input topics under
+  //! `topics`' prefix. `extra_conf` is put over vigil's consumer settings, except that offset
+  //! commits stay disabled. Returns kConfig for a rejected property, kBroker if the consumer
+  //! cannot be created or subscribe.
+  static Result<std::unique_ptr<KafkaSource>> start(std::string_view brokers,
+                                                    std::string_view group_id,
+                                                    const TopicNames& topics,
+                                                    const broker::ConfMap& extra_conf,
+                                                    StoredOffsetFn stored_offset);
+  //! Leaves the group (close()) and destroys the consumer.
+  ~KafkaSource();
+  KafkaSource(const KafkaSource&) = delete;
+  KafkaSource& operator=(const KafkaSource&) = delete;
+
+  //! Waits up to timeout_ms for a first record, then takes whatever else is already fetched, up
+  //! to `max` records in all, and writes them into out[0, n), returning n. `out` is a pool of
+  //! slots: it grows when a batch needs more but never shrinks, and its elements are assigned
+  //! in place, so their strings keep their capacity and steady polling allocates nothing.
+  //! Elements from n on are stale; read only the first n. Records of one partition come in
+  //! offset order. Consumer errors are counted and logged once per kind, never returned.
+  //! Rebalances are handled in here.
+  size_t poll_batch(std::vector<InputRecord>& out, size_t max, int timeout_ms);
+
+  //! The partitions this member owns now.
+  std::vector<std::pair<InTopic, int32_t>> assignment() const;
+
+  //! Leaves the consumer group so its partitions move to other members at once. Idempotent.
+  //! Returns kBroker if the consumer could not leave cleanly.
+  Status close();
+
+  //! Records handed out by poll_batch() so far.
+  uint64_t records() const { return records_.get(); }
+  //! Consumer errors seen so far (of every kind).
+  uint64_t errors() const { return errors_.total(); }
+  //! Rebalances (assign or revoke) handled so far.
+  uint64_t rebalances() const { return rebalances_.get(); }
+  //! True while the other input partitions wait for the registry to catch up.
+  bool holding_for_registry() const { return !held_.empty(); }
+
+  //! The longest the other input partitions wait for the registry after an assignment.
+  static constexpr int kRegistryCatchUpMs = 30'000;
+
+ private:
+  KafkaSource(TopicNames topics, StoredOffsetFn stored_offset);
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  void refresh_assignment();
+  //! After partitions were added: pauses the added non-registry ones if registry partitions
+  //! were added too.
+  void hold_for_registry(const rd_kafka_topic_partition_list_t* added);
+  //! Notes that a registry partition reached its end; resumes the held partitions when all have
+  //! or when the wait is over.
+  void registry_caught_up(int32_t partition);
+  void release_held(const char* why);
+  std::optional<InTopic> input_topic(std::string_view full_name) const;
+
+  TopicNames topics_;
+  StoredOffsetFn stored_offset_;
+  broker::ClientPtr consumer_;
+  bool closed_ = false;
+  mutable std::mutex assignment_mu_;
+  std::vector<std::pair<InTopic, int32_t>> assignment_;
+  //! Registry partitions not yet read to their end since they were assigned.
+  std::vector<int32_t> registry_pending_;
+  //! Paused partitions (full topic name, partition) waiting for registry_pending_ to empty.
+  std::vector<std::pair<std::string, int32_t>> held_;
+  int64_t hold_deadline_ns_ = 0;
+  Counter records_;
+  Counter rebalances_;
+  broker::ErrorTally errors_{"ingest"};
+};
+
+}  // namespace vigil::ingest
