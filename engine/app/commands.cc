@@ -177,6 +177,7 @@ int cmd_demo(int argc, char** argv) {
   std::thread simulator([&] {
     Settings sim = s;
     sim.duration_s = 0;
+    sim.progress_s = 0;  // the engine's progress line is the demo's
     run_simulator(sim, others_stop, std::cout);
   });
   const int rc = run_engine(s, stop, std::cout);

@@ -114,8 +114,18 @@ int run_simulator(const Settings& s, std::atomic<bool>& stop, std::ostream& out)
   TimeMs last = started;
   uint64_t produced = 0, offers = 0;
   const int64_t start_ns = clock.steady_ns();
+  int64_t next_progress_ns = start_ns + static_cast<int64_t>(s.progress_s * 1e9);
+  uint64_t last_produced = 0;
   vigil::v1::DispatchOffer offer;
   while (!stop.load()) {
+    if (s.progress_s > 0 && clock.steady_ns() >= next_progress_ns) {
+      out << "simulate: " << static_cast<int>((clock.steady_ns() - start_ns) / 1e9) << " s, "
+          << static_cast<uint64_t>((produced - last_produced) / s.progress_s)
+          << " records/s, " << produced << " records, " << offers << " offers answered"
+          << std::endl;
+      last_produced = produced;
+      next_progress_ns += static_cast<int64_t>(s.progress_s * 1e9);
+    }
     if (s.duration_s > 0 && clock.steady_ns() - start_ns >= static_cast<int64_t>(s.duration_s * 1e9)) break;
     const TimeMs now = clock.now_ms();
     records.clear();
