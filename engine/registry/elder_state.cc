@@ -45,6 +45,14 @@ vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::
   }
   for (const auto& a : s.alarms) *r.add_alarms() = a;
   for (const auto& [rule, n] : s.alarm_seq) (*r.mutable_alarm_seq())[rule] = n;
+  for (const auto& [rule, m] : s.alarm_meta) {
+    if (m.escalated == 0 && m.flap_start == 0 && m.flaps == 0 && !m.held) continue;
+    auto& out = (*r.mutable_alarm_meta())[rule];
+    out.set_escalated(m.escalated);
+    out.set_flap_start_ms(m.flap_start);
+    out.set_flaps(m.flaps);
+    out.set_held(m.held);
+  }
   return r;
 }
 
@@ -68,6 +76,9 @@ ElderState from_record(const vigil::state::ElderRecord& r, const std::vector<std
   }
   s.alarms.assign(r.alarms().begin(), r.alarms().end());
   for (const auto& [rule, n] : r.alarm_seq()) s.alarm_seq[rule] = n;
+  for (const auto& [rule, m] : r.alarm_meta()) {
+    s.alarm_meta[rule] = AlarmMeta{m.escalated(), m.flap_start_ms(), m.flaps(), m.held()};
+  }
   return s;
 }
 

@@ -31,6 +31,14 @@ struct RuleSlot {
   std::string device_id;    //!< the device that started the current episode
 };
 
+//! Per-rule alarm bookkeeping (escalations sent, flapping); see engine/alarm/README.md.
+struct AlarmMeta {
+  uint32_t escalated = 0;
+  TimeMs flap_start = 0;
+  uint32_t flaps = 0;
+  bool held = false;
+};
+
 struct ElderState {
   vigil::v1::Elder profile;
   bool registered = false;  //!< false until a registry entry arrived (events still count)
@@ -38,6 +46,7 @@ struct ElderState {
   std::vector<RuleSlot> slots;             //!< indexed like the RuleSet's rules
   std::vector<vigil::v1::AlarmEvent> alarms;  //!< open (not CLOSED) alarms, one per rule at most
   std::unordered_map<std::string, uint32_t> alarm_seq;  //!< rule_id -> alarms raised so far
+  std::unordered_map<std::string, AlarmMeta> alarm_meta;  //!< rule_id -> bookkeeping
   bool dirty = false;  //!< changed since the last checkpoint
 
   double geofence_radius_m() const {
