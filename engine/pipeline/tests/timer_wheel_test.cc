@@ -1,0 +1,175 @@
+#include "engine/pipeline/timer_wheel.h"
+
+#include <gtest/gtest.h>
+
+#include <queue>
+#include <random>
+
+#include "engine/pipeline/timer_queue.h"
+
+namespace vigil::pipeline {
+namespace {
+
+constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
+
+std::vector<uint32_t> drain(TimerWheel& w, TimeMs now) {
+  std::vector<uint32_t> keys;
+  WheelTimer t;
+  while (w.pop_due(now, &t)) keys.push_back(t.key);
+  return keys;
+}
+
+TEST(TimerWheel, FiresInDueThenArmOrder) {
+  TimerWheel w;
+  w.arm(kT0 + 200, 0, 0, 0, 2);
+  w.arm(kT0 + 100, 0, 0, 0, 1);
+  w.arm(kT0 + 200, 0, 0, 0, 3);
+  EXPECT_EQ(w.next_due(), kT0 + 100);
+  EXPECT_TRUE(drain(w, kT0 + 99).empty());
+  EXPECT_EQ(drain(w, kT0 + 100), std::vector<uint32_t>{1});
+  EXPECT_TRUE(drain(w, kT0 + 199).empty());
+  EXPECT_EQ(w.next_due(), kT0 + 200);
+  EXPECT_EQ(drain(w, kT0 + 500), (std::vector<uint32_t>{2, 3}));
+  EXPECT_EQ(w.next_due(), INT64_MAX);
+  EXPECT_EQ(w.size(), 0u);
+}
+
+TEST(TimerWheel, SameDueArmedAtDifferentLevelsKeepsArmOrder) {
+  // The first timer is armed hours ahead (a high level), the second minutes before the same due
+  // time (a low level): cascading must still fire them in arm order.
+  TimerWheel w;
+  const TimeMs due = kT0 + 5 * kHour + 123;
+  w.arm(due, 0, 0, 0, 1);
+  w.arm(kT0 + 1, 0, 0, 0, 0);
+  EXPECT_EQ(drain(w, kT0 + 1), std::vector<uint32_t>{0});
+  WheelTimer t;
+  EXPECT_FALSE(w.pop_due(due - 2 * kMinute, &t));
+  w.arm(due, 0, 0, 0, 2);
+  w.arm(due - 1, 0, 0, 0, 3);
+  EXPECT_EQ(w.next_due(), due - 1);
+  EXPECT_EQ(drain(w, due), (std::vector<uint32_t>{3, 1, 2}));
+}
+
+TEST(TimerWheel, CarriesGenerationSlotAndKindForLazyCancellation) {
+  TimerWheel w;
+  w.arm(kT0 + 10, 7, 3, 41, 9);
+  w.arm(kT0 + 20, 7, 3, 42, 9);  // re-armed: the owner now holds generation 42
+  WheelTimer t;
+  ASSERT_TRUE(w.pop_due(kT0 + 20, &t));
+  EXPECT_EQ(t.generation, 41u);  // stale: the owner ignores it
+  EXPECT_EQ(t.kind, 7u);
+  EXPECT_EQ(t.slot, 3u);
+  EXPECT_EQ(t.key, 9u);
+  ASSERT_TRUE(w.pop_due(kT0 + 20, &t));
+  EXPECT_EQ(t.generation, 42u);
+  EXPECT_EQ(t.due, kT0 + 20);
+}
+
+TEST(TimerWheel, TimersArmedInThePastFireFirstInDueOrder) {
+  TimerWheel w;
+  w.arm(kT0 + 1000, 0, 0, 0, 1);
+  EXPECT_TRUE(drain(w, kT0 + 500).empty());
+  w.arm(kT0 + 300, 0, 0, 0, 2);  // before the wheel's time: overdue
+  w.arm(kT0 + 100, 0, 0, 0, 3);
+  w.arm(kT0 + 500, 0, 0, 0, 4);  // exactly the wheel's time
+  EXPECT_EQ(w.next_due(), kT0 + 100);
+  EXPECT_EQ(drain(w, kT0 + 200), std::vector<uint32_t>{3});
+  EXPECT_EQ(drain(w, kT0 + 2000), (std::vector<uint32_t>{2, 4, 1}));
+}
+
+TEST(TimerWheel, FarFutureTimersBeyondTheTopLevel) {
+  TimerWheel w;
+  const TimeMs years = 5LL * 365 * 24 * kHour;
+  w.arm(kT0 + 10, 0, 0, 0, 1);
+  w.arm(kT0 + years, 0, 0, 0, 2);      // beyond 64^6 ms: overflow
+  w.arm(kT0 + years + 1, 0, 0, 0, 3);
+  w.arm(kT0 + 40 * 24 * kHour, 0, 0, 0, 4);
+  EXPECT_EQ(drain(w, kT0 + 10), std::vector<uint32_t>{1});
+  EXPECT_EQ(w.next_due(), kT0 + 40 * 24 * kHour);
+  EXPECT_TRUE(drain(w, kT0 + years - 1).size() == 1);
+  EXPECT_EQ(w.next_due(), kT0 + years);
+  EXPECT_EQ(drain(w, kT0 + years), std::vector<uint32_t>{2});
+  EXPECT_EQ(drain(w, kT0 + years + 1), std::vector<uint32_t>{3});
+  EXPECT_EQ(w.size(), 0u);
+}
+
+TEST(TimerWheel, NextDueWalksTheWheelLikeReplayDoes) {
+  // Replay moves to next_due() and pops what is due there; every timer must come out at its
+  // own due time.
+  TimerWheel w;
+  std::mt19937_64 rng(7);
+  std::vector<TimeMs> dues;
+  for (uint32_t i = 0; i < 2000; ++i) {
+    dues.push_back(kT0 + static_cast<TimeMs>(rng() % (48 * kHour)));
+    w.arm(dues.back(), 0, 0, 0, i);
+  }
+  size_t fired = 0;
+  WheelTimer t;
+  while (w.next_due() != INT64_MAX) {
+    const TimeMs at = w.next_due();
+    ASSERT_TRUE(w.pop_due(at, &t));
+    EXPECT_EQ(t.due, at);
+    EXPECT_EQ(dues[t.key], at);
+    ++fired;
+  }
+  EXPECT_EQ(fired, dues.size());
+}
+
+TEST(TimerWheel, MatchesTheHeapOnARandomWorkload) {
+  // The reference is TimerQueue (a binary heap with the same (due, arm order) contract).
+  TimerWheel w;
+  TimerQueue q;
+  std::mt19937_64 rng(42);
+  TimeMs now = kT0;
+  std::vector<uint32_t> got, want;
+  for (int step = 0; step < 20000; ++step) {
+    const int arms = static_cast<int>(rng() % 4);
+    for (int a = 0; a < arms; ++a) {
+      const uint64_t r = rng() % 100;
+      TimeMs due = r < 5    ? now - static_cast<TimeMs>(rng() % 5000)           // late event
+                   : r < 60 ? now + static_cast<TimeMs>(rng() % (2 * kMinute))  // sequences
+                   : r < 95 ? now + static_cast<TimeMs>(rng() % (12 * kHour))  // absences
+                            : now + static_cast<TimeMs>(rng() % (90LL * 24 * kHour));
+      const uint32_t key = static_cast<uint32_t>(step * 4 + a);
+      w.arm(due, 0, 0, 0, key);
+      q.arm(due, 0, 0, 0, std::to_string(key));
+    }
+    now += static_cast<TimeMs>(rng() % (rng() % 10 == 0 ? 10 * kMinute : 2 * kSecond));
+    WheelTimer wt;
+    while (w.pop_due(now, &wt)) got.push_back(wt.key);
+    Timer qt;
+    while (q.pop_due(now, &qt)) want.push_back(static_cast<uint32_t>(std::stoul(qt.key)));
+    ASSERT_EQ(got.size(), want.size()) << "step " << step;
+    ASSERT_EQ(w.next_due(), q.next_due()) << "step " << step;
+  }
+  EXPECT_EQ(got, want);
+}
+
+TEST(TimerWheel, HoldsMillionsOfTimers) {
+  TimerWheel w;
+  constexpr uint32_t kCount = 3'000'000;
+  for (uint32_t i = 0; i < kCount; ++i) {
+    w.arm(kT0 + 1 + static_cast<TimeMs>((i * 2654435761u) % (12 * kHour)), 0, 0, i, i);
+  }
+  EXPECT_EQ(w.size(), kCount);
+  EXPECT_LE(w.pool_bytes(), 2 * 32 * static_cast<size_t>(kCount));
+  TimeMs last = 0;
+  size_t fired = 0;
+  WheelTimer t;
+  for (TimeMs now = kT0; now <= kT0 + 12 * kHour; now += kMinute) {
+    while (w.pop_due(now, &t)) {
+      ASSERT_GE(t.due, last);
+      last = t.due;
+      ++fired;
+    }
+  }
+  EXPECT_EQ(fired, kCount);
+  EXPECT_EQ(w.size(), 0u);
+  // Freed nodes are reused: arming again does not grow the pool.
+  const size_t bytes = w.pool_bytes();
+  for (uint32_t i = 0; i < 1000; ++i) w.arm(kT0 + 13 * kHour + i, 0, 0, 0, i);
+  EXPECT_EQ(w.pool_bytes(), bytes);
+}
+
+}  // namespace
+}  // namespace vigil::pipeline
