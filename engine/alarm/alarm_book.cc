@@ -28,8 +28,17 @@ const AlarmEvent* AlarmBook::active(const registry::ElderState& e, const std::st
   return nullptr;
 }
 
-void AlarmBook::emit(const registry::ElderState& e, const AlarmEvent& a) {
+void AlarmBook::emit(const AlarmEvent& a) {
   sink_.emit(OutTopic::kAlarms, a.elder_id(), a);
+  // h/<elder>/<raised_at>/<alarm_id>/<updated_at>.<status>.<count>: an elder's alarms in raise
+  // order, each alarm's records in order; derived from the record, so a restart that emits the
+  // same record again overwrites it rather than adding a copy.
+  char key[96];
+  std::snprintf(key, sizeof key, "/%013lld/", static_cast<long long>(to_ms(a.raised_at())));
+  char tail[64];
+  std::snprintf(tail, sizeof tail, "/%013lld.%d.%010u", static_cast<long long>(to_ms(a.updated_at())),
+                static_cast<int>(a.status()), a.count());
+  history_.emplace_back("h/" + a.elder_id() + key + a.alarm_id() + tail, a.SerializeAsString());
 }
 
 void AlarmBook::raise(registry::ElderState& e, const rules::Rule& rule, std::string_view device_id,
@@ -41,11 +50,20 @@ void AlarmBook::raise(registry::ElderState& e, const rules::Rule& rule, std::str
       set_ts(a.mutable_updated_at(), ts);
       a.set_message(message);
       metrics().alarm_repeats.add();
-      emit(e, a);
+      emit(a);
       return;
     }
   }
   const uint32_t n = ++e.alarm_seq[rule.id];
+  registry::AlarmMeta& meta = e.alarm_meta[rule.id];
+  meta.escalated = 0;
+  meta.held = false;
+  if (meta.flap_start != 0 && ts - meta.flap_start <= config_.flap_window) {
+    meta.flaps++;  // cleared and raised again inside the window
+  } else {
+    meta.flap_start = ts;
+    meta.flaps = 0;
+  }
   AlarmEvent a;
   a.set_alarm_id(e.profile.elder_id() + ":" + rule.id + ":" + std::to_string(n));
   a.set_elder_id(e.profile.elder_id());
@@ -59,7 +77,9 @@ void AlarmBook::raise(registry::ElderState& e, const rules::Rule& rule, std::str
   a.set_message(message);
   if (!rule.actions.dispatch.empty()) a.set_order_id(dispatch::order_id_for_alarm(a.alarm_id()));
   metrics().alarms_raised.add();
-  emit(e, a);
+  answers_.on_raise(a.severity(), ts);
+  arm_escalation(a.elder_id(), 1, ts);
+  emit(a);
 
   const bool urgent = rule.severity == vigil::v1::CRITICAL || rule.severity == vigil::v1::MAJOR;
   if (urgent || !rule.actions.operator_task.empty()) {
@@ -104,7 +124,7 @@ void AlarmBook::close_if_done(registry::ElderState& e, size_t index, TimeMs ts) 
   AlarmEvent& a = e.alarms[index];
   if (a.status() != vigil::v1::CLEARED_ACK) return;
   a.set_status(vigil::v1::CLOSED);
-  emit(e, a);
+  emit(a);
   e.alarms.erase(e.alarms.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
@@ -113,13 +133,30 @@ void AlarmBook::auto_clear(registry::ElderState& e, const std::string& rule_id, 
   for (size_t i = 0; i < e.alarms.size(); ++i) {
     AlarmEvent& a = e.alarms[i];
     if (a.rule_id() != rule_id || !is_active(a)) continue;
+    registry::AlarmMeta& meta = e.alarm_meta[rule_id];
+    if (meta.flap_start != 0 && ts - meta.flap_start <= config_.flap_window &&
+        meta.flaps + 1 > config_.flap_limit) {
+      // Flapping: hold it active (its count keeps rising with each raise) instead of clearing
+      // and raising a new alarm every few minutes. Said once; the next clear after the window
+      // releases it.
+      if (!meta.held) {
+        meta.held = true;
+        set_ts(a.mutable_updated_at(), ts);
+        a.set_message("flapping: cleared " + std::to_string(meta.flaps + 1) + " times within " +
+                      std::to_string(config_.flap_window / kSecond) + " s; held active");
+        e.dirty = true;
+        emit(a);
+      }
+      return;
+    }
+    meta.held = false;
     a.set_status(a.status() == vigil::v1::ACTIVE_ACK ? vigil::v1::CLEARED_ACK
                                                      : vigil::v1::CLEARED_UNACK);
     set_ts(a.mutable_updated_at(), ts);
     a.set_message("cleared: " + std::string(reason));
     e.dirty = true;
     metrics().alarms_cleared.add();
-    emit(e, a);
+    emit(a);
     close_if_done(e, i, ts);
     return;
   }
@@ -145,6 +182,9 @@ Status AlarmBook::operator_action(registry::ElderState& e, const AlarmAction& ac
   const std::string who = operator_id.empty() ? "operator" : operator_id;
   switch (act.action()) {
     case AlarmAction::ACK:
+      if (a.status() == vigil::v1::ACTIVE_UNACK || a.status() == vigil::v1::CLEARED_UNACK) {
+        answered(a, ts);
+      }
       if (a.status() == vigil::v1::ACTIVE_UNACK) a.set_status(vigil::v1::ACTIVE_ACK);
       else if (a.status() == vigil::v1::CLEARED_UNACK) a.set_status(vigil::v1::CLEARED_ACK);
       else return make_error(Errc::kRejected, "alarm " + a.alarm_id() + " is already acknowledged");
@@ -159,6 +199,9 @@ Status AlarmBook::operator_action(registry::ElderState& e, const AlarmAction& ac
       break;
     case AlarmAction::CLEAR:
       // An operator who clears has seen it: cleared and acknowledged.
+      if (a.status() == vigil::v1::ACTIVE_UNACK || a.status() == vigil::v1::CLEARED_UNACK) {
+        answered(a, ts);
+      }
       a.set_status(vigil::v1::CLEARED_ACK);
       a.set_message("cleared by " + who +
                     (act.resolution().empty() ? "" : ", resolution " + act.resolution()) +
@@ -184,9 +227,85 @@ Status AlarmBook::operator_action(registry::ElderState& e, const AlarmAction& ac
   }
   set_ts(a.mutable_updated_at(), ts);
   e.dirty = true;
-  emit(e, a);
+  emit(a);
   close_if_done(e, i, ts);
   return ok();
+}
+
+}  // namespace vigil::alarm
+
+namespace vigil::alarm {
+
+void AlarmBook::answered(const AlarmEvent& a, TimeMs ts) {
+  answers_.on_answer(a.severity(), to_ms(a.raised_at()), ts);
+}
+
+void AlarmBook::arm_escalation(const std::string& elder_id, uint32_t stage, TimeMs raised_at) {
+  const TimeMs delay = stage == 1 ? config_.first_escalation : config_.second_escalation;
+  timers_.push(Due{raised_at + delay, next_seq_++, elder_id, stage});
+}
+
+void AlarmBook::escalate(registry::ElderState& e, AlarmEvent& a, uint32_t stage, TimeMs now) {
+  registry::AlarmMeta& meta = e.alarm_meta[a.rule_id()];
+  meta.escalated = stage;
+  e.dirty = true;
+  const TimeMs waited = now - to_ms(a.raised_at());
+  vigil::v1::OperatorTask task;
+  task.set_task_id("esc" + std::to_string(stage) + "-" + a.alarm_id());
+  task.set_kind("escalation");
+  task.set_elder_id(a.elder_id());
+  task.set_alarm_id(a.alarm_id());
+  task.set_order_id(a.order_id());
+  task.set_priority(stage == 1 ? vigil::v1::URGENT : vigil::v1::EMERGENCY);
+  set_ts(task.mutable_created_at(), now);
+  task.set_message(a.rule_id() + " alarm " + a.alarm_id() + " unanswered for " +
+                   std::to_string(waited / kSecond) + " s (" +
+                   vigil::v1::Severity_Name(a.severity()) + ")");
+  sink_.emit(OutTopic::kOperator, a.elder_id(), task);
+  if (stage == 1) arm_escalation(a.elder_id(), 2, to_ms(a.raised_at()));
+}
+
+void AlarmBook::advance_to(TimeMs now,
+                           const std::function<registry::ElderState*(const std::string&)>& find) {
+  while (!timers_.empty() && timers_.top().due <= now) {
+    const Due d = timers_.top();
+    timers_.pop();
+    registry::ElderState* e = find(d.elder_id);
+    if (e == nullptr) continue;
+    const TimeMs delay = d.stage == 1 ? config_.first_escalation : config_.second_escalation;
+    for (auto& a : e->alarms) {
+      // Stale unless the same alarm is still unanswered and not yet escalated this far.
+      if (a.status() != vigil::v1::ACTIVE_UNACK || to_ms(a.raised_at()) + delay != d.due) continue;
+      if (e->alarm_meta[a.rule_id()].escalated >= d.stage) continue;
+      escalate(*e, a, d.stage, d.due);
+      break;
+    }
+  }
+}
+
+void AlarmBook::rearm(const registry::ElderState& e) {
+  for (const auto& a : e.alarms) {
+    if (a.status() != vigil::v1::ACTIVE_UNACK) continue;
+    auto it = e.alarm_meta.find(a.rule_id());
+    const uint32_t done = it == e.alarm_meta.end() ? 0 : it->second.escalated;
+    if (done < 2) arm_escalation(a.elder_id(), done + 1, to_ms(a.raised_at()));
+  }
+}
+
+void AlarmBook::collect_history(state::StateOps& ops) {
+  for (auto& [k, v] : history_) ops.put(std::move(k), std::move(v));
+  history_.clear();
+}
+
+Result<std::vector<AlarmEvent>> load_alarm_history(const state::StateStore& store,
+                                                    const std::string& elder_id) {
+  std::vector<AlarmEvent> out;
+  auto s = store.scan("h/" + elder_id + "/", [&](std::string_view, std::string_view v) {
+    AlarmEvent a;
+    if (a.ParseFromArray(v.data(), static_cast<int>(v.size()))) out.push_back(std::move(a));
+  });
+  if (!s) return s.error();
+  return out;
 }
 
 }  // namespace vigil::alarm
