@@ -6,6 +6,7 @@
 #include "engine/core/log.h"
 #include "engine/core/metrics.h"
 #include "engine/core/time_util.h"
+#include "engine/dispatch/order_history.h"
 
 namespace vigil::dispatch {
 
@@ -17,6 +18,15 @@ namespace {
 bool terminal(OrderState s) {
   return s == vigil::v1::COMPLETED || s == vigil::v1::RATED || s == vigil::v1::CANCELLED ||
          s == vigil::v1::ESCALATED || s == vigil::v1::FAILED;
+}
+//! CANCEL is allowed before COMPLETED, also on an ESCALATED order (the operator stops looking).
+bool cancellable(OrderState s) {
+  return !terminal(s) || s == vigil::v1::ESCALATED;
+}
+//! Orders that can still be late: nobody has arrived and the dispatcher still follows them.
+bool awaiting_arrival(OrderState s) {
+  return s == vigil::v1::CREATED || s == vigil::v1::OFFERED || s == vigil::v1::ACCEPTED ||
+         s == vigil::v1::EN_ROUTE;
 }
 //! Position of a tracking state on the happy path, for "no going back" checks.
 int rank(OrderState s) {
@@ -32,6 +42,8 @@ int rank(OrderState s) {
 }  // namespace
 
 const char* order_state_name(OrderState s) { return vigil::v1::OrderState_Name(s).c_str(); }
+
+std::string late_alarm_id(const OrderRecord& o) { return o.elder_id() + ":order_late:" + o.order_id(); }
 
 void Dispatcher::upsert_agency(const vigil::v1::Agency& agency) { agencies_.upsert(agency); }
 
@@ -81,6 +93,10 @@ void Dispatcher::transition(OrderRecord& o, OrderState state, TimeMs ts, const s
   *o.add_history() = ev;
   dirty_orders_.insert(o.order_id());
   sink_.emit(OutTopic::kTracking, o.order_id(), ev);
+  if (!awaiting_arrival(state)) {
+    o.set_late_due_ms(0);
+    if (o.late_active()) close_late(o, ts);
+  }
 }
 
 void Dispatcher::create_order(const OrderRequest& r, TimeMs now) {
@@ -98,23 +114,35 @@ void Dispatcher::create_order(const OrderRequest& r, TimeMs now) {
   o.set_alarm_id(r.alarm_id);
   metrics().orders_created.add();
   transition(o, vigil::v1::CREATED, now, r.alarm_id.empty() ? "service_request" : "alarm " + r.alarm_id);
-  for (auto& id : rank_candidates(r)) o.add_candidates(std::move(id));
+  for (auto& id : rank_candidates(r)) {
+    o.add_candidates(std::move(id));
+    o.add_offered(0);
+  }
   if (o.candidates().empty()) {
     escalate(o, now, r.has_location ? "no_candidate" : "no_location");
     return;
   }
+  arm_late(o, now);
   offer_next(o, now, "");
 }
 
 void Dispatcher::offer_next(OrderRecord& o, TimeMs now, const std::string& reason) {
-  const uint32_t n = static_cast<uint32_t>(o.candidates_size());
-  const uint32_t max_offers = n * static_cast<uint32_t>(config_.offers_per_candidate);
-  // Walk the ranked list round-robin; skip agencies that are full or inactive right now.
-  while (o.attempt() < max_offers) {
-    const std::string& id = o.candidates(static_cast<int>(o.attempt() % n));
-    o.set_attempt(o.attempt() + 1);
+  const int n = o.candidates_size();
+  if (o.offered_size() != n) o.mutable_offered()->Resize(n, 0);  // a record from before `offered`
+  const auto max_offers = static_cast<uint32_t>(config_.offers_per_candidate);
+  // Walk the ranked list round-robin from the candidate after the last one offered. An agency
+  // full or inactive at its turn is passed over without using up one of its offers.
+  bool offers_left = false;
+  for (int step = 0; step < n; ++step) {
+    const int i = static_cast<int>((o.next_candidate() + static_cast<uint32_t>(step)) % static_cast<uint32_t>(n));
+    if (o.offered(i) >= max_offers) continue;
+    offers_left = true;
+    const std::string& id = o.candidates(i);
     AgencyEntry* a = agencies_.find(id);
     if (a == nullptr || !a->record.agency().active() || !a->has_room()) continue;
+    o.set_offered(i, o.offered(i) + 1);
+    o.set_next_candidate(static_cast<uint32_t>((i + 1) % n));
+    o.set_attempt(o.attempt() + 1);
     a->pending++;
     a->record.set_offers(a->record.offers() + 1);
     a->dirty = true;
@@ -137,11 +165,80 @@ void Dispatcher::offer_next(OrderRecord& o, TimeMs now, const std::string& reaso
     metrics().orders_offered.add();
     sink_.emit(OutTopic::kDispatch, id, offer);
     transition(o, vigil::v1::OFFERED, now, reason);
-    timers_.arm(expires, 0, 0, o.attempt(), o.order_id());
+    timers_.arm(expires, kOfferExpiry, 0, o.attempt(), o.order_id());
     return;
   }
+  // Every candidate had its offers, or those with offers left are all full or inactive now:
+  // waiting for capacity could take hours, so a person takes over at once.
   o.set_agency_id("");
-  escalate(o, now, "no_agency_accepted");
+  escalate(o, now, offers_left ? "no_agency_free" : "no_agency_accepted");
+}
+
+void Dispatcher::arm_late(OrderRecord& o, TimeMs now) {
+  if (o.late_raised_ms() != 0 || !awaiting_arrival(o.state())) return;  // late once per order
+  // Emergencies are due at the agency's eta, others at their window end; each falls back on
+  // the other when it has none.
+  const TimeMs window_end = o.has_window_end() ? to_ms(o.window_end()) : 0;
+  TimeMs deadline = o.priority() == vigil::v1::EMERGENCY ? (o.eta_ms() ? o.eta_ms() : window_end)
+                                                         : (window_end ? window_end : o.eta_ms());
+  if (deadline == 0) return;
+  const TimeMs due = std::max(deadline, now);
+  if (due == o.late_due_ms()) return;
+  o.set_late_due_ms(due);
+  o.set_late_deadline_ms(deadline);
+  dirty_orders_.insert(o.order_id());
+  timers_.arm(due, kLateDeadline, 0, 0, o.order_id());
+}
+
+void Dispatcher::emit_late_alarm(const OrderRecord& o, vigil::v1::AlarmStatus status, TimeMs now,
+                                 const std::string& message) {
+  vigil::v1::AlarmEvent a;
+  a.set_alarm_id(late_alarm_id(o));
+  a.set_elder_id(o.elder_id());
+  a.set_rule_id("order_late");
+  a.set_severity(vigil::v1::MAJOR);
+  a.set_status(status);
+  set_ts(a.mutable_raised_at(), o.late_raised_ms());
+  set_ts(a.mutable_updated_at(), now);
+  a.set_count(1);
+  a.set_message(message);
+  a.set_order_id(o.order_id());
+  sink_.emit(OutTopic::kAlarms, o.elder_id(), a);
+}
+
+void Dispatcher::raise_late(OrderRecord& o, TimeMs now) {
+  o.set_late_due_ms(0);
+  o.set_late_raised_ms(now);
+  o.set_late_active(true);
+  dirty_orders_.insert(o.order_id());
+  const bool by_eta = o.eta_ms() != 0 && o.late_deadline_ms() == o.eta_ms();
+  const std::string what = "order " + o.order_id() + " (" + o.category() + ") not arrived by its " +
+                           (by_eta ? "eta " : "window end ") + format_rfc3339(o.late_deadline_ms()) +
+                           ", " + order_state_name(o.state()) +
+                           (o.agency_id().empty() ? "" : " with " + o.agency_id());
+  metrics().alarms_raised.add();
+  emit_late_alarm(o, vigil::v1::ACTIVE_UNACK, now, what);
+  vigil::v1::OperatorTask task;
+  task.set_task_id("late-" + o.order_id());
+  task.set_kind("late_order");
+  task.set_elder_id(o.elder_id());
+  task.set_alarm_id(late_alarm_id(o));
+  task.set_order_id(o.order_id());
+  task.set_priority(o.priority() == vigil::v1::EMERGENCY ? vigil::v1::EMERGENCY : vigil::v1::URGENT);
+  set_ts(task.mutable_created_at(), now);
+  task.set_message("order_late: " + what);
+  sink_.emit(OutTopic::kOperator, o.elder_id(), task);
+}
+
+void Dispatcher::close_late(OrderRecord& o, TimeMs now) {
+  o.set_late_active(false);
+  dirty_orders_.insert(o.order_id());
+  // Nobody can acknowledge it through the shards' alarm actions, and the late_order task is
+  // the operator's record, so the dispatcher clears it unacknowledged and closes it at once.
+  const std::string why = "order " + o.order_id() + " " + order_state_name(o.state());
+  metrics().alarms_cleared.add();
+  emit_late_alarm(o, vigil::v1::CLEARED_UNACK, now, why);
+  emit_late_alarm(o, vigil::v1::CLOSED, now, why);
 }
 
 void Dispatcher::escalate(OrderRecord& o, TimeMs now, const std::string& reason) {
@@ -198,7 +295,9 @@ Status Dispatcher::on_agency_update(const AgencyUpdate& u, TimeMs now) {
           a->dirty = true;
         }
         metrics().orders_accepted.add();
+        if (u.has_eta()) o.set_eta_ms(to_ms(u.eta()));
         transition(o, vigil::v1::ACCEPTED, now, note);
+        arm_late(o, now);
       } else {
         if (a) {
           a->pending = std::max(0, a->pending - 1);
@@ -231,7 +330,9 @@ Status Dispatcher::on_agency_update(const AgencyUpdate& u, TimeMs now) {
         release(o);
         if (target == vigil::v1::COMPLETED) metrics().orders_completed.add();
       }
+      if (target == vigil::v1::EN_ROUTE && u.has_eta()) o.set_eta_ms(to_ms(u.eta()));
       transition(o, target, now, note);
+      if (target == vigil::v1::EN_ROUTE) arm_late(o, now);
       return ok();
     }
     default:
@@ -247,7 +348,7 @@ Status Dispatcher::on_order_action(const OrderActionRequest& r, TimeMs now) {
   }
   OrderRecord& o = it->second;
   if (act.action() == vigil::v1::OrderAction::CANCEL) {
-    if (terminal(o.state())) {
+    if (!cancellable(o.state())) {
       return make_error(Errc::kRejected, "order " + o.order_id() + " is already " +
                                              order_state_name(o.state()));
     }
@@ -268,6 +369,7 @@ Status Dispatcher::on_order_action(const OrderActionRequest& r, TimeMs now) {
       // Exponential moving average: recent service counts most, one rating moves it by 10%.
       auto* ag = a->record.mutable_agency();
       ag->set_rating(ag->rating() * 0.9 + act.rating() * 0.1);
+      a->record.set_ratings(a->record.ratings() + 1);
       a->dirty = true;
     }
     transition(o, vigil::v1::RATED, now, "rating " + std::to_string(act.rating()));
@@ -282,6 +384,13 @@ void Dispatcher::advance_to(TimeMs now) {
     auto it = orders_.find(t.key);
     if (it == orders_.end()) continue;
     OrderRecord& o = it->second;
+    if (t.kind == kLateDeadline) {
+      // Stale unless this is still the order's deadline and nobody has arrived.
+      if (o.late_due_ms() != t.due || !awaiting_arrival(o.state())) continue;
+      metrics().timers_fired.add();
+      raise_late(o, t.due);
+      continue;
+    }
     // Stale unless the same offer is still out.
     if (o.state() != vigil::v1::OFFERED || o.attempt() != t.generation || o.offer_expires_ms() != t.due) {
       continue;
@@ -304,7 +413,9 @@ const OrderRecord* Dispatcher::order(const std::string& order_id) const {
 void Dispatcher::collect_dirty(state::StateOps& ops) {
   for (const auto& id : dirty_orders_) {
     auto it = orders_.find(id);
-    if (it != orders_.end()) ops.put("d/" + id, it->second.SerializeAsString());
+    if (it == orders_.end()) continue;
+    ops.put(order_key(id), it->second.SerializeAsString());
+    ops.put(elder_order_key(it->second.elder_id(), id), "");
   }
   dirty_orders_.clear();
   agencies_.for_each([&](AgencyEntry& e) {
@@ -324,9 +435,10 @@ Status Dispatcher::load(const state::StateStore& store) {
     OrderRecord o;
     if (!o.ParseFromArray(v.data(), static_cast<int>(v.size()))) return;
     if (o.state() == vigil::v1::OFFERED && o.offer_expires_ms() != 0) {
-      timers_.arm(o.offer_expires_ms(), 0, 0, o.attempt(), o.order_id());
+      timers_.arm(o.offer_expires_ms(), kOfferExpiry, 0, o.attempt(), o.order_id());
       if (AgencyEntry* a = agencies_.find(o.agency_id())) a->pending++;
     }
+    if (o.late_due_ms() != 0) timers_.arm(o.late_due_ms(), kLateDeadline, 0, 0, o.order_id());
     orders_.emplace(std::string(k), std::move(o));
   });
   return s;

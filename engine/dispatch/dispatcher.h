@@ -1,8 +1,9 @@
 #pragma once
 // The order workflow of SPEC section 4: candidates in the service circle, offers with expiry,
-// next candidate on decline or timeout, escalation, tracking of every transition. One
-// dispatcher owns all agencies' load, so an agency is never offered more than it can take:
-// an unanswered offer reserves a place just like an accepted order.
+// next candidate on decline or timeout, escalation, late orders (`order_late` alarm and
+// `late_order` task), tracking of every transition. One dispatcher owns all agencies' load, so
+// an agency is never offered more than it can take: an unanswered offer reserves a place just
+// like an accepted order.
 // Owned by one thread (the dispatch thread in live mode, the replay loop in replay).
 
 #include <memory>
@@ -39,27 +40,40 @@ class Dispatcher {
   //! CANCEL or RATE from the elder or an operator. Same errors as on_agency_update.
   Status on_order_action(const OrderActionRequest& request, TimeMs now);
 
-  //! Fires offer expiries due at or before `now`.
+  //! Fires offer expiries and late-order deadlines due at or before `now`, earliest first.
   void advance_to(TimeMs now);
   //! Earliest armed timer (INT64_MAX if none).
   TimeMs next_due() const { return timers_.next_due(); }
 
   //! Moves what changed since the last call into `ops`.
   void collect_dirty(state::StateOps& ops);
-  //! Loads agencies and open orders from the store and re-arms offer expiries.
+  //! Loads agencies and orders from the store and re-arms offer expiries and late deadlines.
   Status load(const state::StateStore& store);
 
   const vigil::state::OrderRecord* order(const std::string& order_id) const;
   AgencyIndex& agencies() { return agencies_; }
 
+  //! The agencies a request would be offered to, best first: active, offering the category,
+  //! inside its service circle, with capacity > 0 (full ones are kept: they may free up before
+  //! their turn). No side effects; this is the candidate selection the benchmark measures.
+  std::vector<std::string> rank_candidates(const OrderRequest& r);
+
  private:
+  enum TimerKind : uint32_t { kOfferExpiry = 0, kLateDeadline = 1 };
+
   void offer_next(vigil::state::OrderRecord& o, TimeMs now, const std::string& reason);
   void transition(vigil::state::OrderRecord& o, vigil::v1::OrderState state, TimeMs ts,
                   const std::string& reason);
   void escalate(vigil::state::OrderRecord& o, TimeMs now, const std::string& reason);
   void release(vigil::state::OrderRecord& o);
-  std::vector<std::string> rank_candidates(const OrderRequest& r);
   TimeMs offer_timeout(const vigil::state::OrderRecord& o) const;
+  //! (Re-)arms the order's late deadline after it was created or its eta changed.
+  void arm_late(vigil::state::OrderRecord& o, TimeMs now);
+  void raise_late(vigil::state::OrderRecord& o, TimeMs now);
+  //! Clears and closes an open order_late alarm: the order arrived or ended.
+  void close_late(vigil::state::OrderRecord& o, TimeMs now);
+  void emit_late_alarm(const vigil::state::OrderRecord& o, vigil::v1::AlarmStatus status, TimeMs now,
+                       const std::string& message);
 
   DispatchConfig config_;
   egress::Sink& sink_;
@@ -70,5 +84,9 @@ class Dispatcher {
 };
 
 const char* order_state_name(vigil::v1::OrderState s);
+
+//! The alarm id of an order's order_late alarm: `<elder_id>:order_late:<order_id>` (one per
+//! order, derived from inputs only).
+std::string late_alarm_id(const vigil::state::OrderRecord& o);
 
 }  // namespace vigil::dispatch

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/codec/codec.h"
+#include "engine/dispatch/order_history.h"
 #include "engine/core/time_util.h"
 
 namespace vigil::dispatch {
@@ -419,6 +420,156 @@ TEST_F(DispatcherTest, RateOnlyAfterCompletedAndMovesTheRatingByEma) {
   EXPECT_DOUBLE_EQ(agency("a").record.agency().rating(), 3.7);
 }
 
+TEST_F(DispatcherTest, AgencyFullAtItsTurnKeepsItsTwoOffers) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.upsert_agency(make_agency("b", 0.5, "meal_delivery", 1));
+  accepted_order("busy", "a", kT0 - kHour);  // a has room for more; nothing else
+  // Make b full with an order of its own, offered to b because a is the one declining.
+  d_.create_order(make_request("fill", "meal_delivery"), kT0 - kHour);
+  ASSERT_EQ(d_.order("fill")->agency_id(), "a");
+  ASSERT_TRUE(d_.on_agency_update(update("a", "fill", AgencyUpdate::DECLINED, kT0 - kHour), kT0 - kHour));
+  ASSERT_TRUE(d_.on_agency_update(update("b", "fill", AgencyUpdate::ACCEPTED, kT0 - kHour), kT0 - kHour));
+  ASSERT_FALSE(agency("b").has_room());
+
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + kMinute), kT0 + kMinute));
+  // b is full at its turn: passed over, a gets its second offer at once.
+  EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "a"}));
+  EXPECT_EQ(d_.order("o1")->offered(1), 0u);
+  // b finishes its job before a answers again: b still has both of its offers.
+  ASSERT_TRUE(d_.on_agency_update(update("b", "fill", AgencyUpdate::COMPLETED, kT0 + 2 * kMinute),
+                                  kT0 + 2 * kMinute));
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + 3 * kMinute), kT0 + 3 * kMinute));
+  ASSERT_TRUE(d_.on_agency_update(update("b", "o1", AgencyUpdate::DECLINED, kT0 + 4 * kMinute), kT0 + 4 * kMinute));
+  EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "a", "b", "b"}));
+  ASSERT_TRUE(d_.on_agency_update(update("b", "o1", AgencyUpdate::DECLINED, kT0 + 5 * kMinute), kT0 + 5 * kMinute));
+  EXPECT_EQ(d_.order("o1")->state(), vigil::v1::ESCALATED);
+  EXPECT_EQ(tracking().back().reason(), "no_agency_accepted");
+  EXPECT_EQ(offers().back().attempt(), 4u);
+  expect_no_agency_over_capacity();
+}
+
+TEST_F(DispatcherTest, CandidatesWithOffersLeftAllFullEscalatesNoAgencyFree) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.upsert_agency(make_agency("b", 0.5, "meal_delivery", 1));
+  vigil::state::AgencyRecord full;
+  *full.mutable_agency() = make_agency("b", 0.5, "meal_delivery", 1);
+  full.set_load(1);
+  d_.agencies().find("b")->record = full;
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0), kT0));
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + kMinute), kT0 + kMinute));
+  EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "a"}));
+  EXPECT_EQ(d_.order("o1")->state(), vigil::v1::ESCALATED);
+  EXPECT_EQ(tracking().back().reason(), "no_agency_free");
+  EXPECT_EQ(tasks().back().kind(), "escalation");
+}
+
+class LateOrderTest : public DispatcherTest {
+ protected:
+  std::vector<vigil::v1::AlarmEvent> alarms() const {
+    return decoded<vigil::v1::AlarmEvent>(sink_, OutTopic::kAlarms);
+  }
+  OrderRequest windowed(const std::string& id, TimeMs window_end) {
+    OrderRequest r = make_request(id, "meal_delivery");
+    r.window_end = window_end;
+    return r;
+  }
+};
+
+TEST_F(LateOrderTest, NotArrivedByWindowEndRaisesOrderLateAndLateOrderTask) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.create_order(windowed("o1", kT0 + kHour), kT0);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0 + kMinute), kT0 + kMinute));
+  d_.advance_to(kT0 + kHour - 1);
+  EXPECT_TRUE(alarms().empty());
+  d_.advance_to(kT0 + kHour);  // due at exactly the window end: "by" means before it
+  auto al = alarms();
+  ASSERT_EQ(al.size(), 1u);
+  EXPECT_EQ(al[0].alarm_id(), "e1:order_late:o1");
+  EXPECT_EQ(al[0].rule_id(), "order_late");
+  EXPECT_EQ(al[0].severity(), vigil::v1::MAJOR);
+  EXPECT_EQ(al[0].status(), vigil::v1::ACTIVE_UNACK);
+  EXPECT_EQ(al[0].order_id(), "o1");
+  EXPECT_EQ(to_ms(al[0].raised_at()), kT0 + kHour);
+  EXPECT_EQ(sink_.of(OutTopic::kAlarms)[0].key, "e1");
+  auto t = tasks();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].kind(), "late_order");
+  EXPECT_EQ(t[0].task_id(), "late-o1");
+  EXPECT_EQ(t[0].alarm_id(), "e1:order_late:o1");
+  EXPECT_EQ(t[0].priority(), vigil::v1::URGENT);
+  EXPECT_EQ(to_ms(t[0].created_at()), kT0 + kHour);
+  // Arrival clears and closes it; no second alarm for the same order.
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ARRIVED, kT0 + 70 * kMinute),
+                                  kT0 + 70 * kMinute));
+  al = alarms();
+  ASSERT_EQ(al.size(), 3u);
+  EXPECT_EQ(al[1].status(), vigil::v1::CLEARED_UNACK);
+  EXPECT_EQ(al[2].status(), vigil::v1::CLOSED);
+  EXPECT_EQ(to_ms(al[2].updated_at()), kT0 + 70 * kMinute);
+  EXPECT_EQ(to_ms(al[2].raised_at()), kT0 + kHour);
+  EXPECT_FALSE(d_.order("o1")->late_active());
+  d_.advance_to(kT0 + 5 * kHour);
+  EXPECT_EQ(alarms().size(), 3u);
+}
+
+TEST_F(LateOrderTest, ArrivedJustBeforeTheWindowEndIsNotLate) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.create_order(windowed("o1", kT0 + kHour), kT0);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0), kT0));
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ARRIVED, kT0 + kHour - 1), kT0 + kHour - 1));
+  d_.advance_to(kT0 + 2 * kHour);
+  EXPECT_TRUE(alarms().empty());
+  EXPECT_TRUE(tasks().empty());
+}
+
+TEST_F(LateOrderTest, EmergencyIsLateAtTheAgencysLatestEta) {
+  d_.upsert_agency(make_agency("er", 2, "emergency_response"));
+  d_.create_order(make_request("o1", "emergency_response", vigil::v1::EMERGENCY), kT0);
+  EXPECT_EQ(d_.order("o1")->late_due_ms(), 0);  // no window end, no eta yet
+  auto acc = update("er", "o1", AgencyUpdate::ACCEPTED, kT0 + 10 * kSecond);
+  set_ts(acc.mutable_eta(), kT0 + 6 * kMinute);
+  ASSERT_TRUE(d_.on_agency_update(acc, kT0 + 10 * kSecond));
+  EXPECT_EQ(d_.order("o1")->late_due_ms(), kT0 + 6 * kMinute);
+  auto er = update("er", "o1", AgencyUpdate::EN_ROUTE, kT0 + kMinute);
+  set_ts(er.mutable_eta(), kT0 + 8 * kMinute);
+  ASSERT_TRUE(d_.on_agency_update(er, kT0 + kMinute));
+  d_.advance_to(kT0 + 8 * kMinute - 1);
+  EXPECT_TRUE(alarms().empty());
+  d_.advance_to(kT0 + 8 * kMinute);
+  ASSERT_EQ(alarms().size(), 1u);
+  EXPECT_NE(alarms()[0].message().find("eta 2026-03-01T08:08:00Z"), std::string::npos) << alarms()[0].message();
+  EXPECT_EQ(tasks().back().priority(), vigil::v1::EMERGENCY);
+  // Cancelling a late order closes its alarm too.
+  ASSERT_TRUE(d_.on_order_action(action("o1", OrderAction::CANCEL), kT0 + 9 * kMinute));
+  ASSERT_EQ(alarms().size(), 3u);
+  EXPECT_EQ(alarms()[2].status(), vigil::v1::CLOSED);
+}
+
+TEST_F(LateOrderTest, UnansweredOrderIsLateToo) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  d_.create_order(windowed("o1", kT0 + 5 * kMinute), kT0);
+  d_.advance_to(kT0 + 5 * kMinute);
+  ASSERT_EQ(alarms().size(), 1u);
+  EXPECT_EQ(d_.order("o1")->state(), vigil::v1::OFFERED);
+  EXPECT_NE(alarms()[0].message().find("OFFERED with a"), std::string::npos) << alarms()[0].message();
+}
+
+TEST_F(DispatcherTest, EscalatedOrderCanBeCancelledCompletedCannot) {
+  d_.create_order(make_request("o1", "meal_delivery"), kT0);
+  ASSERT_EQ(d_.order("o1")->state(), vigil::v1::ESCALATED);
+  ASSERT_TRUE(d_.on_order_action(action("o1", OrderAction::CANCEL), kT0 + kMinute));
+  EXPECT_EQ(states("o1"), (std::vector<OrderState>{vigil::v1::CREATED, vigil::v1::ESCALATED,
+                                                   vigil::v1::CANCELLED}));
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  accepted_order("o2", "a", kT0);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o2", AgencyUpdate::COMPLETED, kT0 + kHour), kT0 + kHour));
+  auto s = d_.on_order_action(action("o2", OrderAction::CANCEL), kT0 + kHour);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "order o2 is already COMPLETED");
+}
+
 class DispatcherStoreTest : public DispatcherTest {
  protected:
   void SetUp() override {
@@ -442,7 +593,7 @@ TEST_F(DispatcherStoreTest, CollectDirtyAndLoadRestoreOrdersAndLoad) {
     ASSERT_TRUE(store) << store.error().message;
     state::StateOps ops;
     d_.collect_dirty(ops);
-    EXPECT_EQ(ops.puts.size(), 4u);  // two orders, two agencies
+    EXPECT_EQ(ops.puts.size(), 6u);  // two orders, their elder index keys, two agencies
     ASSERT_TRUE(store.value()->commit({&ops}, {}));
     state::StateOps again;
     d_.collect_dirty(again);
@@ -478,6 +629,69 @@ TEST_F(DispatcherStoreTest, CollectDirtyAndLoadRestoreOrdersAndLoad) {
   ASSERT_TRUE(fresh.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour),
                                      kT0 + kHour));
   EXPECT_EQ(a->record.load(), 0);
+}
+
+TEST_F(DispatcherStoreTest, LateDeadlineSurvivesARestart) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  OrderRequest r = make_request("o1", "meal_delivery");
+  r.window_end = kT0 + kHour;
+  d_.create_order(r, kT0);
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0), kT0));
+  {
+    auto store = state::StateStore::open(dir_.string());
+    ASSERT_TRUE(store);
+    state::StateOps ops;
+    d_.collect_dirty(ops);
+    ASSERT_TRUE(store.value()->commit({&ops}, {}));
+  }
+  auto store = state::StateStore::open(dir_.string());
+  ASSERT_TRUE(store);
+  egress::CollectingSink sink2;
+  Dispatcher fresh(DispatchConfig{}, sink2);
+  ASSERT_TRUE(fresh.load(*store.value()));
+  EXPECT_EQ(fresh.next_due(), kT0 + kHour);
+  fresh.advance_to(kT0 + 2 * kHour);  // down past the deadline: it fires right after start-up
+  auto al = decoded<vigil::v1::AlarmEvent>(sink2, OutTopic::kAlarms);
+  ASSERT_EQ(al.size(), 1u);
+  EXPECT_EQ(to_ms(al[0].raised_at()), kT0 + kHour);
+  EXPECT_EQ(decoded<vigil::v1::OperatorTask>(sink2, OutTopic::kOperator).size(), 1u);
+}
+
+TEST_F(DispatcherStoreTest, HistoryIsQueryableByOrderIdAndByElder) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
+  accepted_order("o-b", "a", kT0);
+  d_.create_order(make_request("o-a", "meal_delivery", vigil::v1::NORMAL, kT0 + kMinute), kT0 + kMinute);
+  OrderRequest other = make_request("o-c", "meal_delivery", vigil::v1::NORMAL, kT0);
+  other.elder_id = "e1/x";  // shares the key prefix "do/e1/" with e1
+  d_.create_order(other, kT0);
+  auto store = state::StateStore::open(dir_.string());
+  ASSERT_TRUE(store);
+  state::StateOps ops;
+  d_.collect_dirty(ops);
+  ASSERT_TRUE(store.value()->commit({&ops}, {}));
+
+  auto one = find_order(*store.value(), "o-b");
+  ASSERT_TRUE(one);
+  ASSERT_TRUE(one.value().has_value());
+  EXPECT_EQ(one.value()->state(), vigil::v1::ACCEPTED);
+  ASSERT_EQ(one.value()->history_size(), 3);
+  EXPECT_EQ(one.value()->history(2).state(), vigil::v1::ACCEPTED);
+  auto none = find_order(*store.value(), "nope");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none.value().has_value());
+
+  auto mine = orders_of_elder(*store.value(), "e1");
+  ASSERT_TRUE(mine);
+  ASSERT_EQ(mine.value().size(), 2u);
+  EXPECT_EQ(mine.value()[0].order_id(), "o-b");  // created first
+  EXPECT_EQ(mine.value()[1].order_id(), "o-a");
+  auto newest = orders_of_elder(*store.value(), "e1", 1);
+  ASSERT_TRUE(newest);
+  ASSERT_EQ(newest.value().size(), 1u);
+  EXPECT_EQ(newest.value()[0].order_id(), "o-a");
+  auto nobody = orders_of_elder(*store.value(), "e9");
+  ASSERT_TRUE(nobody);
+  EXPECT_TRUE(nobody.value().empty());
 }
 
 }  // namespace
