@@ -16,6 +16,9 @@ build_pkgs=(
   zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libbz2-dev libssl-dev libsasl2-dev
 )
 test_pkgs=(python3 jq procps)
+# Node.js and npm run the deployment schema checks and the browser tests; a machine that already
+# has them (from any source) keeps its own.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then test_pkgs+=(nodejs npm); fi
 
 pkgs=("${build_pkgs[@]}")
 if [[ "$mode" == test ]]; then pkgs+=("${test_pkgs[@]}"); fi
