@@ -15,7 +15,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libbz2-dev libssl-dev libsasl2-dev
 )
-test_pkgs=(python3 jq procps)
+test_pkgs=(python3 jq procps chromium fonts-noto-cjk)
 # Node.js and npm run the deployment schema checks and the browser tests; a machine that already
 # has them (from any source) keeps its own.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then test_pkgs+=(nodejs npm); fi
