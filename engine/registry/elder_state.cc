@@ -32,9 +32,7 @@ vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::
   for (const auto& d : s.devices) *r.add_devices() = d;
   for (size_t i = 0; i < s.slots.size() && i < rule_ids.size(); ++i) {
     const RuleSlot& slot = s.slots[i];
-    if (slot.since == 0 && slot.clear_since == 0 && slot.last_unless == kNever && slot.due == 0) {
-      continue;  // an idle slot costs nothing on disk
-    }
+    if (slot.idle()) continue;  // an idle slot costs nothing on disk
     auto* rs = r.add_rules();
     rs->set_rule_id(rule_ids[i]);
     rs->set_since_ms(slot.since);
@@ -42,6 +40,14 @@ vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::
     rs->set_last_unless_ms(slot.last_unless);
     rs->set_due_ms(slot.due);
     rs->set_device_id(slot.device_id);
+    rs->set_generation(slot.generation);
+    for (double d : slot.data) rs->add_data(d);
+    for (const auto& k : slot.keyed) {
+      auto* kr = rs->add_keyed();
+      kr->set_key(k.key);
+      kr->set_seen_ms(k.seen);
+      kr->set_out(k.out);
+    }
   }
   for (const auto& a : s.alarms) *r.add_alarms() = a;
   for (const auto& [rule, n] : s.alarm_seq) (*r.mutable_alarm_seq())[rule] = n;
@@ -71,6 +77,9 @@ ElderState from_record(const vigil::state::ElderRecord& r, const std::vector<std
       slot.last_unless = rs.last_unless_ms();
       slot.due = rs.due_ms();
       slot.device_id = rs.device_id();
+      slot.generation = rs.generation();
+      slot.data.assign(rs.data().begin(), rs.data().end());
+      for (const auto& k : rs.keyed()) slot.keyed.push_back({k.key(), k.seen_ms(), k.out()});
       break;
     }
   }

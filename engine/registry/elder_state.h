@@ -20,6 +20,13 @@ inline constexpr TimeMs kNever = std::numeric_limits<TimeMs>::min();
 inline constexpr double kDefaultGeofenceM = 500;
 inline constexpr const char* kDefaultTimezone = "Asia/Shanghai";
 
+//! Last event time of one key (a device) for per-device absence rules.
+struct KeyedTime {
+  std::string key;
+  TimeMs seen = 0;
+  bool out = false;  //!< silent past the rule's duration and reported
+};
+
 //! One rule's working state for one elder; which fields mean what depends on the rule's kind
 //! (rules/README.md). `generation` invalidates armed timers lazily.
 struct RuleSlot {
@@ -29,6 +36,12 @@ struct RuleSlot {
   TimeMs due = 0;           //!< armed timer's due time, 0 when none
   uint64_t generation = 0;
   std::string device_id;    //!< the device that started the current episode
+  std::vector<double> data;  //!< kind-specific, fixed size per rule (aggregate buckets, score vitals)
+  std::vector<KeyedTime> keyed;  //!< per-device absence: one entry per device seen
+  bool idle() const {
+    return since == 0 && clear_since == 0 && last_unless == kNever && due == 0 && data.empty() &&
+           keyed.empty();
+  }
 };
 
 //! Per-rule alarm bookkeeping (escalations sent, flapping); see engine/alarm/README.md.
@@ -48,6 +61,7 @@ struct ElderState {
   std::unordered_map<std::string, uint32_t> alarm_seq;  //!< rule_id -> alarms raised so far
   std::unordered_map<std::string, AlarmMeta> alarm_meta;  //!< rule_id -> bookkeeping
   bool dirty = false;  //!< changed since the last checkpoint
+  bool watches_armed = false;  //!< rules at local times of day (`at:`) armed for this profile
 
   double geofence_radius_m() const {
     return profile.has_geofence_radius_m() ? profile.geofence_radius_m() : kDefaultGeofenceM;

@@ -68,6 +68,22 @@ struct Actions {
   std::string reminder;       //!< Reminder kind, or empty
 };
 
+//! Aggregate functions over a window (kind `aggregate`).
+enum class AggFn : uint8_t { kAvg, kMin, kMax, kCount, kDelta };
+
+//! A severity band of a score rule: the score at or above `min` (a param index) raises `severity`.
+struct Band {
+  vigil::v1::Severity severity = vigil::v1::MAJOR;
+  uint32_t min = 0;  //!< param index
+};
+
+//! Local times of day that arm a rule (`at:`): fixed minutes, or the elder's medication_times.
+struct AtTimes {
+  bool medication_times = false;
+  std::vector<int> minutes;  //!< minutes of the local day, sorted
+  bool empty() const { return !medication_times && minutes.empty(); }
+};
+
 struct Rule {
   std::string id;
   std::string description;
@@ -85,6 +101,21 @@ struct Rule {
   std::vector<DayWindow> schedule;         //!< empty: always
   ClearMode clear = ClearMode::kOperator;
   Actions actions;
+  // absence
+  bool per_device = false;       //!< `per: device`: one last-seen time per device
+  AtTimes at;                    //!< `at:` watches open at these local times
+  std::optional<int> until_min;  //!< `until: "HH:MM"`: the watch closes then (else `duration`)
+  std::string applies_to;        //!< `applies_to: meal_service`: only elders with that flag
+  std::string at_reminder;       //!< reminder kind sent at each `at` time (actions.reminder)
+  // aggregate
+  AggFn fn = AggFn::kAvg;
+  uint32_t buckets = 0;          //!< window / every
+  // geofence
+  std::optional<uint32_t> radius;       //!< param index; none: the elder's geofence_radius_m
+  std::optional<uint32_t> consecutive;  //!< param index
+  // score
+  std::vector<Band> bands;       //!< highest severity first
+  std::optional<uint32_t> max_age;      //!< param index: seconds a vital stays usable
   std::string file;  //!< where it was defined, for messages
   int line = 0;
   uint64_t fingerprint = 0;  //!< hash of the definition: unchanged rules keep state on reload

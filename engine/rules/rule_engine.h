@@ -26,6 +26,15 @@ class RuleEffects {
   virtual bool active(const registry::ElderState& e, uint32_t rule) const = 0;
   //! Arms a timer that calls RuleEngine::on_timer(e, rule, generation) at `due`.
   virtual void arm(const registry::ElderState& e, uint32_t rule, TimeMs due, uint64_t generation) = 0;
+  //! Raises with a band's severity instead of the rule's own (score rules).
+  virtual void raise_with(registry::ElderState& e, uint32_t rule, vigil::v1::Severity severity,
+                          std::string_view device_id, TimeMs ts, const std::string& message) {
+    (void)severity;
+    raise(e, rule, device_id, ts, message);
+  }
+  //! Sends the elder a Reminder of `kind` (care-plan times: `at` rules with a reminder action).
+  virtual void remind(const registry::ElderState& e, uint32_t rule, std::string_view kind, TimeMs ts,
+                      const std::string& message) = 0;
 };
 
 class RuleEngine {
@@ -42,6 +51,10 @@ class RuleEngine {
   void on_timer(registry::ElderState& e, uint32_t rule, uint64_t generation, TimeMs now,
                 RuleEffects& fx) const;
 
+  //! The elder's registry profile changed (or arrived) at engine time `now` (0: unknown):
+  //! (re)arms the rules that watch local times of the profile (`at:`).
+  void on_profile(registry::ElderState& e, TimeMs now, RuleEffects& fx) const;
+
   //! Re-arms the timers recorded in a state just loaded from disk.
   void rearm(const registry::ElderState& e, RuleEffects& fx) const;
 
@@ -55,6 +68,20 @@ class RuleEngine {
                    TimeMs ts, RuleEffects& fx) const;
   void on_absence(registry::ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
                   TimeMs ts, RuleEffects& fx) const;
+  void on_device_seen(registry::ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
+                      TimeMs ts, RuleEffects& fx) const;
+  void on_watch_event(registry::ElderState& e, uint32_t ri, TimeMs ts, RuleEffects& fx) const;
+  void on_aggregate(registry::ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
+                    TimeMs ts, RuleEffects& fx) const;
+  void on_geofence(registry::ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
+                   TimeMs ts, RuleEffects& fx) const;
+  void on_score(registry::ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev, TimeMs ts,
+                RuleEffects& fx) const;
+  void absence_timer(registry::ElderState& e, uint32_t ri, TimeMs due, RuleEffects& fx) const;
+  void device_timer(registry::ElderState& e, uint32_t ri, TimeMs due, RuleEffects& fx) const;
+  void watch_timer(registry::ElderState& e, uint32_t ri, TimeMs due, RuleEffects& fx) const;
+  void aggregate_timer(registry::ElderState& e, uint32_t ri, TimeMs due, RuleEffects& fx) const;
+  void arm_watch(registry::ElderState& e, uint32_t ri, TimeMs now, RuleEffects& fx) const;
   static void arm(registry::ElderState& e, uint32_t ri, TimeMs due, RuleEffects& fx);
   static void disarm(registry::ElderState& e, uint32_t ri);
 
@@ -63,6 +90,17 @@ class RuleEngine {
 
 //! True when `ts` falls in one of the rule's local-time windows (always, with no schedule).
 bool in_schedule(const Rule& r, const std::string& timezone, TimeMs ts);
+//! The first local time of day among `minutes` strictly after `after` in `timezone` (DST-correct:
+//! a local time skipped by a DST change maps to the change). INT64_MAX if `minutes` is empty.
+TimeMs next_local_time(const std::vector<int>& minutes, const std::string& timezone, TimeMs after);
+//! When `duration` of time counted only inside the rule's schedule windows has passed since
+//! `from` (plain `from + duration` for a rule without schedule).
+TimeMs schedule_due(const Rule& r, const std::string& timezone, TimeMs from, TimeMs duration);
+//! NEWS2 points of one vital (index as in kNews2Vitals) and value.
+int news2_points(int vital, double value);
+//! The vitals a NEWS2 score reads, in order.
+inline constexpr const char* kNews2Vitals[] = {"respiration_rate", "spo2", "blood_pressure",
+                                               "heart_rate", "consciousness", "body_temperature"};
 //! Evaluates a `when` condition on an event for an elder.
 bool eval_condition(const Rule& r, const vigil::v1::DeviceEvent& ev, const registry::ElderState& e);
 

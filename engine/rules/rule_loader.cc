@@ -24,7 +24,7 @@ const std::set<std::string> kCommonKeys = {"id",       "description", "kind",   
 const std::set<std::string>& kind_keys(RuleKind kind) {
   static const std::set<std::string> kEvent = {};
   static const std::set<std::string> kThreshold = {"duration", "clear_after", "unless"};
-  static const std::set<std::string> kAbsence = {"duration"};
+  static const std::set<std::string> kAbsence = {"duration", "per", "at", "until", "applies_to"};
   static const std::set<std::string> kSequence = {"then", "within", "after", "expect"};
   static const std::set<std::string> kAggregate = {"window", "fn", "every"};
   static const std::set<std::string> kGeofence = {"radius", "consecutive"};
@@ -80,8 +80,11 @@ std::optional<double> parse_duration_s(const std::string& text) {
 std::optional<int> parse_hhmm(const std::string& s) {
   int h = 0, m = 0;
   if (s.size() != 5 || s[2] != ':') return std::nullopt;
-  if (std::from_chars(s.data(), s.data() + 2, h).ec != std::errc() ||
-      std::from_chars(s.data() + 3, s.data() + 5, m).ec != std::errc() || h > 23 || m > 59) {
+  // Both digits of each part must parse: "13:3O" is not 13:03.
+  auto hr = std::from_chars(s.data(), s.data() + 2, h);
+  auto mr = std::from_chars(s.data() + 3, s.data() + 5, m);
+  if (hr.ec != std::errc() || hr.ptr != s.data() + 2 || mr.ec != std::errc() ||
+      mr.ptr != s.data() + 5 || h < 0 || m < 0 || h > 23 || m > 59) {
     return std::nullopt;
   }
   return h * 60 + m;
@@ -252,6 +255,146 @@ class Loader {
     r.condition.any = !saw_and;
   }
 
+  //! `at: medication_times | "HH:MM" | [..]` into the rule's watch times.
+  void parse_at(Rule& r, const YAML::Node& n) {
+    std::vector<YAML::Node> items;
+    if (n.IsScalar()) items.push_back(n);
+    else if (n.IsSequence()) for (const auto& i : n) items.push_back(i);
+    else error(n, "`at` must be \"HH:MM\", medication_times, or a list of them");
+    for (const auto& i : items) {
+      const std::string t = i.IsScalar() ? i.Scalar() : "";
+      if (t == "medication_times") {
+        r.at.medication_times = true;
+      } else if (auto m = parse_hhmm(t)) {
+        r.at.minutes.push_back(*m);
+      } else {
+        error(i, "bad time of day '" + t + "' in `at` (HH:MM local time, or medication_times)");
+      }
+    }
+    std::sort(r.at.minutes.begin(), r.at.minutes.end());
+  }
+
+  void load_absence_extras(Rule& r, const YAML::Node& node) {
+    if (const auto& p = node["per"]) {
+      auto v = scalar(p, "`per`");
+      if (v && *v == "device") r.per_device = true;
+      else if (v) error(p, "`per: " + *v + "` is not known (device)");
+    }
+    if (node["at"]) parse_at(r, node["at"]);
+    if (const auto& u = node["until"]) {
+      auto v = scalar(u, "`until`");
+      if (!node["at"]) error(u, "`until` needs `at` (the watch opens at `at` and closes at `until`)");
+      if (v) {
+        if (auto m = parse_hhmm(*v)) r.until_min = *m;
+        else error(u, "bad time of day '" + *v + "' in `until` (HH:MM local time)");
+      }
+    }
+    if (const auto& a = node["applies_to"]) {
+      auto v = scalar(a, "`applies_to`");
+      if (v && *v == "meal_service") r.applies_to = *v;
+      else if (v) error(a, "`applies_to: " + *v + "` is not an elder flag (meal_service)");
+    }
+    if (!r.at.empty()) {
+      r.at_reminder = r.actions.reminder;  // sent at each `at` time, not when the alarm fires
+      r.actions.reminder.clear();
+      if (node["schedule"]) error(node["schedule"], "an `at` rule takes no `schedule`");
+    }
+    if (r.per_device && !r.at.empty()) error(node["per"], "`per: device` and `at` do not combine");
+    if (r.until_min && node["duration"]) {
+      error(node["duration"], "give either `duration` or `until` for an `at` rule, not both");
+    }
+  }
+
+  void load_aggregate(Rule& r, const YAML::Node& node) {
+    r.clear = ClearMode::kAuto;
+    if (r.condition.terms.empty()) error(node, "aggregate rule '" + r.id + "' lacks `when`");
+    for (const auto& t : r.condition.terms) {
+      if (t.field != Field::kValue) {
+        error(node["when"], "an aggregate's `when` reads only `value` (the aggregate)");
+        break;
+      }
+    }
+    if (!node["fn"]) {
+      error(node, "aggregate rule '" + r.id + "' lacks `fn` (avg, min, max, count, delta)");
+    } else if (auto f = scalar(node["fn"], "`fn`")) {
+      static const std::pair<const char*, AggFn> kFns[] = {{"avg", AggFn::kAvg},
+                                                           {"min", AggFn::kMin},
+                                                           {"max", AggFn::kMax},
+                                                           {"count", AggFn::kCount},
+                                                           {"delta", AggFn::kDelta}};
+      bool found = false;
+      for (const auto& [name, fn] : kFns) {
+        if (*f == name) {
+          r.fn = fn;
+          found = true;
+        }
+      }
+      if (!found) error(node["fn"], "unknown aggregate fn '" + *f + "' (avg, min, max, count, delta)");
+    }
+    if (!node["window"]) {
+      error(node, "aggregate rule '" + r.id + "' lacks `window`");
+      return;
+    }
+    r.duration = param_ref(r, node["window"], true);
+    if (!r.duration) return;
+    const double window = r.params[*r.duration].value;
+    double every = window / 12;
+    if (node["every"]) {
+      auto e = param_ref(r, node["every"], true);
+      if (!e) return;
+      every = r.params[*e].value;
+    }
+    const double buckets = every > 0 ? window / every : 0;
+    if (every <= 0 || buckets != std::floor(buckets) || buckets < 1 || buckets > 48) {
+      error(node["every"] ? node["every"] : node["window"],
+            "`window` must be 1 to 48 times `every` (the evaluation step)");
+      return;
+    }
+    r.buckets = static_cast<uint32_t>(buckets);
+  }
+
+  void load_score(Rule& r, const YAML::Node& node) {
+    r.clear = ClearMode::kAuto;
+    if (!node["score"]) {
+      error(node, "score rule '" + r.id + "' lacks `score` (news2)");
+    } else if (auto v = scalar(node["score"], "`score`"); v && *v != "news2") {
+      error(node["score"], "unknown score '" + *v + "' (news2)");
+    }
+    for (const char* vital : {"respiration_rate", "spo2", "blood_pressure", "heart_rate",
+                              "consciousness", "body_temperature"}) {
+      if (std::find(r.reads.begin(), r.reads.end(), vital) == r.reads.end()) {
+        error(node["reads"] ? node["reads"] : node, std::string("a news2 score reads ") + vital);
+      }
+    }
+    if (!node["max_age"]) error(node, "score rule '" + r.id + "' lacks `max_age`");
+    else r.max_age = param_ref(r, node["max_age"], true);
+    const auto& b = node["bands"];
+    if (!b || !b.IsMap() || b.size() == 0) {
+      error(b ? b : node, "score rule '" + r.id + "' needs `bands: {CRITICAL: 7, MAJOR: 5}`");
+      return;
+    }
+    if (node["severity"]) error(node["severity"], "a score rule's severity comes from its `bands`");
+    for (const auto& kv : b) {
+      const std::string name = kv.first.as<std::string>();
+      vigil::v1::Severity sev;
+      if (!vigil::v1::Severity_Parse(name, &sev) || sev == vigil::v1::SEVERITY_UNSPECIFIED) {
+        error(kv.first, "unknown severity '" + name + "' in `bands` (CRITICAL, MAJOR, MINOR, WARNING)");
+        continue;
+      }
+      if (auto p = param_ref(r, kv.second, true)) r.bands.push_back({sev, *p});
+    }
+    std::sort(r.bands.begin(), r.bands.end(),
+              [](const Band& x, const Band& y) { return x.severity < y.severity; });
+    for (size_t i = 1; i < r.bands.size(); ++i) {
+      if (r.params[r.bands[i].min].value >= r.params[r.bands[i - 1].min].value) {
+        error(b, "`bands` must rise with severity (" +
+                     std::string(vigil::v1::Severity_Name(r.bands[i - 1].severity)) + " above " +
+                     vigil::v1::Severity_Name(r.bands[i].severity) + ")");
+      }
+    }
+    if (!r.bands.empty()) r.severity = r.bands.front().severity;
+  }
+
   void load_rule(const YAML::Node& node) {
     if (!node.IsMap()) {
       error(node, "a rule is a map of keys (id, kind, reads, ...)");
@@ -413,8 +556,8 @@ class Loader {
         break;
       case RuleKind::kAbsence:
         r.clear = ClearMode::kNextEvent;
-        if (!node["duration"]) error(node, "absence rule '" + r.id + "' lacks `duration`");
-        else r.duration = param_ref(r, node["duration"], true);
+        if (node["duration"]) r.duration = param_ref(r, node["duration"], true);
+        else if (!node["until"]) error(node, "absence rule '" + r.id + "' lacks `duration`");
         break;
       case RuleKind::kSequence:
         r.clear = ClearMode::kOperator;
@@ -432,20 +575,30 @@ class Loader {
           r.then_expected = true;
         }
         break;
-      case RuleKind::kAggregate:
+      case RuleKind::kAggregate: load_aggregate(r, node); break;
       case RuleKind::kGeofence:
-      case RuleKind::kScore:
-        error(node["kind"], std::string("kind '") + kind_name(r.kind) +
-                                "' is part of the language but not evaluated by this build yet");
+        r.clear = ClearMode::kAuto;
+        if (node["radius"]) r.radius = param_ref(r, node["radius"], false);
+        if (node["consecutive"]) r.consecutive = param_ref(r, node["consecutive"], false);
         break;
+      case RuleKind::kScore: load_score(r, node); break;
+    }
+    if (r.kind == RuleKind::kAbsence) load_absence_extras(r, node);
+    if (r.kind != RuleKind::kThreshold && r.kind != RuleKind::kAggregate && node["when"] &&
+        r.kind != RuleKind::kEvent && r.kind != RuleKind::kSequence) {
+      error(node["when"], std::string("a ") + kind_name(r.kind) + " rule takes no `when`");
     }
     if (node["clear"]) {
       auto v = scalar(node["clear"], "`clear`");
       if (v && *v == "operator") r.clear = ClearMode::kOperator;
-      else if (v && *v == "auto" && r.kind == RuleKind::kThreshold) r.clear = ClearMode::kAuto;
+      else if (v && *v == "auto" &&
+               (r.kind == RuleKind::kThreshold || r.kind == RuleKind::kAggregate ||
+                r.kind == RuleKind::kGeofence || r.kind == RuleKind::kScore)) {
+        r.clear = ClearMode::kAuto;
+      }
       else if (v && *v == "next_event" && r.kind == RuleKind::kAbsence) r.clear = ClearMode::kNextEvent;
       else if (v) error(node["clear"], "`clear: " + *v + "` does not fit a " + kind_name(r.kind) +
-                                           " rule (operator, auto for threshold, next_event for absence)");
+                                           " rule (operator, auto for threshold/aggregate/geofence/score, next_event for absence)");
     }
 
     YAML::Emitter emitter;

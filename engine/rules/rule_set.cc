@@ -26,20 +26,38 @@ std::string Diagnostic::str() const {
 RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
   for (uint32_t i = 0; i < rules_.size(); ++i) {
     ids_.push_back(rules_[i].id);
-    for (const auto& t : rules_[i].reads) by_type_[t].push_back(i);
+    if (!rules_[i].at.empty()) at_rules_.push_back(i);
+    for (const auto& band : rules_[i].bands) {
+      if (band.severity == rules_[i].severity) continue;
+      variants_.push_back(rules_[i]);
+      variants_.back().severity = band.severity;
+    }
+    for (const auto& t : rules_[i].reads) {
+      if (t == "any") any_.push_back(i);
+      else by_type_[t].push_back(i);
+    }
     for (const auto& t : rules_[i].unless_types) by_type_[t].push_back(i);
     for (const auto& t : rules_[i].then_types) by_type_[t].push_back(i);
   }
   for (auto& [type, v] : by_type_) {  // a rule that reads a type twice is evaluated once
+    v.insert(v.end(), any_.begin(), any_.end());
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
   }
 }
 
 const std::vector<uint32_t>& RuleSet::readers(std::string_view type) const {
-  static const std::vector<uint32_t> kNone;
-  auto it = by_type_.find(std::string(type));
-  return it == by_type_.end() ? kNone : it->second;
+  auto it = by_type_.find(type);
+  return it == by_type_.end() ? any_ : it->second;
+}
+
+const Rule& RuleSet::with_severity(uint32_t index, vigil::v1::Severity severity) const {
+  const Rule& r = rules_[index];
+  if (r.severity == severity) return r;
+  for (const auto& v : variants_) {
+    if (v.id == r.id && v.severity == severity) return v;
+  }
+  return r;
 }
 
 int RuleSet::index_of(std::string_view id) const {

@@ -28,16 +28,28 @@ class RuleSet {
   explicit RuleSet(std::vector<Rule> rules);
 
   const std::vector<Rule>& rules() const { return rules_; }
-  //! Indices of the rules that read events of `type` (empty span if none).
+  //! Indices of the rules that read events of `type`, including rules that read `any`.
+  //! Looks up without allocating.
   const std::vector<uint32_t>& readers(std::string_view type) const;
+  //! The rule as raised with another severity (score bands); the rule itself if no such band.
+  const Rule& with_severity(uint32_t index, vigil::v1::Severity severity) const;
   //! Index of the rule with this id, or -1.
   int index_of(std::string_view id) const;
   const std::vector<std::string>& ids() const { return ids_; }
+  //! Indices of the rules armed at local times of day (`at:`).
+  const std::vector<uint32_t>& at_rules() const { return at_rules_; }
 
  private:
   std::vector<Rule> rules_;
   std::vector<std::string> ids_;
-  std::unordered_map<std::string, std::vector<uint32_t>> by_type_;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::vector<uint32_t>, Hash, std::equal_to<>> by_type_;
+  std::vector<uint32_t> any_;
+  std::vector<uint32_t> at_rules_;  //!< rules that read every type
+  std::vector<Rule> variants_;  //!< score rules once per band severity
 };
 
 //! Loads every *.yaml / *.yml file in `dir` (sorted by name). Returns the set and its warnings,

@@ -140,8 +140,10 @@ void ShardCore::on_registry(const InputRecord& rec, TimeMs now) {
   if (!key_matches(rec, id, now)) return;
   registry::ElderState& e = elder_for(id);
   const bool was_dirty = e.dirty;
-  if (registry_.has_elder()) registry::apply_profile(e, registry_.elder());
-  else if (registry_.has_device()) registry::apply_device(e, registry_.device());
+  if (registry_.has_elder()) {
+    registry::apply_profile(e, registry_.elder());
+    engine_.on_profile(e, now, *this);  // care-plan timers follow the profile's times
+  } else if (registry_.has_device()) registry::apply_device(e, registry_.device());
   if (!was_dirty) dirty_.push_back(id);
 }
 
@@ -161,6 +163,21 @@ void ShardCore::advance_to(TimeMs now) {
 void ShardCore::raise(registry::ElderState& e, uint32_t rule, std::string_view device_id, TimeMs ts,
                       const std::string& message) {
   alarms_.raise(e, engine_.rules().rules()[rule], device_id, ts, message);
+}
+
+void ShardCore::raise_with(registry::ElderState& e, uint32_t rule, vigil::v1::Severity severity,
+                           std::string_view device_id, TimeMs ts, const std::string& message) {
+  alarms_.raise(e, engine_.rules().with_severity(rule, severity), device_id, ts, message);
+}
+
+void ShardCore::remind(const registry::ElderState& e, uint32_t /*rule*/, std::string_view kind,
+                       TimeMs ts, const std::string& message) {
+  vigil::v1::Reminder r;
+  r.set_elder_id(e.profile.elder_id());
+  r.set_kind(std::string(kind));
+  set_ts(r.mutable_ts(), ts);
+  r.set_message(message);
+  sink_.emit(OutTopic::kReminders, e.profile.elder_id(), r);
 }
 
 void ShardCore::clear(registry::ElderState& e, uint32_t rule, TimeMs ts, std::string_view reason) {

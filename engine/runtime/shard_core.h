@@ -51,6 +51,10 @@ class ShardCore final : public rules::RuleEffects {
   void clear(registry::ElderState& e, uint32_t rule, TimeMs ts, std::string_view reason) override;
   bool active(const registry::ElderState& e, uint32_t rule) const override;
   void arm(const registry::ElderState& e, uint32_t rule, TimeMs due, uint64_t generation) override;
+  void raise_with(registry::ElderState& e, uint32_t rule, vigil::v1::Severity severity,
+                  std::string_view device_id, TimeMs ts, const std::string& message) override;
+  void remind(const registry::ElderState& e, uint32_t rule, std::string_view kind, TimeMs ts,
+              const std::string& message) override;
 
  private:
   registry::ElderState& elder_for(const std::string& elder_id);

@@ -25,6 +25,13 @@ struct Raised {
   std::string device;
   TimeMs ts;
   std::string message;
+  vigil::v1::Severity severity = vigil::v1::SEVERITY_UNSPECIFIED;
+};
+struct Reminded {
+  std::string elder;
+  std::string kind;
+  TimeMs ts;
+  std::string message;
 };
 struct Cleared {
   std::string elder;
@@ -41,8 +48,16 @@ class FakeEffects final : public RuleEffects {
 
   void raise(ElderState& e, uint32_t rule, std::string_view device_id, TimeMs ts,
              const std::string& message) override {
-    raised.push_back({e.profile.elder_id(), id(rule), std::string(device_id), ts, message});
+    raise_with(e, rule, rules_.rules()[rule].severity, device_id, ts, message);
+  }
+  void raise_with(ElderState& e, uint32_t rule, vigil::v1::Severity severity,
+                  std::string_view device_id, TimeMs ts, const std::string& message) override {
+    raised.push_back({e.profile.elder_id(), id(rule), std::string(device_id), ts, message, severity});
     active_.insert({e.profile.elder_id(), rule});
+  }
+  void remind(const ElderState& e, uint32_t, std::string_view kind, TimeMs ts,
+              const std::string& message) override {
+    reminded.push_back({e.profile.elder_id(), std::string(kind), ts, message});
   }
   void clear(ElderState& e, uint32_t rule, TimeMs ts, std::string_view reason) override {
     if (active_.erase({e.profile.elder_id(), rule}) == 0) return;
@@ -57,6 +72,7 @@ class FakeEffects final : public RuleEffects {
   }
 
   std::vector<Raised> raised;
+  std::vector<Reminded> reminded;
   std::vector<Cleared> cleared;
   pipeline::TimerQueue timers;
   int arms = 0;
@@ -139,7 +155,7 @@ TEST_F(RuleEngineTest, EventRuleRaisesOncePerMatchingEvent) {
   EXPECT_EQ(raised("sos")[0].message, "sos from device e1-sos");
   EXPECT_EQ(raised("sos")[1].ts, kT0 + 20 * kSecond);
   EXPECT_EQ(fx_.raised.size(), 2u);
-  EXPECT_EQ(fx_.arms, 0);  // an in-range heart rate starts no threshold episode
+  EXPECT_EQ(fx_.arms, 1);  // device_offline's timer only: an in-range heart rate starts no episode
 }
 
 TEST_F(RuleEngineTest, EventRuleRaisesOnlyWhenItsConditionHolds) {
@@ -150,7 +166,7 @@ TEST_F(RuleEngineTest, EventRuleRaisesOnlyWhenItsConditionHolds) {
   event("e1", "battery", 14, kT0 + kMinute);
   ASSERT_EQ(raised("fever").size(), 1u);
   ASSERT_EQ(raised("low_battery").size(), 1u);
-  EXPECT_EQ(fx_.arms, 0);
+  EXPECT_EQ(fx_.arms, 1);  // device_offline's timer only
 }
 
 TEST_F(RuleEngineTest, HrHighFiresExactlyAtSincePlus600s) {

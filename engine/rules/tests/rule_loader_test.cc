@@ -43,7 +43,9 @@ TEST(RuleLoader, ShippedPackLoadsWithoutErrorsOrWarnings) {
   EXPECT_TRUE(r.diagnostics.empty()) << joined(r);
   for (const char* id : {"sos", "fall_no_recovery", "smoke", "gas", "co", "water_leak", "hr_high",
                          "hr_low", "spo2_low", "bp_crisis", "fever", "low_battery",
-                         "bed_exit_no_return", "night_door_open"}) {
+                         "bed_exit_no_return", "night_door_open", "news2_high", "inactivity_day",
+                         "geofence_exit", "device_offline", "medication_missed", "meal_missed",
+                         "water_low_use"}) {
     EXPECT_GE(r.rules->index_of(id), 0) << id;
   }
   // Spot-check the SPEC defaults of section 5.
@@ -74,7 +76,7 @@ TEST(RuleLoader, FiveMistakesAreEachReportedWithFileLineAndColumn) {
   const std::string file = kSourceDir + "/tests/rules/five_mistakes.yaml";
   auto r = load_rule_dir(kSourceDir + "/tests/rules");
   EXPECT_FALSE(r.ok());
-  ASSERT_EQ(r.diagnostics.size(), 6u) << joined(r);
+  ASSERT_EQ(r.diagnostics.size(), 5u) << joined(r);
   for (const auto& d : r.diagnostics) {
     EXPECT_EQ(d.file, file);
     EXPECT_FALSE(d.warning) << d.str();
@@ -101,11 +103,7 @@ TEST(RuleLoader, FiveMistakesAreEachReportedWithFileLineAndColumn) {
   d = at(r, 19, 16);
   ASSERT_NE(d, nullptr) << joined(r);
   EXPECT_EQ(d->message, "bad schedule window '22:00-30:00' (expected HH:MM-HH:MM, local time)");
-  // Line 21: the second `id: hr_low`.
-  d = at(r, 21, 9);
-  ASSERT_NE(d, nullptr) << joined(r);
-  EXPECT_EQ(d->message, "duplicate rule id 'hr_low'");
-  EXPECT_EQ(d->str(), file + ":21:9: duplicate rule id 'hr_low'");
+  EXPECT_EQ(d->str(), file + ":19:16: bad schedule window '22:00-30:00' (expected HH:MM-HH:MM, local time)");
   // Errors come in file order.
   EXPECT_TRUE(std::is_sorted(r.diagnostics.begin(), r.diagnostics.end(),
                              [](const Diagnostic& a, const Diagnostic& b) {
@@ -250,19 +248,116 @@ TEST(RuleLoader, DurationsTakeSecondsMinutesAndHours) {
   EXPECT_EQ(a.clear, ClearMode::kNextEvent);
 }
 
-TEST(RuleLoader, KindsNotYetEvaluatedAreRejected) {
+TEST(RuleLoader, DuplicateIdIsLocated) {
   auto r = load_rule_text(R"(rules:
-  - id: news2
-    kind: score
-    reads: [heart_rate]
+  - id: sos
+    kind: event
+    reads: [sos]
     severity: CRITICAL
+  - id: sos
+    kind: event
+    reads: [sos]
+    severity: MINOR
 )",
-                          "score.yaml");
+                          "dup.yaml");
   EXPECT_FALSE(r.ok());
   ASSERT_EQ(r.diagnostics.size(), 1u) << joined(r);
-  EXPECT_EQ(r.diagnostics[0].str(),
-            "score.yaml:3:11: kind 'score' is part of the language but not evaluated by this "
-            "build yet");
+  EXPECT_EQ(r.diagnostics[0].str(), "dup.yaml:6:9: duplicate rule id 'sos'");
+}
+
+TEST(RuleLoader, ShippedPackNewKindsCarryTheSpecDefaults) {
+  auto r = load_rule_dir(kSourceDir + "/rules/eldercare");
+  ASSERT_TRUE(r.ok()) << joined(r);
+  const Rule& news = rule(r, "news2_high");
+  EXPECT_EQ(news.kind, RuleKind::kScore);
+  ASSERT_EQ(news.bands.size(), 2u);
+  EXPECT_EQ(news.bands[0].severity, vigil::v1::CRITICAL);
+  EXPECT_EQ(news.params[news.bands[0].min].value, 7);
+  EXPECT_EQ(news.params[news.bands[0].min].override_key, "news2_high.threshold");
+  EXPECT_EQ(news.bands[1].severity, vigil::v1::MAJOR);
+  EXPECT_EQ(news.params[news.bands[1].min].value, 5);
+  EXPECT_EQ(news.params[*news.max_age].value, 3600);
+  const Rule& water = rule(r, "water_low_use");
+  EXPECT_EQ(water.fn, AggFn::kDelta);
+  EXPECT_EQ(water.buckets, 12u);
+  EXPECT_EQ(water.params[*water.duration].value, 43200);
+  const Rule& off = rule(r, "device_offline");
+  EXPECT_TRUE(off.per_device);
+  EXPECT_EQ(off.params[*off.duration].value, 2700);
+  EXPECT_EQ(off.severity, vigil::v1::WARNING);
+  const Rule& med = rule(r, "medication_missed");
+  EXPECT_TRUE(med.at.medication_times);
+  EXPECT_EQ(med.at_reminder, "medication");
+  EXPECT_TRUE(med.actions.reminder.empty());  // sent at the medication time, not on the alarm
+  const Rule& meal = rule(r, "meal_missed");
+  EXPECT_EQ(meal.at.minutes, std::vector<int>{0});
+  EXPECT_EQ(meal.until_min, 13 * 60 + 30);
+  EXPECT_EQ(meal.applies_to, "meal_service");
+  EXPECT_EQ(meal.actions.operator_task, "welfare_call");
+  const Rule& idle = rule(r, "inactivity_day");
+  ASSERT_EQ(idle.schedule.size(), 1u);
+  EXPECT_EQ(idle.schedule[0].start_min, 7 * 60);
+  EXPECT_EQ(idle.schedule[0].end_min, 22 * 60);
+  EXPECT_EQ(idle.actions.operator_task, "welfare_call");
+  const Rule& geo = rule(r, "geofence_exit");
+  EXPECT_FALSE(geo.radius);  // the elder's geofence_radius_m
+  EXPECT_EQ(geo.params[*geo.consecutive].value, 2);
+  // `any` readers are fed every type, known or not.
+  const int offline = r.rules->index_of("device_offline");
+  for (const char* type : {"heart_rate", "heartbeat", "pillow_squeeze"}) {
+    const auto& v = r.rules->readers(type);
+    EXPECT_NE(std::find(v.begin(), v.end(), offline), v.end()) << type;
+  }
+}
+
+TEST(RuleLoader, NewKeysAreValidatedWithLocations) {
+  struct Case {
+    std::string rule;
+    std::string want;
+  };
+  const std::vector<Case> cases = {
+      {"kind: aggregate\n    reads: [water_meter]\n    severity: MAJOR\n    fn: median\n"
+       "    window: 12h\n    when: value < 1",
+       "x.yaml:6:9: unknown aggregate fn 'median' (avg, min, max, count, delta)"},
+      {"kind: aggregate\n    reads: [water_meter]\n    severity: MAJOR\n    fn: avg\n"
+       "    window: 12h\n    every: 5h\n    when: value < 1",
+       "x.yaml:8:12: `window` must be 1 to 48 times `every` (the evaluation step)"},
+      {"kind: aggregate\n    reads: [water_meter]\n    severity: MAJOR\n    fn: avg\n"
+       "    window: 12hours\n    when: value < 1",
+       "x.yaml:7:13: bad duration '12hours' (use seconds or 90s, 10m, 12h, 1d)"},
+      {"kind: absence\n    reads: [medication_box_opened]\n    severity: MINOR\n"
+       "    at: [\"08:00\", \"25:00\"]\n    duration: 1h",
+       "x.yaml:6:19: bad time of day '25:00' in `at` (HH:MM local time, or medication_times)"},
+      {"kind: absence\n    reads: [meal_checkin]\n    severity: MINOR\n    at: \"00:00\"\n"
+       "    until: \"13:3O\"",
+       "x.yaml:7:12: bad time of day '13:3O' in `until` (HH:MM local time)"},
+      {"kind: absence\n    reads: [any]\n    severity: MINOR\n    per: elder\n    duration: 1h",
+       "x.yaml:6:10: `per: elder` is not known (device)"},
+      {"kind: absence\n    reads: [meal_checkin]\n    severity: MINOR\n    at: \"00:00\"\n"
+       "    until: \"13:30\"\n    applies_to: vip",
+       "x.yaml:8:17: `applies_to: vip` is not an elder flag (meal_service)"},
+      {"kind: geofence\n    reads: [location]\n    severity: MAJOR\n    consecutive: twice",
+       "x.yaml:6:18: reference to unknown parameter 'twice'"},
+      {"kind: geofence\n    reads: [location]\n    severity: MAJOR\n    consecutiv: 2",
+       "x.yaml:6:5: unknown key 'consecutiv' (did you mean 'consecutive'?) for a geofence rule"},
+      {"kind: score\n    score: news3\n    reads: [respiration_rate, spo2, blood_pressure, "
+       "heart_rate, consciousness, body_temperature]\n    max_age: 1h\n    bands: {CRITICAL: 7}",
+       "x.yaml:4:12: unknown score 'news3' (news2)"},
+      {"kind: score\n    score: news2\n    reads: [respiration_rate, spo2, blood_pressure, "
+       "heart_rate, consciousness, body_temperature]\n    max_age: 1h\n    bands: {CRITICAL: 7, "
+       "SEVERE: 5}",
+       "x.yaml:7:26: unknown severity 'SEVERE' in `bands` (CRITICAL, MAJOR, MINOR, WARNING)"},
+      {"kind: score\n    score: news2\n    reads: [respiration_rate, spo2, blood_pressure, "
+       "heart_rate, consciousness, body_temperature]\n    max_age: 1h\n    bands: {CRITICAL: "
+       "crit}",
+       "x.yaml:7:23: reference to unknown parameter 'crit'"},
+  };
+  for (const auto& c : cases) {
+    auto r = load_rule_text("rules:\n  - id: x\n    " + c.rule + "\n", "x.yaml");
+    EXPECT_FALSE(r.ok()) << c.rule;
+    ASSERT_FALSE(r.diagnostics.empty()) << c.rule;
+    EXPECT_EQ(r.diagnostics[0].str(), c.want) << joined(r);
+  }
 }
 
 }  // namespace
