@@ -11,5 +11,6 @@ int cmd_replay(int argc, char** argv);
 int cmd_broker(int argc, char** argv);
 int cmd_tail(int argc, char** argv);
 int cmd_rules(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 }  // namespace vigil::app

@@ -18,6 +18,7 @@ commands:
   broker      a standalone in-memory Kafka-protocol broker; prints bootstrap.servers=...
   tail TOPIC  --brokers LIST [--from-beginning] [--duration S]
   rules check DIR
+  bench       --workload standard --duration S --json FILE (bench/README.md)
 
 common flags: --brokers LIST --data-dir DIR --rules DIR --config FILE --topic-prefix P
               --http ADDR:PORT --duration SECONDS --shards N --partitions N
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     if (cmd == "broker") return cmd_broker(argc, argv);
     if (cmd == "tail") return cmd_tail(argc, argv);
     if (cmd == "rules") return cmd_rules(argc, argv);
+    if (cmd == "bench") return cmd_bench(argc, argv);
   } catch (const UsageError& e) {
     std::cerr << "vigil " << cmd << ": " << e.what() << "\n";
     return 2;

@@ -1,0 +1,209 @@
+// The two phases through the embedded broker: the engine with its real consumer, and the bare
+// librdkafka consumer that bounds it. Both read records a paced producer writes meanwhile: the
+// mock cluster keeps only ~5 MB per partition, so the producer stays at most kMaxLag records
+// ahead of the reader instead of writing everything first.
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <thread>
+
+#include "bench/harness/phases.h"
+#include "bench/harness/probe_sink.h"
+#include "engine/broker/embedded_broker.h"
+#include "engine/broker/kafka_conf.h"
+#include "engine/core/clock.h"
+#include "engine/ingest/kafka_source.h"
+#include "engine/runtime/engine.h"
+
+namespace vigil::bench {
+namespace {
+
+constexpr uint64_t kMaxLag = 150'000;
+
+struct Feed {
+  std::atomic<uint64_t> produced{0};
+  std::atomic<uint64_t> consumed{0};
+  std::atomic<bool> stop{false};
+  std::string error;
+};
+
+//! Produces the registry, then the events, never more than kMaxLag ahead of `consumed`.
+void produce(const std::string& brokers, const Workload& w, uint64_t limit_events, Feed& feed,
+             ProbeSink* probes) {
+  auto conf = broker::make_conf({{"bootstrap.servers", brokers},
+                                 {"linger.ms", "5"},
+                                 {"batch.num.messages", "10000"},
+                                 {"queue.buffering.max.messages", "1000000"},
+                                 {"compression.codec", "none"}});
+  if (!conf) {
+    feed.error = conf.error().message;
+    return;
+  }
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.value().release(), err, sizeof err);
+  if (rk == nullptr) {
+    feed.error = err;
+    return;
+  }
+  const TopicNames names("vigil.");
+  const std::string topics[] = {names.of(InTopic::kTelemetry), names.of(InTopic::kCalls),
+                                names.of(InTopic::kAgency), names.of(InTopic::kRegistry)};
+  auto send = [&](const InputRecord& r) {
+    const std::string& t = topics[static_cast<int>(r.topic)];
+    for (;;) {
+      auto e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(t.c_str()),
+                                 RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(r.payload.data()), r.payload.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+      rd_kafka_poll(rk, 1);
+    }
+    feed.produced.fetch_add(1, std::memory_order_relaxed);
+  };
+  for (const auto& r : w.registry) send(r);
+  rd_kafka_flush(rk, 10'000);
+  const Clock& clock = RealClock::instance();
+  for (uint64_t i = 0; i < limit_events && !feed.stop.load(); ++i) {
+    while (feed.produced.load(std::memory_order_relaxed) >
+               feed.consumed.load(std::memory_order_relaxed) + kMaxLag &&
+           !feed.stop.load()) {
+      rd_kafka_poll(rk, 1);
+    }
+    if (probes && w.probe_id[i] >= 0) probes->submitted(static_cast<uint64_t>(w.probe_id[i]), clock.steady_ns());
+    send(w.events[i]);
+    if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
+  }
+  rd_kafka_flush(rk, 30'000);
+  rd_kafka_destroy(rk);
+}
+
+}  // namespace
+
+PhaseResult run_broker(const PhaseContext& ctx) {
+  PhaseResult r;
+  const Workload& w = *ctx.workload;
+  auto b = broker::EmbeddedBroker::start(1, ctx.partitions, TopicNames("vigil."));
+  if (!b) {
+    r.note = b.error().message;
+    return r;
+  }
+  const std::string brokers = b.value()->bootstrap_servers();
+  ProbeSink sink(ctx.probe_elders, w.probes);
+  runtime::EngineOptions eo;
+  eo.shards = ctx.shards;
+  eo.data_dir = ctx.dir;
+  const Clock& clock = RealClock::instance();
+  runtime::Engine engine(eo, ctx.rules, sink, clock);
+  if (auto s = engine.start(); !s) {
+    r.note = s.error().message;
+    return r;
+  }
+  auto source = ingest::KafkaSource::start(brokers, "bench-engine", TopicNames("vigil."), {},
+                                           [](InTopic, int32_t) { return std::optional<int64_t>(); });
+  if (!source) {
+    r.note = source.error().message;
+    return r;
+  }
+  Feed feed;
+  const uint64_t total = w.registry.size() + w.events.size();
+  std::thread producer([&] { produce(brokers, w, w.events.size(), feed, &sink); });
+  std::vector<InputRecord> batch;
+  int64_t t0 = 0;
+  const int64_t give_up = clock.steady_ns() + static_cast<int64_t>((ctx.duration_s + 60) * 1e9);
+  uint64_t consumed = 0;
+  while (consumed < total && clock.steady_ns() < give_up) {
+    const size_t n = source.value()->poll_batch(batch, 4096, 50);
+    if (n > 0 && t0 == 0 && consumed + n > w.registry.size()) t0 = clock.steady_ns();
+    for (size_t i = 0; i < n; ++i) engine.submit(batch[i]);
+    consumed += n;
+    feed.consumed.store(consumed, std::memory_order_relaxed);
+    (void)engine.maybe_checkpoint();
+    if (t0 != 0 && clock.steady_ns() - t0 > static_cast<int64_t>(ctx.duration_s * 1e9)) break;
+  }
+  feed.stop.store(true);
+  producer.join();
+  if (auto s = engine.stop(); !s) r.note = s.error().message;
+  const int64_t t1 = clock.steady_ns();
+  (void)source.value()->close();
+  r.ran = t0 != 0;
+  if (!feed.error.empty()) r.note = feed.error;
+  r.events = consumed > w.registry.size() ? consumed - w.registry.size() : 0;
+  r.seconds = t0 ? static_cast<double>(t1 - t0) / 1e9 : 0;
+  r.events_per_s = r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0;
+  const auto lat = sink.latencies_us();
+  r.probes = lat.size();
+  r.p50_us = quantile(lat, 0.50);
+  r.p99_us = quantile(lat, 0.99);
+  r.p999_us = quantile(lat, 0.999);
+  r.outputs = sink.records();
+  return r;
+}
+
+PhaseResult run_raw_consumer(const PhaseContext& ctx) {
+  PhaseResult r;
+  const Workload& w = *ctx.workload;
+  auto b = broker::EmbeddedBroker::start(1, ctx.partitions, TopicNames("vigil."));
+  if (!b) {
+    r.note = b.error().message;
+    return r;
+  }
+  const std::string brokers = b.value()->bootstrap_servers();
+  auto conf = broker::make_conf({{"bootstrap.servers", brokers},
+                                 {"group.id", "bench-raw"},
+                                 {"enable.auto.commit", "false"},
+                                 {"auto.offset.reset", "earliest"}});
+  if (!conf) {
+    r.note = conf.error().message;
+    return r;
+  }
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.value().release(), err, sizeof err);
+  if (rk == nullptr) {
+    r.note = err;
+    return r;
+  }
+  rd_kafka_poll_set_consumer(rk);
+  // Assign every partition directly: no group join in the measured time.
+  const TopicNames names("vigil.");
+  auto* parts = rd_kafka_topic_partition_list_new(4 * ctx.partitions);
+  for (auto t : kKafkaInputs) {
+    for (int p = 0; p < ctx.partitions; ++p) {
+      rd_kafka_topic_partition_list_add(parts, names.of(t).c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+  }
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  Feed feed;
+  const uint64_t total = w.registry.size() + w.events.size();
+  std::thread producer([&] { produce(brokers, w, w.events.size(), feed, nullptr); });
+  const Clock& clock = RealClock::instance();
+  int64_t t0 = 0;
+  const int64_t give_up = clock.steady_ns() + static_cast<int64_t>((ctx.duration_s + 60) * 1e9);
+  uint64_t consumed = 0;
+  while (consumed < total && clock.steady_ns() < give_up) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 50);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (t0 == 0 && consumed >= w.registry.size()) t0 = clock.steady_ns();
+      ++consumed;
+      if ((consumed & 255) == 0) feed.consumed.store(consumed, std::memory_order_relaxed);
+    }
+    rd_kafka_message_destroy(m);
+    if (t0 != 0 && clock.steady_ns() - t0 > static_cast<int64_t>(ctx.duration_s * 1e9)) break;
+  }
+  const int64_t t1 = clock.steady_ns();
+  feed.consumed.store(consumed);
+  feed.stop.store(true);
+  producer.join();
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  r.ran = t0 != 0;
+  if (!feed.error.empty()) r.note = feed.error;
+  r.events = consumed > w.registry.size() ? consumed - w.registry.size() : 0;
+  r.seconds = t0 ? static_cast<double>(t1 - t0) / 1e9 : 0;
+  r.events_per_s = r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0;
+  return r;
+}
+
+}  // namespace vigil::bench

@@ -1,0 +1,144 @@
+#include "bench/harness/harness.h"
+
+#include <sys/resource.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+
+#include "bench/harness/phases.h"
+#include "engine/core/clock.h"
+#include "engine/core/time_util.h"
+
+namespace vigil::bench {
+namespace {
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+void row(std::ostream& out, const std::string& name, const PhaseResult& r, bool latency) {
+  out << std::left << std::setw(34) << name << std::right;
+  if (!r.ran) {
+    out << "  not run: " << r.note << "\n";
+    return;
+  }
+  out << std::setw(12) << std::fixed << std::setprecision(0) << r.events_per_s << std::setw(11)
+      << r.events << std::setw(9) << std::setprecision(1) << r.seconds;
+  if (latency) {
+    out << std::setw(10) << std::setprecision(0) << r.p50_us << std::setw(10) << r.p99_us
+        << std::setw(11) << r.p999_us << std::setw(8) << r.probes;
+  }
+  out << (r.note.empty() ? "" : "  (" + r.note + ")") << "\n";
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions& o, std::ostream& out) {
+  namespace fs = std::filesystem;
+  if (o.workload != "standard") {
+    out << "vigil bench: unknown workload '" << o.workload << "' (standard)\n";
+    return 2;
+  }
+  auto loaded = rules::load_rule_dir(o.rules_dir);
+  if (!loaded.ok()) {
+    for (const auto& d : loaded.diagnostics) out << d.str() << "\n";
+    return 2;
+  }
+  const fs::path base = o.work_dir.empty()
+                            ? fs::temp_directory_path() /
+                                  ("vigil-bench-" + std::to_string(RealClock::instance().now_ms()))
+                            : fs::path(o.work_dir);
+  fs::create_directories(base);
+  const double rss_before = peak_rss_mib();
+  out << "bench: building the standard workload: " << o.load.elders << " elders x "
+      << o.load.devices_per_elder << " devices, " << o.load.events << " records, whole "
+      << o.rules_dir << " pack (" << loaded.rules->rules().size() << " rules), persistence on"
+      << std::endl;
+  const Workload w = make_workload(o.load);
+  out << "bench: " << w.registry.size() << " registry records, " << w.events.size() << " events ("
+      << w.probes << " probes), " << w.payload_bytes / (1 << 20) << " MiB of payload" << std::endl;
+
+  PhaseContext ctx;
+  ctx.workload = &w;
+  ctx.rules = loaded.rules;
+  ctx.shards = o.shards;
+  ctx.partitions = o.partitions;
+  ctx.duration_s = o.duration_s;
+  ctx.probe_elders = o.load.probe_elders;
+  auto dir = [&](const char* name) {
+    ctx.dir = (base / name).string();
+    fs::remove_all(ctx.dir);
+    return ctx;
+  };
+
+  out << "bench: phase 1/5 in-process, as fast as the engine takes records" << std::endl;
+  const PhaseResult max = run_inprocess(dir("inprocess-max"), 0);
+  out << "bench: phase 2/5 in-process, paced at half that rate" << std::endl;
+  const PhaseResult half = run_inprocess(dir("inprocess-half"), max.events_per_s / 2);
+  PhaseResult broker, raw;
+  if (!o.skip_broker) {
+    out << "bench: phase 3/5 raw librdkafka consumer on the embedded broker" << std::endl;
+    raw = run_raw_consumer(dir("raw"));
+    out << "bench: phase 4/5 the engine through the embedded broker" << std::endl;
+    broker = run_broker(dir("broker"));
+  } else {
+    raw.note = broker.note = "skipped (--skip-broker)";
+  }
+  out << "bench: phase 5/5 RocksDB batched writes" << std::endl;
+  const size_t value_bytes =
+      max.state_records ? static_cast<size_t>(max.state_bytes / max.state_records) : 300;
+  const PhaseResult rocks = run_rocksdb(dir("rocksdb"), 2'000'000, std::max<size_t>(value_bytes, 64));
+  const double rss = peak_rss_mib();
+  const double state_per_elder = max.state_records ? double(max.state_bytes) / max.state_records : 0;
+
+  out << "\n" << std::left << std::setw(34) << "phase" << std::right << std::setw(12) << "events/s"
+      << std::setw(11) << "events" << std::setw(9) << "s" << std::setw(10) << "p50 us"
+      << std::setw(10) << "p99 us" << std::setw(11) << "p99.9 us" << std::setw(8) << "probes\n";
+  row(out, "in-process, max rate", max, true);
+  row(out, "in-process, half rate", half, true);
+  row(out, "through embedded broker", broker, true);
+  row(out, "bound: raw librdkafka consumer", raw, false);
+  row(out, "bound: RocksDB batched writes (keys)", rocks, false);
+  out << std::fixed << std::setprecision(1) << "peak RSS " << rss << " MiB (" << rss_before
+      << " before the workload); elder state " << state_per_elder << " bytes/elder serialised ("
+      << max.state_records << " elders stored)";
+  if (raw.ran && broker.ran && raw.events_per_s > 0) {
+    out << "; broker/raw = " << std::setprecision(1) << 100.0 * broker.events_per_s / raw.events_per_s << "%";
+  }
+  out << "\n";
+
+  boost::json::object j;
+  j["date"] = format_rfc3339(RealClock::instance().now_ms());
+  j["workload"] = o.workload;
+  j["elders"] = o.load.elders;
+  j["devices_per_elder"] = o.load.devices_per_elder;
+  j["events"] = w.events.size();
+  j["shards"] = o.shards;
+  j["inprocess_events_per_s"] = max.events_per_s;
+  j["inprocess_p50_us"] = half.p50_us;
+  j["inprocess_p99_us"] = half.p99_us;
+  j["inprocess_p999_us"] = half.p999_us;
+  j["inprocess_max_rate_p99_us"] = max.p99_us;
+  j["inprocess_half_rate_events_per_s"] = half.events_per_s;
+  j["broker_events_per_s"] = broker.events_per_s;
+  j["broker_p50_us"] = broker.p50_us;
+  j["broker_p99_us"] = broker.p99_us;
+  j["raw_consumer_events_per_s"] = raw.events_per_s;
+  j["rocksdb_batch_writes_per_s"] = rocks.events_per_s;
+  j["peak_rss_mib"] = rss;
+  j["state_bytes_per_elder"] = state_per_elder;
+  if (!o.json_path.empty()) {
+    std::ofstream(o.json_path) << boost::json::serialize(j) << "\n";
+    out << "bench: JSON written to " << o.json_path << "\n";
+  }
+  std::error_code ec;
+  if (o.work_dir.empty()) fs::remove_all(base, ec);
+  return max.ran ? 0 : 1;
+}
+
+}  // namespace vigil::bench

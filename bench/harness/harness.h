@@ -1,0 +1,30 @@
+#pragma once
+// `vigil bench`: the end-to-end harness of issue #6 (bench/README.md). One run measures, on the
+// same machine and data: the engine fed in-process (max rate, then paced at half of it for
+// latency), the engine fed through the embedded broker with real clients, the raw librdkafka
+// consumer on the same broker and data, and RocksDB's batched write rate with the engine's
+// options; plus peak RSS and state bytes per elder. Prints a table, writes JSON.
+
+#include <iosfwd>
+#include <string>
+
+#include "bench/harness/workload.h"
+
+namespace vigil::bench {
+
+struct BenchOptions {
+  std::string workload = "standard";
+  double duration_s = 20;       //!< upper bound per measured phase
+  std::string json_path;        //!< empty: no JSON file
+  std::string rules_dir = "rules/eldercare";
+  std::string work_dir;         //!< temporary state; default under /tmp
+  uint32_t shards = 2;
+  int partitions = 16;
+  bool skip_broker = false;
+  WorkloadOptions load;
+};
+
+//! Runs every phase; returns the exit code (0, or 1 if a phase could not run).
+int run_bench(const BenchOptions& options, std::ostream& out);
+
+}  // namespace vigil::bench

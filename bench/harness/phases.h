@@ -1,0 +1,44 @@
+#pragma once
+// The measured phases of the bench harness, each on its own fresh state directory.
+
+#include <memory>
+#include <string>
+
+#include "bench/harness/workload.h"
+#include "engine/rules/rule_set.h"
+
+namespace vigil::bench {
+
+struct PhaseResult {
+  bool ran = false;
+  std::string note;             //!< why it did not run, or a caveat
+  uint64_t events = 0;
+  double seconds = 0;
+  double events_per_s = 0;
+  double p50_us = 0, p99_us = 0, p999_us = 0;
+  uint64_t probes = 0;
+  uint64_t outputs = 0;
+  uint64_t state_bytes = 0;     //!< bytes of elder state (in-process) or live data (RocksDB)
+  uint64_t state_records = 0;   //!< elders with stored state
+};
+
+struct PhaseContext {
+  const Workload* workload;
+  std::shared_ptr<const rules::RuleSet> rules;
+  std::string dir;              //!< a fresh directory for this phase
+  uint32_t shards = 2;
+  int partitions = 16;
+  double duration_s = 20;
+  uint32_t probe_elders = 64;
+};
+
+//! The engine fed in-process by submit(); pace_per_s 0 = as fast as it takes them.
+PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s);
+//! The engine fed by KafkaSource from the embedded broker, a paced producer in front.
+PhaseResult run_broker(const PhaseContext& ctx);
+//! A bare librdkafka consumer on the embedded broker with the same records.
+PhaseResult run_raw_consumer(const PhaseContext& ctx);
+//! RocksDB batched writes of elder-sized values with the engine's options: keys/s.
+PhaseResult run_rocksdb(const PhaseContext& ctx, uint64_t keys, size_t value_bytes);
+
+}  // namespace vigil::bench

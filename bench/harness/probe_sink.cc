@@ -1,0 +1,51 @@
+#include "bench/harness/probe_sink.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "schemas/outputs.pb.h"
+
+namespace vigil::bench {
+
+ProbeSink::ProbeSink(uint32_t probe_elders, uint64_t probes)
+    : probe_elders_(probe_elders),
+      submit_ns_(new std::atomic<int64_t>[probes + 1]),
+      emit_ns_(new std::atomic<int64_t>[probes + 1]),
+      probes_(probes) {
+  for (uint64_t i = 0; i <= probes; ++i) {
+    submit_ns_[i].store(0);
+    emit_ns_[i].store(0);
+  }
+}
+
+void ProbeSink::emit(OutTopic topic, std::string_view key, const google::protobuf::Message& msg) {
+  records_.fetch_add(1, std::memory_order_relaxed);
+  if (topic != OutTopic::kAlarms) return;
+  alarms_.fetch_add(1, std::memory_order_relaxed);
+  constexpr std::string_view kPrefix = "bench-probe-";
+  if (key.substr(0, kPrefix.size()) != kPrefix) return;
+  const auto& a = static_cast<const vigil::v1::AlarmEvent&>(msg);
+  if (a.rule_id() != "sos" || a.count() == 0) return;
+  const uint64_t p = std::stoul(std::string(key.substr(kPrefix.size())));
+  // Probe ids go round the probe elders: id = (count - 1) * elders + p.
+  const uint64_t id = (a.count() - 1) * probe_elders_ + p;
+  if (id < probes_) emit_ns_[id].store(RealClock::instance().steady_ns(), std::memory_order_relaxed);
+}
+
+std::vector<double> ProbeSink::latencies_us() const {
+  std::vector<double> out;
+  for (uint64_t i = 0; i < probes_; ++i) {
+    const int64_t s = submit_ns_[i].load(), e = emit_ns_[i].load();
+    if (s != 0 && e != 0 && e >= s) out.push_back(static_cast<double>(e - s) / 1000.0);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+double quantile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
+}
+
+}  // namespace vigil::bench

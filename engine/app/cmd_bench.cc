@@ -1,0 +1,35 @@
+// `vigil bench --workload standard --duration S --json FILE` (issue #6, bench/README.md).
+
+#include <iostream>
+
+#include "bench/harness/harness.h"
+#include "engine/app/commands.h"
+#include "engine/app/options.h"
+#include "engine/core/log.h"
+
+namespace vigil::app {
+
+int cmd_bench(int argc, char** argv) {
+  Args args(argc, argv, 2, {"skip-broker"});
+  args.allow_only({"workload", "duration", "json", "rules", "data-dir", "shards", "partitions",
+                   "elders", "devices", "events", "seed", "skip-broker"});
+  bench::BenchOptions o;
+  o.workload = args.get("workload").value_or("standard");
+  o.duration_s = parse_number("duration", args.get("duration").value_or("20"));
+  o.json_path = args.get("json").value_or("");
+  o.rules_dir = args.get("rules").value_or("rules/eldercare");
+  o.work_dir = args.get("data-dir").value_or("");
+  o.shards = static_cast<uint32_t>(parse_number("shards", args.get("shards").value_or("2")));
+  o.partitions = static_cast<int>(parse_number("partitions", args.get("partitions").value_or("16")));
+  o.skip_broker = args.has("skip-broker");
+  o.load.elders = static_cast<int>(parse_number("elders", args.get("elders").value_or("100000")));
+  o.load.devices_per_elder = static_cast<int>(parse_number("devices", args.get("devices").value_or("4")));
+  o.load.seed = static_cast<uint64_t>(parse_number("seed", args.get("seed").value_or("42")));
+  // Enough records for the duration at the ambition (2M/s), within memory.
+  const double want = std::min(2e6 * o.duration_s, 16e6);
+  o.load.events = static_cast<uint64_t>(parse_number("events", args.get("events").value_or(std::to_string(static_cast<uint64_t>(want)))));
+  log::set_level(log::Level::kWarn);  // the table is the output
+  return bench::run_bench(o, std::cout);
+}
+
+}  // namespace vigil::app
