@@ -32,6 +32,9 @@ struct Metrics {
   Counter orders_escalated;
   Counter checkpoints;        //!< RocksDB commits of state + offsets
   Counter timers_fired;
+  Counter timers_fired_late;  //!< fired a while after their due time (engine down or behind)
+  Counter late_events;        //!< events behind their partition's watermark (still applied)
+  Counter rule_reloads;       //!< rule sets swapped in while running
 };
 
 Metrics& metrics();

@@ -74,15 +74,22 @@ Status Engine::start() {
     shard_to_dispatch_.push_back(std::make_unique<pipeline::SpscRing<DispatchMsg>>(1024));
     ports_.push_back(std::make_unique<RingPort>(*shard_to_dispatch_.back()));
     shard_rings_.push_back(std::make_unique<pipeline::SpscRing<ShardMsg>>(options_.ring_capacity));
-    shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, sink_, *ports_.back()));
+    ShardOptions so;
+    so.max_out_of_order_ms = options_.max_out_of_order_ms;
+    so.late_timer_ms = options_.late_timer_ms;
+    shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, sink_, *ports_.back(), so));
     shard_done_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
+    shard_reloads_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     if (auto s = shards_.back()->load(*store_); !s) return s;
   }
-  size_t elders = 0;
-  for (auto& s : shards_) elders += s->elders();
-  log::info("engine", "state loaded from ", options_.data_dir, ": ", elders, " elders, ",
-            dispatch_->dispatcher().agencies().size(), " agencies, ", stored_offsets_.size(),
-            " partition offsets");
+  size_t elders = 0, timers = 0;
+  for (auto& s : shards_) {
+    elders += s->elders();
+    timers += s->timers();
+  }
+  log::info("engine", "state loaded from ", options_.data_dir, ": ", elders, " elders, ", timers,
+            " armed timers, ", dispatch_->dispatcher().agencies().size(), " agencies, ",
+            stored_offsets_.size(), " partition offsets");
   for (uint32_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { shard_loop(i); });
   threads_.emplace_back([this] { dispatch_loop(); });
   started_ = true;
@@ -127,6 +134,8 @@ void Engine::shard_loop(uint32_t i) {
   ShardCore& core = *shards_[i];
   auto& ring = *shard_rings_[i];
   auto& to_dispatch = *shard_to_dispatch_[i];
+  // The timer clock: the real clock held back by the bounded out-of-orderness.
+  auto timer_now = [&] { return clock_.now_ms() - options_.max_out_of_order_ms; };
   int spins = 0;
   for (;;) {
     int n = 0;
@@ -147,6 +156,16 @@ void Engine::shard_loop(uint32_t i) {
           shard_done_[i]->store(epoch, std::memory_order_release);
           break;
         }
+        case ShardMsg::Kind::kReload: {
+          const auto stats = core.reload(std::move(m->rules), clock_.now_ms());
+          m->rules.reset();
+          log::info("engine", "shard ", i, " reloaded rules: ", stats.kept, " kept, ",
+                    stats.changed, " changed, ", stats.added, " added, ", stats.removed,
+                    " removed (", stats.alarms_cleared, " alarms cleared), ",
+                    stats.timers_rearmed, " timers kept");
+          shard_reloads_[i]->fetch_add(1, std::memory_order_release);
+          break;
+        }
         case ShardMsg::Kind::kStop:
           push(to_dispatch, [&](DispatchMsg& d) { d.kind = DispatchMsg::Kind::kStop; });
           ring.pop();
@@ -154,10 +173,28 @@ void Engine::shard_loop(uint32_t i) {
       }
       ring.pop();
     }
-    core.advance_to(clock_.now_ms());
+    core.advance_to(timer_now());
     if (n == 0) idle(spins);
     else spins = 0;
   }
+}
+
+void Engine::reload(std::shared_ptr<const rules::RuleSet> rules) {
+  if (!started_ || stopped_) return;
+  rules_ = rules;
+  for (auto& ring : shard_rings_) {
+    push(*ring, [&](ShardMsg& m) {
+      m.kind = ShardMsg::Kind::kReload;
+      m.rules = rules;
+    });
+  }
+  metrics().rule_reloads.add();
+}
+
+uint64_t Engine::reloads_applied() const {
+  uint64_t least = UINT64_MAX;
+  for (const auto& r : shard_reloads_) least = std::min(least, r->load(std::memory_order_acquire));
+  return shard_reloads_.empty() ? 0 : least;
 }
 
 void Engine::dispatch_loop() {

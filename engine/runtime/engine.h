@@ -15,6 +15,14 @@
 // and forwards the barrier to the dispatcher, which waits for the barrier on all its rings
 // before serialising its own. Then the ingest thread writes all of it and the offsets in one
 // RocksDB WriteBatch. The state on disk therefore always matches the offsets on disk.
+//
+// Time: rules read each event's own time (event time). Timers fire on the engine's clock
+// (the real clock in production) held back by the bounded out-of-orderness, so an event up
+// to that late can still cancel a timer; timers that came due while the engine was down fire
+// at start-up and their alarms say "late". Per-partition watermarks count late events.
+//
+// Hot reload: reload() puts the new rule set into every shard ring as a message; each shard
+// swaps it between two records (ShardCore::reload). No lock on the hot path.
 
 #include <atomic>
 #include <memory>
@@ -42,14 +50,20 @@ struct EngineOptions {
   TimeMs commit_interval_ms = 200;
   size_t ring_capacity = 1 << 14;
   dispatch::DispatchConfig dispatch;
+  //! Bounded out-of-orderness: timers fire this long after their due time on the clock, and
+  //! an event this far behind its partition's newest event time is late (docs/design.md).
+  TimeMs max_out_of_order_ms = 2000;
+  //! A timer fired at least this long after its due time (plus the out-of-orderness) is late.
+  TimeMs late_timer_ms = 1000;
 };
 
 //! A message on a shard's ring.
 struct ShardMsg {
-  enum class Kind : uint8_t { kRecord, kBarrier, kStop };
+  enum class Kind : uint8_t { kRecord, kBarrier, kReload, kStop };
   Kind kind = Kind::kRecord;
   uint64_t epoch = 0;
   InputRecord rec;
+  std::shared_ptr<const rules::RuleSet> rules;  //!< kReload only
 };
 
 //! A message on one of the dispatcher's rings.
@@ -84,6 +98,11 @@ class Engine {
   Status maybe_checkpoint();
   //! Ingest thread: final checkpoint, then stops and joins all threads. Idempotent.
   Status stop();
+  //! Ingest thread: every shard swaps to `rules` between the records submitted before and
+  //! after this call (kept rules keep their state; see ShardCore::reload).
+  void reload(std::shared_ptr<const rules::RuleSet> rules);
+  //! Rule sets swapped in by every shard so far (any thread).
+  uint64_t reloads_applied() const;
 
   uint64_t checkpoints() const { return committed_epoch_; }
   const state::StateStore* store() const { return store_.get(); }
@@ -116,6 +135,7 @@ class Engine {
   std::vector<state::StateOps> shard_ops_;
   state::StateOps dispatch_ops_;
   std::vector<std::unique_ptr<std::atomic<uint64_t>>> shard_done_;
+  std::vector<std::unique_ptr<std::atomic<uint64_t>>> shard_reloads_;
   std::atomic<uint64_t> dispatch_done_{0};
 
   std::vector<std::thread> threads_;

@@ -1,5 +1,7 @@
 #include "engine/runtime/shard_core.h"
 
+#include <algorithm>
+
 #include "engine/core/log.h"
 #include "engine/core/metrics.h"
 #include "engine/core/time_util.h"
@@ -21,26 +23,47 @@ void emit_deadletter(egress::Sink& sink, const InputRecord& rec, const std::stri
 }
 
 ShardCore::ShardCore(uint32_t index, uint32_t shards, std::shared_ptr<const rules::RuleSet> rules,
-                     egress::Sink& sink, dispatch::DispatchPort& dispatch)
+                     egress::Sink& sink, dispatch::DispatchPort& dispatch, ShardOptions options)
     : index_(index),
       shards_(shards),
+      options_(options),
       engine_(std::move(rules)),
       sink_(sink),
       dispatch_(dispatch),
       alarms_(sink, dispatch) {}
 
 registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
-  auto [it, inserted] = elders_.try_emplace(elder_id);
+  auto [it, inserted] = index_of_.try_emplace(elder_id, static_cast<uint32_t>(elders_.size()));
   if (inserted) {
-    it->second.profile.set_elder_id(elder_id);
-    it->second.slots.resize(engine_.rules().rules().size());
+    registry::ElderState& e = elders_.emplace_back();
+    e.profile.set_elder_id(elder_id);
+    e.slots.resize(engine_.rules().rules().size());
   }
-  return it->second;
+  current_ = it->second;
+  return elders_[current_];
 }
 
 const registry::ElderState* ShardCore::elder(const std::string& id) const {
-  auto it = elders_.find(id);
-  return it == elders_.end() ? nullptr : &it->second;
+  auto it = index_of_.find(id);
+  return it == index_of_.end() ? nullptr : &elders_[it->second];
+}
+
+void ShardCore::mark_dirty(registry::ElderState& e, bool was_dirty) {
+  if (e.dirty && !was_dirty) dirty_.push_back(current_);
+}
+
+void ShardCore::note_event_time(int32_t partition, TimeMs ts) {
+  if (options_.max_out_of_order_ms < 0 || partition < 0) return;
+  if (static_cast<size_t>(partition) >= watermarks_.size()) {
+    watermarks_.resize(static_cast<size_t>(partition) + 1, registry::kNever);
+  }
+  TimeMs& wm = watermarks_[static_cast<size_t>(partition)];
+  if (ts < wm) {
+    // Late: applied all the same (an SOS is an SOS), counted so that the lag shows.
+    metrics().late_events.add();
+    return;
+  }
+  wm = std::max(wm, ts - options_.max_out_of_order_ms);
 }
 
 void ShardCore::process(const InputRecord& rec, TimeMs now) {
@@ -72,10 +95,12 @@ void ShardCore::on_telemetry(const InputRecord& rec, TimeMs now) {
     return;
   }
   if (!key_matches(rec, event_.elder_id(), now)) return;
+  const TimeMs ts = to_ms(event_.ts());
+  note_event_time(rec.partition, ts);
   registry::ElderState& e = elder_for(event_.elder_id());
   const bool was_dirty = e.dirty;
-  engine_.on_event(e, event_, to_ms(event_.ts()), *this);
-  if (e.dirty && !was_dirty) dirty_.push_back(event_.elder_id());
+  engine_.on_event(e, event_, ts, *this);
+  mark_dirty(e, was_dirty);
 }
 
 void ShardCore::on_call(const InputRecord& rec, TimeMs now) {
@@ -123,7 +148,7 @@ void ShardCore::on_call(const InputRecord& rec, TimeMs now) {
     case vigil::v1::CallEvent::ACTION_NOT_SET:
       break;  // validate() rejected it
   }
-  if (e.dirty && !was_dirty) dirty_.push_back(call_.elder_id());
+  mark_dirty(e, was_dirty);
 }
 
 void ShardCore::on_registry(const InputRecord& rec, TimeMs now) {
@@ -144,24 +169,90 @@ void ShardCore::on_registry(const InputRecord& rec, TimeMs now) {
     registry::apply_profile(e, registry_.elder());
     engine_.on_profile(e, now, *this);  // care-plan timers follow the profile's times
   } else if (registry_.has_device()) registry::apply_device(e, registry_.device());
-  if (!was_dirty) dirty_.push_back(id);
+  if (!was_dirty) dirty_.push_back(current_);
 }
 
 void ShardCore::advance_to(TimeMs now) {
-  pipeline::Timer t;
+  pipeline::WheelTimer t;
   while (timers_.pop_due(now, &t)) {
-    auto it = elders_.find(t.key);
-    if (it == elders_.end()) continue;
-    registry::ElderState& e = it->second;
+    if (t.kind != epoch_ || t.key >= elders_.size()) continue;  // armed under an older rule set
+    current_ = t.key;
+    registry::ElderState& e = elders_[t.key];
     const bool was_dirty = e.dirty;
     metrics().timers_fired.add();
+    const TimeMs late_by = now - t.due;
+    if (options_.late_timer_ms > 0 && late_by >= options_.late_timer_ms) {
+      // Came due while the engine was down (or far behind): fired now, and said so.
+      late_note_ = " (late: due " + format_rfc3339(t.due) + ", fired " +
+                   std::to_string(late_by / kSecond) + " s after)";
+      metrics().timers_fired_late.add();
+    }
     engine_.on_timer(e, t.slot, t.generation, now, *this);
-    if (e.dirty && !was_dirty) dirty_.push_back(t.key);
+    late_note_.clear();
+    mark_dirty(e, was_dirty);
   }
+}
+
+ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs now) {
+  ReloadStats stats;
+  const rules::RuleSet& old = engine_.rules();
+  // new index -> old index of the same unchanged rule, or -1 (changed or added).
+  std::vector<int> from(next->rules().size(), -1);
+  for (uint32_t j = 0; j < next->rules().size(); ++j) {
+    const rules::Rule& r = next->rules()[j];
+    const int i = old.index_of(r.id);
+    if (i < 0) ++stats.added;
+    else if (old.rules()[static_cast<size_t>(i)].fingerprint != r.fingerprint) ++stats.changed;
+    else {
+      from[j] = i;
+      ++stats.kept;
+    }
+  }
+  std::vector<const std::string*> removed;
+  for (const auto& r : old.rules()) {
+    if (next->index_of(r.id) < 0) removed.push_back(&r.id);
+  }
+  stats.removed = static_cast<uint32_t>(removed.size());
+
+  ++epoch_;  // every timer armed so far is stale; kept ones are re-armed below
+  for (uint32_t k = 0; k < elders_.size(); ++k) {
+    current_ = k;
+    registry::ElderState& e = elders_[k];
+    const bool was_dirty = e.dirty;
+    for (const std::string* id : removed) {
+      if (alarm::AlarmBook::active(e, *id) != nullptr) {
+        alarms_.auto_clear(e, *id, now, "rule_removed");
+        ++stats.alarms_cleared;
+      }
+    }
+    std::vector<registry::RuleSlot> slots(next->rules().size());
+    for (uint32_t j = 0; j < slots.size(); ++j) {
+      const int i = from[j];
+      if (i >= 0 && static_cast<size_t>(i) < e.slots.size()) {
+        slots[j] = std::move(e.slots[static_cast<size_t>(i)]);
+      }
+    }
+    // Slots of changed and removed rules are dropped: the record on disk must lose them too.
+    if (stats.changed + stats.removed > 0) e.dirty = true;
+    e.slots = std::move(slots);
+    for (uint32_t j = 0; j < e.slots.size(); ++j) {
+      if (e.slots[j].due != 0) {
+        timers_.arm(e.slots[j].due, epoch_, j, e.slots[j].generation, k);
+        ++stats.timers_rearmed;
+      }
+    }
+    mark_dirty(e, was_dirty);
+  }
+  engine_ = rules::RuleEngine(std::move(next));
+  return stats;
 }
 
 void ShardCore::raise(registry::ElderState& e, uint32_t rule, std::string_view device_id, TimeMs ts,
                       const std::string& message) {
+  if (!late_note_.empty()) {
+    alarms_.raise(e, engine_.rules().rules()[rule], device_id, ts, message + late_note_);
+    return;
+  }
   alarms_.raise(e, engine_.rules().rules()[rule], device_id, ts, message);
 }
 
@@ -189,16 +280,23 @@ bool ShardCore::active(const registry::ElderState& e, uint32_t rule) const {
 }
 
 void ShardCore::arm(const registry::ElderState& e, uint32_t rule, TimeMs due, uint64_t generation) {
-  timers_.arm(due, 0, rule, generation, e.profile.elder_id());
+  // The rule engine arms only for the elder it is evaluating; look the index up otherwise.
+  uint32_t key = current_;
+  if (current_ >= elders_.size() || &elders_[current_] != &e) {
+    auto it = index_of_.find(e.profile.elder_id());
+    if (it == index_of_.end()) return;
+    key = it->second;
+  }
+  timers_.arm(due, epoch_, rule, generation, key);
 }
 
 void ShardCore::collect_dirty(state::StateOps& ops) {
   const auto& ids = engine_.rules().ids();
-  for (const auto& id : dirty_) {
-    auto it = elders_.find(id);
-    if (it == elders_.end() || !it->second.dirty) continue;
-    ops.put("e/" + id, registry::to_record(it->second, ids).SerializeAsString());
-    it->second.dirty = false;
+  for (uint32_t k : dirty_) {
+    registry::ElderState& e = elders_[k];
+    if (!e.dirty) continue;
+    ops.put("e/" + e.profile.elder_id(), registry::to_record(e, ids).SerializeAsString());
+    e.dirty = false;
   }
   dirty_.clear();
 }
@@ -213,7 +311,8 @@ Status ShardCore::load(const state::StateStore& store) {
       ++corrupt;
       return;
     }
-    auto& e = elders_[std::string(key)] = registry::from_record(r, ids);
+    registry::ElderState& e = elder_for(std::string(key));
+    e = registry::from_record(r, ids);
     e.profile.set_elder_id(std::string(key));
     engine_.rearm(e, *this);
   });

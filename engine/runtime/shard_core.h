@@ -3,16 +3,23 @@
 // rule state and alarms, fires their timers, and forwards order work to the dispatcher.
 // Deterministic: the same records and times give the same outputs in the same order.
 // Owned and used by one thread (a shard thread live, the replay loop in replay).
+//
+// Elders are interned: each gets a dense index on first sight, and the timer wheel holds that
+// index instead of the elder_id, so a timer costs 32 bytes. Timers carry the rule-set epoch;
+// a reload bumps it, re-arms the timers of kept rules under their new index and makes every
+// older timer stale.
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/alarm/alarm_book.h"
 #include "engine/codec/record.h"
 #include "engine/dispatch/order_request.h"
 #include "engine/egress/sink.h"
-#include "engine/pipeline/timer_queue.h"
+#include "engine/pipeline/timer_wheel.h"
 #include "engine/registry/elder_state.h"
 #include "engine/rules/rule_engine.h"
 #include "engine/state/state_store.h"
@@ -23,10 +30,30 @@ namespace vigil::runtime {
 //! dispatcher's driver.
 void emit_deadletter(egress::Sink& sink, const InputRecord& rec, const std::string& reason, TimeMs now);
 
+//! Event-time settings of a shard. The defaults are replay's: no watermarks, nothing late.
+struct ShardOptions {
+  //! Bounded out-of-orderness: an event older than its partition's newest event time minus
+  //! this is late (counted; still applied). Negative: no watermarks (replay).
+  TimeMs max_out_of_order_ms = -1;
+  //! A timer fired this long or more after its due time is marked late in the alarm message
+  //! and counted. 0: never (replay, where timers fire exactly at their due time).
+  TimeMs late_timer_ms = 0;
+};
+
+//! What a rule-set swap did (for the log and tests).
+struct ReloadStats {
+  uint32_t kept = 0;     //!< rules with the same id and fingerprint: state kept
+  uint32_t changed = 0;  //!< same id, new definition: state starts fresh
+  uint32_t added = 0;
+  uint32_t removed = 0;
+  uint64_t alarms_cleared = 0;  //!< removed rules' active alarms cleared (rule_removed)
+  uint64_t timers_rearmed = 0;
+};
+
 class ShardCore final : public rules::RuleEffects {
  public:
   ShardCore(uint32_t index, uint32_t shards, std::shared_ptr<const rules::RuleSet> rules,
-            egress::Sink& sink, dispatch::DispatchPort& dispatch);
+            egress::Sink& sink, dispatch::DispatchPort& dispatch, ShardOptions options = {});
 
   //! Decodes and applies one telemetry, calls or registry (elder/device) record at engine time
   //! `now`. Undecodable or unusable records become deadletters; never throws.
@@ -34,6 +61,12 @@ class ShardCore final : public rules::RuleEffects {
 
   //! Fires every timer due at or before `now`.
   void advance_to(TimeMs now);
+
+  //! Swaps the rule set between two events: kept rules (same id and fingerprint) keep their
+  //! slots, timers and alarms; changed rules start with empty slots; removed rules' active
+  //! alarms are cleared with reason `rule_removed` at `now`.
+  ReloadStats reload(std::shared_ptr<const rules::RuleSet> next, TimeMs now);
+  const rules::RuleSet& rules() const { return engine_.rules(); }
 
   //! Serialises the elders changed since the last call into `ops`.
   void collect_dirty(state::StateOps& ops);
@@ -43,6 +76,7 @@ class ShardCore final : public rules::RuleEffects {
   //! Earliest armed timer (INT64_MAX if none).
   TimeMs next_due() const { return timers_.next_due(); }
   size_t elders() const { return elders_.size(); }
+  size_t timers() const { return timers_.size(); }
   const registry::ElderState* elder(const std::string& id) const;
 
   // rules::RuleEffects
@@ -58,6 +92,8 @@ class ShardCore final : public rules::RuleEffects {
 
  private:
   registry::ElderState& elder_for(const std::string& elder_id);
+  void mark_dirty(registry::ElderState& e, bool was_dirty);
+  void note_event_time(int32_t partition, TimeMs ts);
   bool key_matches(const InputRecord& rec, const std::string& elder_id, TimeMs now);
   void on_telemetry(const InputRecord& rec, TimeMs now);
   void on_call(const InputRecord& rec, TimeMs now);
@@ -65,13 +101,19 @@ class ShardCore final : public rules::RuleEffects {
 
   uint32_t index_;
   uint32_t shards_;
+  ShardOptions options_;
   rules::RuleEngine engine_;
   egress::Sink& sink_;
   dispatch::DispatchPort& dispatch_;
   alarm::AlarmBook alarms_;
-  pipeline::TimerQueue timers_;
-  std::unordered_map<std::string, registry::ElderState> elders_;
-  std::vector<std::string> dirty_;
+  pipeline::TimerWheel timers_;
+  uint32_t epoch_ = 0;  //!< rule-set generation; timers of older epochs are stale
+  std::deque<registry::ElderState> elders_;  //!< by elder index; a deque keeps references stable
+  std::unordered_map<std::string, uint32_t> index_of_;
+  uint32_t current_ = 0;  //!< index of the elder being evaluated (the key of timers it arms)
+  std::string late_note_;  //!< appended to alarm messages while a late timer fires
+  std::vector<uint32_t> dirty_;
+  std::vector<TimeMs> watermarks_;  //!< per input partition (telemetry), see ShardOptions
   // Decode buffers, reused so that steady-state decoding does not allocate messages.
   vigil::v1::DeviceEvent event_;
   vigil::v1::CallEvent call_;
