@@ -24,7 +24,7 @@ namespace {
 
 const std::vector<std::string> kCommonFlags = {
     "brokers", "data-dir", "rules", "config", "topic-prefix", "http", "duration", "shards",
-    "partitions", "group-id", "progress", "commit-interval-ms"};
+    "partitions", "group-id", "progress", "commit-interval-ms", "max-out-of-order-ms"};
 
 std::vector<std::string> with(std::vector<std::string> base, std::initializer_list<const char*> more) {
   for (const char* m : more) base.emplace_back(m);

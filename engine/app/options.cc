@@ -74,6 +74,11 @@ void apply_yaml(Settings& s, const std::string& file) {
     if (root["shards"]) s.shards = root["shards"].as<uint32_t>();
     if (root["partitions"]) s.partitions = root["partitions"].as<int>();
     if (root["commit_interval_ms"]) s.commit_interval_ms = root["commit_interval_ms"].as<int64_t>();
+    if (const auto& t = root["event_time"]) {
+      if (t["max_out_of_order_ms"]) s.max_out_of_order_ms = t["max_out_of_order_ms"].as<int64_t>();
+      if (t["late_timer_ms"]) s.late_timer_ms = t["late_timer_ms"].as<int64_t>();
+    }
+    if (root["rules_poll_s"]) s.rules_poll_s = root["rules_poll_s"].as<double>();
     if (const auto& d = root["dispatch"]) {
       if (d["walking_kmh"]) s.dispatch.walking_kmh = d["walking_kmh"].as<double>();
       if (d["service_circle_min"]) s.dispatch.service_circle_min = d["service_circle_min"].as<double>();
@@ -114,7 +119,11 @@ Settings load_settings(const Args& args) {
   if (auto v = args.get("commit-interval-ms")) {
     s.commit_interval_ms = static_cast<int64_t>(parse_number("commit-interval-ms", *v));
   }
+  if (auto v = args.get("max-out-of-order-ms")) {
+    s.max_out_of_order_ms = static_cast<int64_t>(parse_number("max-out-of-order-ms", *v));
+  }
   if (s.shards == 0) throw UsageError("--shards must be at least 1");
+  if (s.max_out_of_order_ms < 0) throw UsageError("--max-out-of-order-ms must not be negative");
   return s;
 }
 

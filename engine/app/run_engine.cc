@@ -9,7 +9,9 @@
 #include "engine/egress/kafka_sink.h"
 #include "engine/ingest/kafka_source.h"
 #include "engine/rules/rule_set.h"
+#include "engine/app/signals.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/rules_watcher.h"
 
 namespace vigil::app {
 
@@ -45,6 +47,8 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   eo.data_dir = s.data_dir;
   eo.commit_interval_ms = s.commit_interval_ms;
   eo.dispatch = s.dispatch;
+  eo.max_out_of_order_ms = s.max_out_of_order_ms;
+  eo.late_timer_ms = s.late_timer_ms;
   const Clock& clock = RealClock::instance();
   runtime::Engine engine(eo, loaded.rules, *sink.value(), clock);
   if (auto st = engine.start(); !st) {
@@ -66,7 +70,13 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   out << "engine: " << loaded.rules->rules().size() << " rules from " << s.rules_dir << ", "
       << s.shards << " shards, state in " << s.data_dir << ", brokers " << s.brokers << std::endl;
 
+  // Hot reload: SIGHUP, or a changed file in the rules directory (checked every rules_poll_s).
+  auto& reload_requested = install_reload_signal();
+  runtime::RulesWatcher watcher(s.rules_dir);
+  const int64_t poll_ns = static_cast<int64_t>(s.rules_poll_s * 1e9);
+
   const int64_t start_ns = clock.steady_ns();
+  int64_t next_rules_check_ns = start_ns + poll_ns;
   int64_t next_progress_ns = start_ns + static_cast<int64_t>(s.progress_s * 1e9);
   std::vector<InputRecord> batch;
   int exit_code = 0;
@@ -80,6 +90,20 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
       std::cerr << "vigil: " << st.error().message << "; stopping\n";
       exit_code = 1;
       break;
+    }
+    const bool hup = reload_requested.exchange(false);
+    if (hup || (poll_ns > 0 && now_ns >= next_rules_check_ns)) {
+      next_rules_check_ns = now_ns + poll_ns;
+      const uint64_t refused = watcher.refusals();
+      if (auto next = watcher.poll(hup)) {
+        engine.reload(next);
+        out << "engine: rules reloaded from " << s.rules_dir << " (" << next->rules().size()
+            << " rules)" << std::endl;
+      } else if (watcher.refusals() != refused) {
+        // The watcher logged every error as file:line:col.
+        out << "engine: new rules in " << s.rules_dir << " refused; the previous rules stay in force"
+            << std::endl;
+      }
     }
     if (s.progress_s > 0 && now_ns >= next_progress_ns) {
       const uint64_t events = metrics().events_in.get();
