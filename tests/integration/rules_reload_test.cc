@@ -1,0 +1,146 @@
+// Hot reload without a broker: ShardCore's rule-set swap (kept, changed, removed rules) and the
+// RulesWatcher's refusal of a broken file. The live path through the rings is in
+// rules_live_test.cc.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/core/time_util.h"
+#include "engine/runtime/dispatch_core.h"
+#include "engine/runtime/rules_watcher.h"
+#include "engine/runtime/shard_core.h"
+#include "schemas/telemetry.pb.h"
+#include "tests/integration/kafka_test_util.h"
+
+namespace vigil::testing {
+namespace {
+
+constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
+
+std::shared_ptr<const rules::RuleSet> load_text(const std::string& yaml) {
+  auto r = rules::load_rule_text(yaml, "test.yaml");
+  for (const auto& d : r.diagnostics) ADD_FAILURE() << d.str();
+  return r.rules;
+}
+
+InputRecord event(const std::string& elder, const std::string& type, double value, TimeMs ts) {
+  vigil::v1::DeviceEvent ev;
+  ev.set_event_id(elder + type + std::to_string(ts));
+  ev.set_device_id(elder + "-dev");
+  ev.set_elder_id(elder);
+  ev.set_type(type);
+  ev.set_value(value);
+  set_ts(ev.mutable_ts(), ts);
+  InputRecord rec;
+  rec.topic = InTopic::kTelemetry;
+  rec.key = elder;
+  rec.payload = ev.SerializeAsString();
+  return rec;
+}
+
+const char* kBase = R"(rules:
+  - id: sos
+    kind: event
+    reads: [sos]
+    severity: CRITICAL
+  - id: fall_no_recovery
+    kind: sequence
+    reads: [fall]
+    then: [fall_cancel, motion]
+    within: duration_s
+    expect: absent
+    params: {duration_s: 60}
+    severity: CRITICAL
+  - id: hr_high
+    kind: threshold
+    reads: [heart_rate]
+    params: {threshold: 120, duration_s: 600}
+    when: value > threshold
+    duration: duration_s
+    severity: MAJOR
+)";
+
+class ShardReload : public ::testing::Test {
+ protected:
+  std::string out_;
+  egress::JsonLinesSink sink_{&out_};
+  runtime::DispatchCore dispatch_{dispatch::DispatchConfig{}, sink_};
+};
+
+TEST_F(ShardReload, KeptRulesKeepTimersChangedStartFreshRemovedAreCleared) {
+  runtime::ShardCore shard(0, 1, load_text(kBase), sink_, dispatch_);
+  shard.process(event("e1", "sos", 1, kT0), kT0);
+  shard.process(event("e1", "fall", 1, kT0 + 1000), kT0 + 1000);       // timer due +61 s
+  shard.process(event("e1", "heart_rate", 130, kT0 + 2000), kT0 + 2000);  // episode since +2 s
+  ASSERT_NE(out_.find("\"rule_id\":\"sos\""), std::string::npos);
+  out_.clear();
+
+  // sos removed, hr_high's threshold changed, fall_no_recovery unchanged (moved to index 0).
+  std::string next = kBase;
+  next.erase(next.find("  - id: sos"), next.find("  - id: fall_no_recovery") - next.find("  - id: sos"));
+  next.replace(next.find("threshold: 120"), 14, "threshold: 140");
+  const auto stats = shard.reload(load_text(next), kT0 + 3000);
+  EXPECT_EQ(stats.kept, 1u);
+  EXPECT_EQ(stats.changed, 1u);
+  EXPECT_EQ(stats.removed, 1u);
+  EXPECT_EQ(stats.alarms_cleared, 1u);
+  EXPECT_EQ(stats.timers_rearmed, 1u);
+  EXPECT_NE(out_.find("\"rule_id\":\"sos\",\"severity\":\"CRITICAL\",\"status\":\"CLEARED_UNACK\""),
+            std::string::npos) << out_;
+  EXPECT_NE(out_.find("rule_removed"), std::string::npos) << out_;
+  out_.clear();
+
+  // 130 is under the new threshold: no new episode; hr_high's old episode was dropped.
+  shard.process(event("e1", "heart_rate", 130, kT0 + 5000), kT0 + 5000);
+  shard.advance_to(kT0 + 20 * kMinute);
+  EXPECT_EQ(out_.find("hr_high"), std::string::npos) << out_;
+  // The fall timer survived the swap and fires once, at its own due time.
+  const auto first = out_.find("\"alarm_id\":\"e1:fall_no_recovery:1\"");
+  ASSERT_NE(first, std::string::npos) << out_;
+  EXPECT_NE(out_.find("\"raised_at\":\"2026-03-01T08:01:01Z\""), std::string::npos) << out_;
+  EXPECT_EQ(out_.find("\"status\":\"ACTIVE_UNACK\"", out_.find("\"status\":\"ACTIVE_UNACK\"") + 1),
+            std::string::npos)
+      << "fall_no_recovery fired twice: " << out_;
+}
+
+TEST_F(ShardReload, TimersArmedBeforeASwapThatMovesIndicesAreNotMisrouted) {
+  runtime::ShardCore shard(0, 1, load_text(kBase), sink_, dispatch_);
+  shard.process(event("e1", "fall", 1, kT0), kT0);  // fall_no_recovery is index 1
+  // A new rule first: every old rule moves one index up.
+  std::string next = std::string("rules:\n  - id: smoke\n    kind: event\n    reads: [smoke]\n") +
+                     "    severity: CRITICAL\n" + std::string(kBase).substr(7);
+  shard.reload(load_text(next), kT0 + 1000);
+  shard.advance_to(kT0 + 2 * kMinute);
+  EXPECT_NE(out_.find("\"alarm_id\":\"e1:fall_no_recovery:1\""), std::string::npos) << out_;
+  EXPECT_EQ(shard.timers(), 0u);
+}
+
+TEST(RulesWatcher, BrokenFileIsRefusedWithLocatedErrorsAndAFixReloads) {
+  TempDir dir;
+  const std::string file = dir.path() + "/pack.yaml";
+  std::ofstream(file) << kBase;
+  runtime::RulesWatcher watcher(dir.path());
+  EXPECT_EQ(watcher.poll(), nullptr);  // nothing changed since construction
+
+  std::ofstream(file) << std::string(kBase) + "  - id: broken\n    kind: nonsense\n";
+  EXPECT_EQ(watcher.poll(), nullptr);
+  EXPECT_EQ(watcher.refusals(), 1u);
+  ASSERT_FALSE(watcher.last_diagnostics().empty());
+  const std::string where = watcher.last_diagnostics()[0].str();
+  EXPECT_EQ(where.rfind(file + ":", 0), 0u) << where;  // file:line:col: message
+  EXPECT_GT(watcher.last_diagnostics()[0].line, 0) << where;
+  EXPECT_EQ(watcher.poll(), nullptr) << "a refused file is reported once, not on every poll";
+
+  std::ofstream(file) << kBase << "  - id: smoke\n    kind: event\n    reads: [smoke]\n"
+                      << "    severity: CRITICAL\n";
+  auto next = watcher.poll();
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(next->rules().size(), 4u);
+  EXPECT_NE(watcher.poll(true), nullptr) << "SIGHUP reloads even when nothing changed";
+}
+
+}  // namespace
+}  // namespace vigil::testing
