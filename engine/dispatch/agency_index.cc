@@ -15,9 +15,16 @@ double haversine_km(double lat1, double lon1, double lat2, double lon2) {
   return 2 * kEarthKm * std::asin(std::min(1.0, std::sqrt(a)));
 }
 
-bool AgencyEntry::offers(const std::string& category) const {
-  const auto& cats = record.agency().categories();
-  return std::find(cats.begin(), cats.end(), category) != cats.end();
+void AgencyIndex::index(uint32_t idx) {
+  const auto& a = entries_[idx].record.agency();
+  for (const auto& c : a.categories()) trees_[c].insert(Value(Point(a.lon(), a.lat()), idx));
+}
+
+void AgencyIndex::unindex(uint32_t idx) {
+  const auto& a = entries_[idx].record.agency();
+  for (const auto& c : a.categories()) {
+    if (auto it = trees_.find(c); it != trees_.end()) it->second.remove(Value(Point(a.lon(), a.lat()), idx));
+  }
 }
 
 void AgencyIndex::upsert(const vigil::v1::Agency& agency) {
@@ -30,21 +37,17 @@ void AgencyIndex::upsert(const vigil::v1::Agency& agency) {
     return;
   }
   AgencyEntry& e = entries_[it->second];
-  const auto& old = e.record.agency();
-  if (old.lat() != agency.lat() || old.lon() != agency.lon()) {
-    tree_.remove(Value(Point(old.lon(), old.lat()), it->second));
-    tree_.insert(Value(Point(agency.lon(), agency.lat()), it->second));
-  }
+  unindex(it->second);
   *e.record.mutable_agency() = agency;
+  index(it->second);
   e.dirty = true;
 }
 
 void AgencyIndex::restore(const vigil::state::AgencyRecord& record) {
-  const auto& a = record.agency();
   auto idx = static_cast<uint32_t>(entries_.size());
   entries_.push_back(AgencyEntry{record, 0, false});
-  by_id_[a.agency_id()] = idx;
-  tree_.insert(Value(Point(a.lon(), a.lat()), idx));
+  by_id_[record.agency().agency_id()] = idx;
+  index(idx);
 }
 
 AgencyEntry* AgencyIndex::find(const std::string& agency_id) {
@@ -52,20 +55,33 @@ AgencyEntry* AgencyIndex::find(const std::string& agency_id) {
   return it == by_id_.end() ? nullptr : &entries_[it->second];
 }
 
-std::vector<std::pair<AgencyEntry*, double>> AgencyIndex::within(double lat, double lon,
-                                                                 double radius_km,
-                                                                 const std::string& category) {
-  std::vector<std::pair<AgencyEntry*, double>> out;
-  const Point center(lon, lat);
-  // Nearest-first iteration: stop at the first agency beyond the circle.
-  for (auto it = tree_.qbegin(bgi::nearest(center, static_cast<unsigned>(tree_.size())));
-       it != tree_.qend(); ++it) {
-    AgencyEntry& e = entries_[it->second];
-    double d = haversine_km(lat, lon, e.record.agency().lat(), e.record.agency().lon());
-    if (d > radius_km) break;
-    if (e.offers(category)) out.emplace_back(&e, d);
+void AgencyIndex::within(double lat, double lon, double radius_km, const std::string& category,
+                         std::vector<std::pair<AgencyEntry*, double>>& out) {
+  out.clear();
+  auto tree = trees_.find(category);
+  if (tree == trees_.end()) return;
+  // The box around the circle: a degree of latitude is ~111.2 km, one of longitude shrinks
+  // with cos(lat). 1% margin so the box never cuts the circle; haversine decides.
+  constexpr double kKmPerDegree = 111.19508;
+  const double dlat = radius_km / kKmPerDegree * 1.01;
+  const double dlon = dlat / std::max(0.01, std::cos(lat * M_PI / 180.0));
+  hits_.clear();
+  tree->second.query(bgi::intersects(Box(Point(lon - dlon, lat - dlat), Point(lon + dlon, lat + dlat))),
+                     std::back_inserter(hits_));
+  // Equirectangular distance is within 0.01% of haversine at service-circle sizes and needs no
+  // trigonometry per agency; haversine decides near the edge so the boundary stays exact.
+  constexpr double kRad = M_PI / 180.0;
+  const double kx = kKmPerDegree * std::cos(lat * kRad);
+  for (const Value& v : hits_) {
+    AgencyEntry& e = entries_[v.second];
+    const double x = (bg::get<0>(v.first) - lon) * kx;
+    const double y = (bg::get<1>(v.first) - lat) * kKmPerDegree;
+    double d = std::sqrt(x * x + y * y);
+    if (std::abs(d - radius_km) <= radius_km * 0.01) {
+      d = haversine_km(lat, lon, e.record.agency().lat(), e.record.agency().lon());
+    }
+    if (d <= radius_km) out.emplace_back(&e, d);
   }
-  return out;
 }
 
 }  // namespace vigil::dispatch

@@ -1,7 +1,7 @@
 #pragma once
-// The agencies the dispatcher knows, with a Boost.Geometry R-tree over their locations so that
-// candidate search visits only agencies near the elder, nearest first. Owned by the dispatcher
-// thread.
+// The agencies the dispatcher knows, with one Boost.Geometry R-tree per category over their
+// locations, so that candidate search visits only agencies of the order's category near the
+// elder. Owned by the dispatcher thread.
 
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
@@ -26,12 +26,14 @@ struct AgencyEntry {
   bool dirty = false;
   int committed() const { return record.load() + pending; }
   bool has_room() const { return committed() < record.agency().capacity(); }
-  bool offers(const std::string& category) const;
 };
 
 class AgencyIndex {
  public:
-  using Point = bg::model::point<double, 2, bg::cs::spherical_equatorial<bg::degree>>;
+  //! (lon, lat) in degrees. The tree only narrows the search to a box around the circle; the
+  //! distance that decides is haversine_km.
+  using Point = bg::model::point<double, 2, bg::cs::cartesian>;
+  using Box = bg::model::box<Point>;
 
   //! Adds or replaces an agency from the registry; keeps its load and offer count.
   void upsert(const vigil::v1::Agency& agency);
@@ -40,10 +42,10 @@ class AgencyIndex {
 
   AgencyEntry* find(const std::string& agency_id);
 
-  //! Agencies offering `category` within `radius_km` of (lat, lon), nearest first, with the
-  //! distance in km. Capacity is not checked here.
-  std::vector<std::pair<AgencyEntry*, double>> within(double lat, double lon, double radius_km,
-                                                      const std::string& category);
+  //! Agencies offering `category` within `radius_km` of (lat, lon), in no particular order, with
+  //! the distance in km, into `out` (cleared first). Capacity is not checked here.
+  void within(double lat, double lon, double radius_km, const std::string& category,
+              std::vector<std::pair<AgencyEntry*, double>>& out);
 
   template <class Fn>
   void for_each(Fn&& fn) {
@@ -53,9 +55,14 @@ class AgencyIndex {
 
  private:
   using Value = std::pair<Point, uint32_t>;
+  using Tree = bgi::rtree<Value, bgi::quadratic<16>>;
+  void index(uint32_t idx);
+  void unindex(uint32_t idx);
+
   std::vector<AgencyEntry> entries_;
   std::unordered_map<std::string, uint32_t> by_id_;
-  bgi::rtree<Value, bgi::quadratic<16>> tree_;
+  std::unordered_map<std::string, Tree> trees_;  //!< by category
+  std::vector<Value> hits_;                      //!< query scratch, reused
 };
 
 }  // namespace vigil::dispatch

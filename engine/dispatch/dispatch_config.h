@@ -15,6 +15,7 @@ struct DispatchConfig {
   TimeMs offer_timeout_emergency = 45 * kSecond;
   TimeMs offer_timeout = 10 * kMinute;
   int offers_per_candidate = 2;          //!< then ESCALATED
+  int max_candidates = 10;               //!< the best-scored agencies an order may go to
   double weight_distance = 0.5;          //!< score = wd*d/radius + wl*load/cap + wr*(5-rating)/5
   double weight_load = 0.3;
   double weight_rating = 0.2;

@@ -56,28 +56,27 @@ std::vector<std::string> Dispatcher::rank_candidates(const OrderRequest& r) {
   std::vector<std::string> out;
   if (!r.has_location) return out;
   const double radius = config_.radius_km(r.category);
-  struct Scored {
-    double score;
-    uint64_t offers;
-    const std::string* id;
-  };
-  std::vector<Scored> scored;
-  for (auto [e, d] : agencies_.within(r.lat, r.lon, radius, r.category)) {
+  agencies_.within(r.lat, r.lon, radius, r.category, near_);
+  scored_.clear();
+  for (auto [e, d] : near_) {
     const auto& a = e->record.agency();
     if (!a.active() || a.capacity() <= 0) continue;
     double score = config_.weight_distance * (d / radius) +
                    config_.weight_load * (double(e->committed()) / a.capacity()) +
                    config_.weight_rating * ((5.0 - std::clamp(a.rating(), 0.0, 5.0)) / 5.0);
     // Quantise so that float noise never decides; equal scores fall to fairness.
-    scored.push_back({std::round(score * 1e6) / 1e6, e->record.offers(), &a.agency_id()});
+    scored_.push_back({std::round(score * 1e6) / 1e6, e->record.offers(), &a.agency_id()});
   }
   // Ties: the agency that has been offered least so far, then by id (deterministic).
-  std::sort(scored.begin(), scored.end(), [](const Scored& x, const Scored& y) {
+  auto better = [](const Scored& x, const Scored& y) {
     if (x.score != y.score) return x.score < y.score;
     if (x.offers != y.offers) return x.offers < y.offers;
     return *x.id < *y.id;
-  });
-  for (const auto& s : scored) out.push_back(*s.id);
+  };
+  const size_t keep = std::min(scored_.size(), static_cast<size_t>(std::max(0, config_.max_candidates)));
+  std::partial_sort(scored_.begin(), scored_.begin() + static_cast<std::ptrdiff_t>(keep), scored_.end(), better);
+  out.reserve(keep);
+  for (size_t i = 0; i < keep; ++i) out.push_back(*scored_[i].id);
   return out;
 }
 

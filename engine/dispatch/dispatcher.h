@@ -55,7 +55,8 @@ class Dispatcher {
 
   //! The agencies a request would be offered to, best first: active, offering the category,
   //! inside its service circle, with capacity > 0 (full ones are kept: they may free up before
-  //! their turn). No side effects; this is the candidate selection the benchmark measures.
+  //! their turn), at most config.max_candidates of them. No side effects beyond scratch
+  //! buffers; this is the candidate selection the benchmark measures.
   std::vector<std::string> rank_candidates(const OrderRequest& r);
 
  private:
@@ -81,6 +82,14 @@ class Dispatcher {
   std::unordered_map<std::string, vigil::state::OrderRecord> orders_;
   std::unordered_set<std::string> dirty_orders_;
   pipeline::TimerQueue timers_;
+
+  struct Scored {
+    double score;
+    uint64_t offers;
+    const std::string* id;
+  };
+  std::vector<std::pair<AgencyEntry*, double>> near_;  //!< rank_candidates scratch
+  std::vector<Scored> scored_;                         //!< rank_candidates scratch
 };
 
 const char* order_state_name(vigil::v1::OrderState s);
