@@ -107,9 +107,9 @@ double haversine_m(double lat1, double lon1, double lat2, double lon2) {
                       bg::strategy::distance::haversine<double>(6371008.8));
 }
 
-// Aggregate state layout in RuleSlot::data: [head bucket, has base, base value, (value, n) x
-// (buckets + 1)]; bucket k lives at ring position k % (buckets + 1).
-constexpr size_t kAggHeader = 3;
+// Aggregate state layout in RuleSlot::data: [head bucket, has base, base value, bucket width ms,
+// (value, n) x (buckets + 1)]; bucket k lives at ring position k % (buckets + 1).
+constexpr size_t kAggHeader = 4;
 size_t agg_pos(const Rule& r, int64_t k) {
   return kAggHeader + 2 * static_cast<size_t>(k % static_cast<int64_t>(r.buckets + 1));
 }
@@ -485,9 +485,11 @@ void RuleEngine::on_aggregate(ElderState& e, uint32_t ri, const vigil::v1::Devic
   const TimeMs width = std::max<TimeMs>(1, seconds_ms(param(r, *r.duration, e)) / r.buckets);
   const int64_t k = ts / width;
   auto& d = s.data;
+  if (!d.empty() && d[3] != static_cast<double>(width)) d.clear();  // the window was overridden
   if (d.empty()) {
     d.assign(kAggHeader + 2 * (r.buckets + 1), 0);
     d[0] = static_cast<double>(k);
+    d[3] = static_cast<double>(width);
   }
   if (k > static_cast<int64_t>(d[0])) agg_roll(r, d, k);
   if (k <= static_cast<int64_t>(d[0]) - static_cast<int64_t>(r.buckets + 1)) return;  // too late
@@ -513,6 +515,10 @@ void RuleEngine::aggregate_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEff
   if (d.empty()) return;
   const double window_s = param(r, *r.duration, e);
   const TimeMs width = std::max<TimeMs>(1, seconds_ms(window_s) / r.buckets);
+  if (d[3] != static_cast<double>(width)) {  // the window was overridden since: start again
+    d.clear();
+    return;
+  }
   const int64_t head = due / width;
   agg_roll(r, d, head);
   // The window is the `buckets` whole buckets before the (new, empty) open one.
