@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/broker/embedded_broker.h"
+#include "engine/core/clock.h"
 #include "engine/core/time_util.h"
 #include "schemas/agency.pb.h"
 #include "schemas/calls.pb.h"
@@ -15,7 +16,9 @@
 namespace vigil::testing {
 namespace {
 
-constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
+// Live timers run on the real clock: events are stamped "now", so that absence rules
+// (device_offline, 45 min) do not find them long overdue and fire during the test.
+const TimeMs kT0 = RealClock::instance().now_ms() / 1000 * 1000;
 constexpr int kWaitMs = 60'000;
 
 class EngineKafkaTest : public ::testing::Test {
