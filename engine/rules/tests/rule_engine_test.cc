@@ -686,6 +686,51 @@ TEST_F(NewKindsTest, MealMissedOnlyForMealServiceElders) {
   EXPECT_EQ(raised("meal_missed")[0].elder, "e1");
 }
 
+//! Bytes of rule state an elder holds in memory: the slots and what they own on the heap.
+size_t rule_state_bytes(const ElderState& e) {
+  size_t n = e.slots.capacity() * sizeof(registry::RuleSlot);
+  for (const auto& s : e.slots) {
+    n += s.data.capacity() * sizeof(double) + s.keyed.capacity() * sizeof(registry::KeyedTime);
+    if (s.device_id.capacity() > 15) n += s.device_id.capacity() + 1;
+    for (const auto& k : s.keyed) {
+      if (k.key.capacity() > 15) n += k.key.capacity() + 1;
+    }
+  }
+  return n;
+}
+
+TEST_F(NewKindsTest, RuleStatePerElderWithTheWholePackIsBoundedAndMeasured) {
+  // A busy elder: every kind holds state (vitals for NEWS2, a water meter, five devices).
+  ElderState& e = home("e1");
+  e.profile.add_medication_times("08:00");
+  e.profile.set_meal_service(true);
+  for (int i = 0; i < 200; ++i) {
+    const TimeMs t = kT0 + i * kMinute;
+    vitals("e1", t, 16, 97, 120, 75, 0, 37.0);
+    event("e1", "motion", 1, t);
+    event("e1", "water_meter", 10 + i * 0.01, t);
+    event("e1", "heartbeat", 1, t);
+    fix("e1", t, 0.001);
+  }
+  const size_t bytes = rule_state_bytes(e);
+  const size_t slots = e.slots.size() * sizeof(registry::RuleSlot);
+  const auto record = registry::to_record(e, engine_.rules().ids());
+  size_t disk = 0;
+  for (const auto& r : record.rules()) disk += r.ByteSizeLong();
+  RecordProperty("rule_state_bytes", static_cast<int>(bytes));
+  RecordProperty("slot_bytes", static_cast<int>(slots));
+  RecordProperty("persisted_rule_bytes", static_cast<int>(disk));
+  std::printf("rule state per elder: %zu bytes in memory (%zu in %zu slots of %zu), %zu persisted\n",
+              bytes, slots, e.slots.size(), sizeof(registry::RuleSlot), disk);
+  // Bounded: more of the same events add nothing.
+  for (int i = 200; i < 2000; ++i) {
+    const TimeMs t = kT0 + i * kMinute;
+    event("e1", "water_meter", 10 + i * 0.01, t);
+    event("e1", "heartbeat", 1, t);
+  }
+  EXPECT_EQ(rule_state_bytes(e), bytes);
+}
+
 //! An engine over a one-rule pack, for kinds the shipped pack uses only one way.
 struct OneRule {
   explicit OneRule(const std::string& yaml)
