@@ -37,6 +37,23 @@ TEST(ElderState, RecordRoundTripMapsSlotsByRuleId) {
   EXPECT_TRUE(back.registered);
 }
 
+TEST(ElderState, KindStateRoundTrips) {
+  ElderState s;
+  s.slots.resize(2);
+  s.slots[0].data = {1.5, 2.5, 0};  // e.g. aggregate buckets
+  s.slots[0].generation = 7;
+  s.slots[1].keyed = {{"d1", 1000, false}, {"d2", 2000, true}};  // per-device last seen
+  auto back = from_record(to_record(s, {"agg", "offline"}), {"offline", "agg"});
+  ASSERT_EQ(back.slots.size(), 2u);
+  EXPECT_EQ(back.slots[1].data, (std::vector<double>{1.5, 2.5, 0}));
+  EXPECT_EQ(back.slots[1].generation, 7u);
+  ASSERT_EQ(back.slots[0].keyed.size(), 2u);
+  EXPECT_EQ(back.slots[0].keyed[1].key, "d2");
+  EXPECT_EQ(back.slots[0].keyed[1].seen, 2000);
+  EXPECT_TRUE(back.slots[0].keyed[1].out);
+  EXPECT_FALSE(back.slots[0].keyed[0].out);
+}
+
 TEST(ElderState, DefaultsFromSpec) {
   ElderState s;
   EXPECT_EQ(s.timezone(), "Asia/Shanghai");
