@@ -305,6 +305,46 @@ TEST_F(AgencySimTest, CancelledOrderReportsNothingMore) {
   EXPECT_EQ(sim.open_jobs(), 0u);
 }
 
+TEST_F(AgencySimTest, CancelFreesTheCapacityTheOrderTook) {
+  AgencySimulator sim(population_, options_);
+  const auto& agency = population_.agencies[1];
+  std::vector<std::string> accepted;
+  std::vector<SimRecord> out;
+  TimeMs now = kStart;
+  // Fill the agency: offer orders one at a time until it has accepted `capacity` of them.
+  for (int n = 0; n < 200 && accepted.size() < static_cast<size_t>(agency.capacity()); ++n) {
+    const std::string id = "fill-" + std::to_string(n);
+    sim.on_offer(offer(id, agency, agency.categories(0), now, n), now);
+    now += 3 * kMinute;  // answers come within 2 min; the accepted are still on their way
+    out.clear();
+    sim.due(now, out);
+    for (const Update& u : updates(out)) {
+      if (u.status() == Update::ACCEPTED) accepted.push_back(u.order_id());
+    }
+  }
+  ASSERT_EQ(accepted.size(), static_cast<size_t>(agency.capacity()));
+  auto answer_to = [&](const std::string& id) {
+    sim.on_offer(offer(id, agency, agency.categories(0), now, 0), now);
+    now += 3 * kMinute;
+    out.clear();
+    sim.due(now, out);
+    for (const Update& u : updates(out)) {
+      if (u.order_id() == id) return u;
+    }
+    return Update();
+  };
+  const Update full = answer_to("while-full");
+  EXPECT_EQ(full.status(), Update::DECLINED);
+  EXPECT_EQ(full.note(), "at capacity");
+  sim.on_cancel(accepted[0]);
+  // With a place free again, some of the next offers are accepted (85% each).
+  bool took_one = false;
+  for (int n = 0; n < 10 && !took_one; ++n) {
+    took_one = answer_to("after-cancel-" + std::to_string(n)).status() == Update::ACCEPTED;
+  }
+  EXPECT_TRUE(took_one);
+}
+
 TEST_F(AgencySimTest, SameOffersSameAnswersInAnyOrderOtherSeedOtherAnswers) {
   // One offer per agency for each of two orders per agency: capacity (2 or more) never binds,
   // so the arrival order of the offers is all that differs between the runs.
