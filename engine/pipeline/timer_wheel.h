@@ -1,8 +1,10 @@
 #pragma once
 // A hierarchical timer wheel for one shard: millions of timers, O(1) arm, amortised O(1) fire
 // (a timer is cascaded at most once per level), fired in (due, arm order) order so that replay
-// stays deterministic. Cancelling is lazy, as with TimerQueue: a timer carries the generation
-// of the state slot that armed it and the owner ignores stale ones.
+// stays deterministic. A timer can be cancelled in O(1) by the handle arm() returned, so an
+// owner that moves a deadline on every event (absence rules) holds one timer per deadline, not
+// one per event. A timer also carries the generation of the state slot that armed it, so an
+// owner may instead cancel lazily and ignore stale ones.
 //
 // Layout: 6 levels of 64 slots over 1 ms ticks (level k spans 64^(k+1) ms; the top level
 // ~2.2 years), plus an overflow list beyond. A timer sits at the level of the highest 6-bit
@@ -12,7 +14,8 @@
 // time (hours in replay) costs nothing. Timers armed at or before the wheel's time go to a
 // small (due, arm order) heap and fire first.
 //
-// Nodes are 32 bytes in one pool with a free list: no allocation per timer in steady state.
+// Nodes are 32 bytes in one pool with a free list (a doubly linked list per slot, for cancel):
+// no allocation per timer in steady state.
 // Owned and used by one thread.
 
 #include <algorithm>
@@ -30,9 +33,10 @@ namespace vigil::pipeline {
 struct WheelTimer {
   TimeMs due = 0;
   uint64_t generation = 0;
-  uint32_t key = 0;   //!< owner-defined (the shard's elder index)
-  uint32_t slot = 0;  //!< owner-defined (rule index)
-  uint32_t kind = 0;  //!< owner-defined (the shard's rule-set epoch)
+  uint32_t key = 0;     //!< owner-defined (the shard's elder index)
+  uint16_t slot = 0;    //!< owner-defined (rule index)
+  uint16_t kind = 0;    //!< owner-defined (the shard's rule-set epoch, wrapping)
+  uint32_t handle = 0;  //!< what arm() returned; no longer valid once fired
 };
 
 class TimerWheel {
@@ -41,16 +45,20 @@ class TimerWheel {
   static constexpr int kSlots = 1 << kBits;
   static constexpr int kLevels = 6;
 
-  //! Arms a timer. Due times at or before the wheel's time fire on the next pop_due().
-  void arm(TimeMs due, uint32_t kind, uint32_t slot, uint64_t generation, uint32_t key) {
+  static constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+
+  //! Arms a timer and returns its handle, valid until it fires or is cancelled. Due times at
+  //! or before the wheel's time fire on the next pop_due().
+  uint32_t arm(TimeMs due, uint16_t kind, uint16_t slot, uint64_t generation, uint32_t key) {
     const uint32_t n = alloc();
     Node& node = pool_[n];
-    node = Node{due, generation, key, slot, kind, kNil};
+    node = Node{due, generation, key, slot, kind, kNil, kNil};
     ++size_;
     if (wheel_count_ == 0 && ready_.empty() && due > now_ + 1) {
       now_ = due - 1;  // an empty wheel re-bases, so the first timer is not parked in overflow
     }
     if (due < now_) {
+      node.prev = kInHeap;
       overdue_.push_back({due, next_seq_++, n});
       std::push_heap(overdue_.begin(), overdue_.end(), Later{});
     } else if (due == now_) {
@@ -59,11 +67,36 @@ class TimerWheel {
       place(n);
       if (min_valid_) min_cache_ = std::min(min_cache_, due);
     }
+    return n;
+  }
+
+  //! Cancels a timer by the handle arm() returned. The handle must be live (not yet fired or
+  //! cancelled); the owner keeps track of that.
+  void cancel(uint32_t handle) {
+    Node& node = pool_[handle];
+    --size_;
+    if (node.prev == kInHeap) {  // the heap cannot unlink: dropped when it reaches the top
+      node.prev = kDead;
+      return;
+    }
+    if (node.due == now_ && !ready_.empty()) {
+      ready_.unlink(pool_, handle);
+    } else {
+      const int level = level_of(node.due);
+      const int index = level < kLevels ? index_of(node.due, level) : 0;
+      List& list = level < kLevels ? slots_[level][index] : overflow_;
+      list.unlink(pool_, handle);
+      if (level < kLevels && list.empty()) occupied_[level] &= ~(uint64_t{1} << index);
+      --wheel_count_;
+      min_valid_ = false;
+    }
+    release(handle);
   }
 
   //! Pops the earliest timer due at or before `now` into `out` (ties in arm order). Returns
   //! false if none is due.
   bool pop_due(TimeMs now, WheelTimer* out) {
+    drop_dead();
     if (!overdue_.empty() && overdue_.front().due <= now) {
       std::pop_heap(overdue_.begin(), overdue_.end(), Later{});
       const uint32_t n = overdue_.back().node;
@@ -76,13 +109,15 @@ class TimerWheel {
   }
 
   //! Due time of the earliest timer, or INT64_MAX.
-  TimeMs next_due() const {
+  TimeMs next_due() {
+    drop_dead();
     TimeMs best = std::numeric_limits<TimeMs>::max();
     if (!overdue_.empty()) best = overdue_.front().due;
     if (!ready_.empty()) return std::min(best, now_);
     return std::min(best, wheel_min());
   }
 
+  //! Armed timers (cancelled ones not counted).
   size_t size() const { return size_; }
   //! The wheel's time: every timer due at or before it has been handed to pop_due's queue.
   TimeMs now() const { return now_; }
@@ -90,15 +125,17 @@ class TimerWheel {
   size_t pool_bytes() const { return pool_.capacity() * sizeof(Node); }
 
  private:
-  static constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+  static constexpr uint32_t kInHeap = kNil - 1;  //!< prev of a node in the overdue heap
+  static constexpr uint32_t kDead = kNil - 2;    //!< ... cancelled there
 
   struct Node {
     TimeMs due;
     uint64_t generation;
     uint32_t key;
-    uint32_t slot;
-    uint32_t kind;
+    uint16_t slot;
+    uint16_t kind;
     uint32_t next;
+    uint32_t prev;
   };
   static_assert(sizeof(Node) == 32);
 
@@ -109,6 +146,7 @@ class TimerWheel {
     bool empty() const { return head == kNil; }
     void push(std::vector<Node>& pool, uint32_t n) {
       pool[n].next = kNil;
+      pool[n].prev = tail;
       if (tail == kNil) head = n;
       else pool[tail].next = n;
       tail = n;
@@ -117,7 +155,15 @@ class TimerWheel {
       const uint32_t n = head;
       head = pool[n].next;
       if (head == kNil) tail = kNil;
+      else pool[head].prev = kNil;
       return n;
+    }
+    void unlink(std::vector<Node>& pool, uint32_t n) {
+      const uint32_t p = pool[n].prev, x = pool[n].next;
+      if (p == kNil) head = x;
+      else pool[p].next = x;
+      if (x == kNil) tail = p;
+      else pool[x].prev = p;
     }
   };
 
@@ -144,11 +190,28 @@ class TimerWheel {
 
   bool take(uint32_t n, WheelTimer* out) {
     const Node& node = pool_[n];
-    *out = WheelTimer{node.due, node.generation, node.key, node.slot, node.kind};
-    pool_[n].next = free_;
-    free_ = n;
+    *out = WheelTimer{node.due, node.generation, node.key, node.slot, node.kind, n};
+    release(n);
     --size_;
     return true;
+  }
+
+  void release(uint32_t n) {
+    pool_[n].next = free_;
+    free_ = n;
+  }
+
+  //! Frees cancelled timers at the top of the overdue heap.
+  void drop_dead() {
+    while (!overdue_.empty() && pool_[overdue_.front().node].prev == kDead) {
+      std::pop_heap(overdue_.begin(), overdue_.end(), Later{});
+      release(overdue_.back().node);
+      overdue_.pop_back();
+    }
+  }
+
+  static int index_of(TimeMs due, int level) {
+    return static_cast<int>((static_cast<uint64_t>(due) >> (kBits * level)) & (kSlots - 1));
   }
 
   //! Level of a due time relative to now_ (due > now_): its highest differing 6-bit group.
@@ -166,7 +229,7 @@ class TimerWheel {
       overflow_.push(pool_, n);
       return;
     }
-    const int index = static_cast<int>((static_cast<uint64_t>(due) >> (kBits * level)) & (kSlots - 1));
+    const int index = index_of(due, level);
     slots_[level][index].push(pool_, n);
     occupied_[level] |= uint64_t{1} << index;
   }

@@ -38,6 +38,7 @@ registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
     registry::ElderState& e = elders_.emplace_back();
     e.profile.set_elder_id(elder_id);
     e.slots.resize(engine_.rules().rules().size());
+    handles_.resize(elders_.size() * engine_.rules().rules().size(), pipeline::TimerWheel::kNil);
   }
   current_ = it->second;
   return elders_[current_];
@@ -176,6 +177,8 @@ void ShardCore::advance_to(TimeMs now) {
   pipeline::WheelTimer t;
   while (timers_.pop_due(now, &t)) {
     if (t.kind != epoch_ || t.key >= elders_.size()) continue;  // armed under an older rule set
+    uint32_t& handle = handles_[static_cast<size_t>(t.key) * engine_.rules().rules().size() + t.slot];
+    if (handle == t.handle) handle = pipeline::TimerWheel::kNil;
     current_ = t.key;
     registry::ElderState& e = elders_[t.key];
     const bool was_dirty = e.dirty;
@@ -214,7 +217,12 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
   }
   stats.removed = static_cast<uint32_t>(removed.size());
 
-  ++epoch_;  // every timer armed so far is stale; kept ones are re-armed below
+  for (uint32_t h : handles_) {
+    if (h != pipeline::TimerWheel::kNil) timers_.cancel(h);
+  }
+  const size_t n = next->rules().size();
+  handles_.assign(elders_.size() * n, pipeline::TimerWheel::kNil);
+  ++epoch_;  // anything armed before is stale; kept rules' timers are re-armed below
   for (uint32_t k = 0; k < elders_.size(); ++k) {
     current_ = k;
     registry::ElderState& e = elders_[k];
@@ -237,7 +245,8 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
     e.slots = std::move(slots);
     for (uint32_t j = 0; j < e.slots.size(); ++j) {
       if (e.slots[j].due != 0) {
-        timers_.arm(e.slots[j].due, epoch_, j, e.slots[j].generation, k);
+        handles_[k * n + j] = timers_.arm(e.slots[j].due, epoch_, static_cast<uint16_t>(j),
+                                          e.slots[j].generation, k);
         ++stats.timers_rearmed;
       }
     }
@@ -287,7 +296,9 @@ void ShardCore::arm(const registry::ElderState& e, uint32_t rule, TimeMs due, ui
     if (it == index_of_.end()) return;
     key = it->second;
   }
-  timers_.arm(due, epoch_, rule, generation, key);
+  uint32_t& handle = handles_[static_cast<size_t>(key) * engine_.rules().rules().size() + rule];
+  if (handle != pipeline::TimerWheel::kNil) timers_.cancel(handle);  // the slot moved its deadline
+  handle = timers_.arm(due, epoch_, static_cast<uint16_t>(rule), generation, key);
 }
 
 void ShardCore::collect_dirty(state::StateOps& ops) {

@@ -5,9 +5,10 @@
 // Owned and used by one thread (a shard thread live, the replay loop in replay).
 //
 // Elders are interned: each gets a dense index on first sight, and the timer wheel holds that
-// index instead of the elder_id, so a timer costs 32 bytes. Timers carry the rule-set epoch;
-// a reload bumps it, re-arms the timers of kept rules under their new index and makes every
-// older timer stale.
+// index instead of the elder_id, so a timer costs 32 bytes. Each (elder, rule) holds at most one
+// timer: re-arming cancels the previous one, so absence rules that move their deadline on
+// every event do not pile up stale timers. Timers carry the rule-set epoch; a reload cancels
+// every timer, bumps it, and re-arms the timers of kept rules under their new index.
 
 #include <deque>
 #include <memory>
@@ -74,7 +75,7 @@ class ShardCore final : public rules::RuleEffects {
   Status load(const state::StateStore& store);
 
   //! Earliest armed timer (INT64_MAX if none).
-  TimeMs next_due() const { return timers_.next_due(); }
+  TimeMs next_due() { return timers_.next_due(); }
   size_t elders() const { return elders_.size(); }
   size_t timers() const { return timers_.size(); }
   const registry::ElderState* elder(const std::string& id) const;
@@ -107,7 +108,8 @@ class ShardCore final : public rules::RuleEffects {
   dispatch::DispatchPort& dispatch_;
   alarm::AlarmBook alarms_;
   pipeline::TimerWheel timers_;
-  uint32_t epoch_ = 0;  //!< rule-set generation; timers of older epochs are stale
+  uint16_t epoch_ = 0;  //!< rule-set generation (wrapping); timers of older epochs are stale
+  std::vector<uint32_t> handles_;  //!< [elder * rules + rule]: its armed timer, or kNil
   std::deque<registry::ElderState> elders_;  //!< by elder index; a deque keeps references stable
   std::unordered_map<std::string, uint32_t> index_of_;
   uint32_t current_ = 0;  //!< index of the elder being evaluated (the key of timers it arms)

@@ -145,6 +145,82 @@ TEST(TimerWheel, MatchesTheHeapOnARandomWorkload) {
   EXPECT_EQ(got, want);
 }
 
+TEST(TimerWheel, CancelRemovesATimerWhereverItSits) {
+  TimerWheel w;
+  const uint32_t soon = w.arm(kT0 + 5, 0, 0, 0, 1);              // level 0
+  const uint32_t later = w.arm(kT0 + 3 * kHour, 0, 0, 0, 2);     // a high level
+  w.arm(kT0 + 3 * kHour, 0, 0, 0, 3);                            // same slot, stays
+  const uint32_t far = w.arm(kT0 + 5LL * 365 * 24 * kHour, 0, 0, 0, 4);  // overflow
+  w.arm(kT0 + 10, 0, 0, 0, 5);
+  EXPECT_EQ(drain(w, kT0 + 6), std::vector<uint32_t>{1});
+  const uint32_t past = w.arm(kT0 + 2, 0, 0, 0, 6);  // overdue heap
+  w.arm(kT0 + 3, 0, 0, 0, 7);
+  (void)soon;
+  w.cancel(later);
+  w.cancel(far);
+  w.cancel(past);
+  EXPECT_EQ(w.size(), 3u);
+  EXPECT_EQ(w.next_due(), kT0 + 3);
+  EXPECT_EQ(drain(w, kT0 + 100 * 24 * kHour), (std::vector<uint32_t>{7, 5, 3}));
+  EXPECT_EQ(w.next_due(), INT64_MAX);
+}
+
+TEST(TimerWheel, RearmingOnEveryEventKeepsOneTimerPerDeadline) {
+  // An absence rule moves its deadline on every event: cancel + arm keeps the wheel small.
+  TimerWheel w;
+  std::vector<uint32_t> handle(1000, TimerWheel::kNil);
+  TimeMs now = kT0;
+  for (int round = 0; round < 200; ++round) {
+    now += kSecond;
+    for (uint32_t k = 0; k < handle.size(); ++k) {
+      if (handle[k] != TimerWheel::kNil) w.cancel(handle[k]);
+      handle[k] = w.arm(now + 45 * kMinute, 0, 0, 0, k);
+    }
+    WheelTimer t;
+    ASSERT_FALSE(w.pop_due(now, &t));
+  }
+  EXPECT_EQ(w.size(), handle.size());
+  EXPECT_LE(w.pool_bytes(), 2 * 32 * handle.size());
+}
+
+TEST(TimerWheel, CancelMatchesTheHeapWithLazyCancellation) {
+  TimerWheel w;
+  TimerQueue q;
+  std::mt19937_64 rng(3);
+  std::vector<std::pair<uint32_t, uint32_t>> live;  // (key, handle) not yet fired
+  std::vector<bool> cancelled;
+  TimeMs now = kT0;
+  std::vector<uint32_t> got, want;
+  for (int step = 0; step < 20000; ++step) {
+    for (int a = static_cast<int>(rng() % 3); a > 0; --a) {
+      const TimeMs due = now - 2000 + static_cast<TimeMs>(rng() % (3 * kHour));
+      const uint32_t key = static_cast<uint32_t>(cancelled.size());
+      cancelled.push_back(false);
+      live.emplace_back(key, w.arm(due, 0, 0, 0, key));
+      q.arm(due, 0, 0, 0, std::to_string(key));
+    }
+    if (!live.empty() && rng() % 3 == 0) {
+      const size_t i = rng() % live.size();
+      w.cancel(live[i].second);
+      cancelled[live[i].first] = true;
+      live.erase(live.begin() + static_cast<long>(i));
+    }
+    now += static_cast<TimeMs>(rng() % (5 * kSecond));
+    WheelTimer wt;
+    while (w.pop_due(now, &wt)) {
+      got.push_back(wt.key);
+      live.erase(std::find_if(live.begin(), live.end(), [&](auto& l) { return l.first == wt.key; }));
+    }
+    Timer qt;
+    while (q.pop_due(now, &qt)) {
+      const auto key = static_cast<uint32_t>(std::stoul(qt.key));
+      if (!cancelled[key]) want.push_back(key);
+    }
+    ASSERT_EQ(got, want) << "step " << step;
+    ASSERT_EQ(w.size(), live.size());
+  }
+}
+
 TEST(TimerWheel, HoldsMillionsOfTimers) {
   TimerWheel w;
   constexpr uint32_t kCount = 3'000'000;
