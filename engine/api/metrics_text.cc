@@ -91,6 +91,14 @@ std::string render_metrics(const ApiContext& ctx) {
            "Share of alarms first acknowledged or cleared within the answer target.");
   x.sample("vigil_alarm_answer_share", label("target", "60s"), c.answer_share_60s());
   x.sample("vigil_alarm_answer_share", label("target", "180s"), c.answer_share_180s());
+  x.family("vigil_agency_acceptance_ratio", "gauge", "Accepted orders per offer, by agency.");
+  for (const auto& [id, a] : c.agencies) {
+    x.sample("vigil_agency_acceptance_ratio", label("agency_id", id), a.acceptance_rate());
+  }
+  x.family("vigil_agency_on_time_ratio", "gauge", "Arrivals at or before the window end, by agency.");
+  for (const auto& [id, a] : c.agencies) {
+    x.sample("vigil_agency_on_time_ratio", label("agency_id", id), a.on_time_rate());
+  }
   x.one("vigil_operator_tasks_total", "counter", "Operator tasks created.", c.tasks_total);
 
   ServerStats s = ctx.stats();

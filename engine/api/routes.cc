@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/codec/codec.h"
+#include "engine/core/metrics.h"
 #include "engine/core/time_util.h"
 
 namespace vigil::api {
@@ -627,8 +628,19 @@ Response Handler::stats() {
   for (int s = vigil::v1::CREATED; s <= vigil::v1::FAILED; ++s) {
     by_state[vigil::v1::OrderState_Name(static_cast<vigil::v1::OrderState>(s))] = c.orders_by_state[s];
   }
+  json::array agencies;
+  for (const auto& [id, a] : c.agencies) {
+    agencies.push_back(json::object{{"agency_id", id},
+                                    {"offers", a.offers},
+                                    {"accepted", a.accepted},
+                                    {"acceptance_rate", a.acceptance_rate()},
+                                    {"arrived", a.arrived},
+                                    {"on_time_rate", a.on_time_rate()}});
+  }
   ServerStats srv = ctx_.stats();
   return ok(json::object{
+      {"events_in", metrics().events_in.get()},
+      {"agencies", std::move(agencies)},
       {"now", format_rfc3339(ctx_.clock.now_ms())},
       {"alarms_today", c.alarms_today},
       {"orders_today", c.orders_today},

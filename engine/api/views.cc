@@ -133,6 +133,7 @@ OrderView& ViewStore::order_entry(const std::string& order_id, const std::string
 
 void ViewStore::apply_offer(const DispatchOffer& offer) {
   ++counters_.offers;
+  ++counters_.agencies[offer.agency_id()].offers;
   OrderView& o = order_entry(offer.order_id(), offer.elder_id(), to_ms(offer.offered_at()));
   if (!offer.category().empty()) o.category = offer.category();
   o.priority = offer.priority();
@@ -152,10 +153,18 @@ void ViewStore::apply_order_event(const OrderEvent& e) {
   OrderView& o = order_entry(e.order_id(), e.elder_id(), ts);
   if (o.state != vigil::v1::ORDER_STATE_UNSPECIFIED) --counters_.orders_by_state[state_index(o.state)];
   ++counters_.orders_by_state[state_index(e.state())];
-  if (e.state() == vigil::v1::ACCEPTED) ++counters_.offers_accepted;
+  if (e.state() == vigil::v1::ACCEPTED) {
+    ++counters_.offers_accepted;
+    ++counters_.agencies[e.agency_id()].accepted;
+  }
   if (e.state() == vigil::v1::ARRIVED && o.window_end_ms > 0) {
+    AgencyCounters& agency = counters_.agencies[e.agency_id()];
     ++counters_.arrived;
-    if (ts <= o.window_end_ms) ++counters_.arrived_on_time;
+    ++agency.arrived;
+    if (ts <= o.window_end_ms) {
+      ++counters_.arrived_on_time;
+      ++agency.arrived_on_time;
+    }
   }
   o.state = e.state();
   o.updated_ms = ts;

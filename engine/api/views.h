@@ -75,6 +75,16 @@ struct OfferView {
   bool pending = false;
 };
 
+//! One agency's figures for the big screen.
+struct AgencyCounters {
+  uint64_t offers = 0;
+  uint64_t accepted = 0;
+  uint64_t arrived = 0;          //!< arrivals with a known window end
+  uint64_t arrived_on_time = 0;  //!< ... at or before it
+  double acceptance_rate() const { return offers ? double(accepted) / offers : 0; }
+  double on_time_rate() const { return arrived ? double(arrived_on_time) / arrived : 0; }
+};
+
 //! Figures for the big screen and /metrics. "today" is the UTC day of the view clock.
 struct ViewCounters {
   uint64_t alarms_today = 0;
@@ -96,6 +106,7 @@ struct ViewCounters {
   uint64_t answered_within_180s = 0;
   uint64_t tasks_total = 0;
   std::array<uint64_t, 6> records_out{};  //!< by OutTopic
+  std::map<std::string, AgencyCounters> agencies;
   double acceptance_rate() const { return offers ? double(offers_accepted) / offers : 0; }
   double on_time_rate() const { return arrived ? double(arrived_on_time) / arrived : 0; }
   double answer_share_60s() const { return alarms_total ? double(answered_within_60s) / alarms_total : 0; }

@@ -400,6 +400,10 @@ TEST_F(ApiServerTest, TasksAndBigScreenStats) {
   EXPECT_EQ(j.at("orders_today").to_number<uint64_t>(), 2u);
   EXPECT_EQ(j.at("active_alarms_by_severity").at("CRITICAL").to_number<uint64_t>(), 1u);
   EXPECT_DOUBLE_EQ(j.at("acceptance_rate").as_double(), 0.5);
+  auto agencies = j.at("agencies").as_array();
+  ASSERT_EQ(agencies.size(), 2u);
+  EXPECT_EQ(agencies[1].at("agency_id"), "ag2");
+  EXPECT_DOUBLE_EQ(agencies[1].at("acceptance_rate").as_double(), 1.0);
 }
 
 // --- agencies ---------------------------------------------------------------------------------
@@ -504,6 +508,7 @@ TEST_F(ApiServerTest, MetricsInPrometheusText) {
                            "vigil_offer_acceptance_ratio 0.5\n",
                            "vigil_output_records_total{topic=\"alarms\"} 2\n",
                            "vigil_alarm_answer_share{target=\"60s\"} 0.5\n",
+                           "vigil_agency_acceptance_ratio{agency_id=\"ag2\"} 1\n",
                            "vigil_consumer_lag{topic=\"telemetry\"} 42\n"}) {
     EXPECT_NE(r.body.find(line), std::string::npos) << line << "\n" << r.body;
   }
