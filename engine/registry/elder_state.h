@@ -61,7 +61,6 @@ struct ElderState {
   std::unordered_map<std::string, uint32_t> alarm_seq;  //!< rule_id -> alarms raised so far
   std::unordered_map<std::string, AlarmMeta> alarm_meta;  //!< rule_id -> bookkeeping
   bool dirty = false;  //!< changed since the last checkpoint
-  bool watches_armed = false;  //!< rules at local times of day (`at:`) armed for this profile
 
   double geofence_radius_m() const {
     return profile.has_geofence_radius_m() ? profile.geofence_radius_m() : kDefaultGeofenceM;

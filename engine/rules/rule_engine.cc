@@ -261,11 +261,10 @@ void RuleEngine::disarm(ElderState& e, uint32_t ri) {
 void RuleEngine::on_event(ElderState& e, const vigil::v1::DeviceEvent& ev, TimeMs ts,
                           RuleEffects& fx) const {
   if (e.slots.size() < rules_->rules().size()) e.slots.resize(rules_->rules().size());
-  if (!e.watches_armed) {  // the first event with a known time arms the care-plan timers
-    e.watches_armed = true;
-    for (uint32_t ri : rules_->at_rules()) {
-      if (e.slots[ri].due == 0) arm_watch(e, ri, ts, fx);
-    }
+  // The first event with a known time arms the care-plan timers (also of a rule that a hot
+  // reload changed, whose slot starts empty).
+  for (uint32_t ri : rules_->at_rules()) {
+    if (e.slots[ri].data.empty()) arm_watch(e, ri, ts, fx);
   }
   for (uint32_t ri : rules_->readers(ev.type())) {
     const Rule& r = rules_->rules()[ri];
@@ -437,6 +436,8 @@ void RuleEngine::arm_watch(ElderState& e, uint32_t ri, TimeMs now, RuleEffects& 
   RuleSlot& s = e.slots[ri];
   TimeMs next = applies(r, e) ? next_local_time(at_minutes(r, e), e.timezone(), now) : INT64_MAX;
   if (s.since != 0) next = std::min(next, s.clear_since);  // an open watch's deadline
+  if (s.data.empty()) s.data.assign(1, 1);  // armed for this profile and rule set
+  e.dirty = true;
   if (next == INT64_MAX) disarm(e, ri);
   else if (next != s.due) arm(e, ri, next, fx);
 }
@@ -470,12 +471,11 @@ void RuleEngine::watch_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEffects
 
 void RuleEngine::on_profile(ElderState& e, TimeMs now, RuleEffects& fx) const {
   if (e.slots.size() < rules_->rules().size()) e.slots.resize(rules_->rules().size());
-  if (now <= 0) {  // no time known yet (replay before its first record): armed at the first event
-    e.watches_armed = false;
-    return;
+  for (uint32_t ri : rules_->at_rules()) {
+    // With no time known yet (replay before its first record) the elder's first event arms.
+    if (now <= 0) e.slots[ri].data.clear();
+    else arm_watch(e, ri, now, fx);
   }
-  e.watches_armed = true;
-  for (uint32_t ri : rules_->at_rules()) arm_watch(e, ri, now, fx);
 }
 
 void RuleEngine::on_aggregate(ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,

@@ -673,6 +673,19 @@ TEST_F(NewKindsTest, MedicationReminderAtTheTimeAndAlarmAnHourLater) {
   for (const auto& r : fx_.reminded) EXPECT_EQ(r.elder, "e1");
 }
 
+TEST_F(NewKindsTest, AnEmptiedCarePlanSlotIsArmedAgainByTheNextEvent) {
+  ElderState& e = elder("e1");
+  e.profile.add_medication_times("08:00");
+  event("e1", "heartbeat", 1, kDay - 2 * kHour);  // the first event arms
+  const uint32_t med = index("medication_missed");
+  EXPECT_EQ(e.slots[med].due, kDay);
+  e.slots[med] = registry::RuleSlot{};  // as a hot reload does for a changed rule
+  event("e1", "heartbeat", 1, kDay - kHour);
+  EXPECT_EQ(e.slots[med].due, kDay);
+  advance_to(kDay);
+  EXPECT_EQ(fx_.reminded.size(), 1u);  // the stale timer of the old slot does nothing
+}
+
 TEST_F(NewKindsTest, MealMissedOnlyForMealServiceElders) {
   elder("e1").profile.set_meal_service(true);
   elder("e2");
