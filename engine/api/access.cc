@@ -28,6 +28,34 @@ TokenMap demo_tokens(const std::vector<std::string>& agency_ids) {
   return tokens;
 }
 
+Result<TokenMap> parse_tokens(const YAML::Node& tokens) {
+  TokenMap out;
+  if (!tokens || tokens.IsNull()) return out;
+  auto bad = [](const YAML::Node& n, const std::string& what) {
+    return make_error(Errc::kConfig, "tokens (line " + std::to_string(n.Mark().line + 1) + "): " + what);
+  };
+  if (!tokens.IsMap()) return bad(tokens, "expected a map token -> {role, agency_id, name}");
+  for (const auto& entry : tokens) {
+    const std::string token = entry.first.as<std::string>();
+    const YAML::Node& spec = entry.second;
+    if (token.empty()) return bad(entry.first, "empty token");
+    if (!spec.IsMap() || !spec["role"]) return bad(spec, "token needs a role");
+    auto role = parse_role(spec["role"].as<std::string>());
+    if (!role) return bad(spec["role"], "unknown role " + spec["role"].as<std::string>() +
+                                            "; use operator, agency or admin");
+    Principal p;
+    p.role = *role;
+    if (*role == Role::kAgency) {
+      if (!spec["agency_id"]) return bad(spec, "an agency token needs an agency_id");
+      p.agency_id = spec["agency_id"].as<std::string>();
+    }
+    p.name = spec["name"] ? spec["name"].as<std::string>()
+                          : std::string(role_name(*role)) + (p.agency_id.empty() ? "" : "-" + p.agency_id);
+    out[token] = std::move(p);
+  }
+  return out;
+}
+
 namespace {
 
 std::string_view trim(std::string_view s) {

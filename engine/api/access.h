@@ -8,6 +8,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
+#include "engine/core/result.h"
+
 namespace vigil::api {
 
 enum class Role { kOperator, kAgency, kAdmin };
@@ -33,6 +37,15 @@ using TokenMap = std::unordered_map<std::string, Principal>;
 
 //! The demo's tokens: demo-operator, demo-admin and demo-agency-<id> for every agency id.
 TokenMap demo_tokens(const std::vector<std::string>& agency_ids);
+
+//! Reads the config file's token map:
+//!   tokens:
+//!     s3cret-1: {role: operator, name: alice}
+//!     s3cret-2: {role: agency, agency_id: ag-17}
+//!     s3cret-3: {role: admin}
+//! `name` defaults to the role (and agency id). Returns kConfig naming the line of the first
+//! bad entry (unknown role, agency without agency_id, not a map).
+Result<TokenMap> parse_tokens(const YAML::Node& tokens);
 
 //! Where a request's token was found; a token from the query string is answered with a cookie
 //! so a browser console keeps it for the session.

@@ -679,7 +679,6 @@ Response serve_static(const ApiConfig& config, const Request& req, const Target&
   res.keep_alive(req.keep_alive());
   res.body() = data.str();
   res.prepare_payload();
-  if (req.method() == http::verb::head) res.body().clear();
   return res;
 }
 
@@ -786,6 +785,7 @@ Response handle_request(ApiContext& ctx, const Request& req) {
   } else {
     res = serve_static(ctx.config, req, t);
   }
+  if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
   if (who && found.source == TokenSource::kQuery) {
     res.set(http::field::set_cookie, std::string(kTokenCookie) + "=" + found.token +
                                          "; Path=/; HttpOnly; SameSite=Strict");

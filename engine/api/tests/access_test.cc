@@ -35,5 +35,24 @@ TEST(Principal, AgencySeesOnlyItself) {
   EXPECT_EQ(parse_role("root"), std::nullopt);
 }
 
+TEST(ParseTokens, ReadsRolesAndRejectsBadEntriesWithTheirLine) {
+  auto ok = parse_tokens(YAML::Load("a1: {role: operator, name: alice}\n"
+                                    "b2: {role: agency, agency_id: ag-17}\n"
+                                    "c3: {role: admin}\n"));
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok.value().at("a1").name, "alice");
+  EXPECT_EQ(ok.value().at("b2").agency_id, "ag-17");
+  EXPECT_EQ(ok.value().at("b2").name, "agency-ag-17");
+  EXPECT_EQ(ok.value().at("c3").role, Role::kAdmin);
+  auto no_agency = parse_tokens(YAML::Load("a1: {role: operator}\nb2: {role: agency}\n"));
+  ASSERT_FALSE(no_agency);
+  EXPECT_EQ(no_agency.error().code, Errc::kConfig);
+  EXPECT_NE(no_agency.error().message.find("line 2"), std::string::npos) << no_agency.error().message;
+  auto bad_role = parse_tokens(YAML::Load("a1: {role: root}\n"));
+  ASSERT_FALSE(bad_role);
+  EXPECT_NE(bad_role.error().message.find("unknown role root"), std::string::npos);
+  EXPECT_FALSE(parse_tokens(YAML::Load("[1, 2]")));
+}
+
 }  // namespace
 }  // namespace vigil::api
