@@ -31,7 +31,7 @@ constexpr int kAgencies = 10'000;
 constexpr int kElders = 1'024;
 constexpr TimeMs kT0 = 1772352000000;  // 2026-03-01T08:00:00Z
 
-const char* const kCategories[] = {"meal_delivery", "bathing",  "cleaning",          "nursing",
+const char* const kCategories[] = {"meal_delivery",  "bathing", "cleaning",          "nursing",
                                    "medical_escort", "repairs", "emergency_response"};
 
 class NullSink final : public egress::Sink {
@@ -50,7 +50,8 @@ struct World {
     std::uniform_real_distribution<double> km(-kHalfSideKm, kHalfSideKm);
     const double deg_lon_per_km = kDegLatPerKm / std::cos(kCenterLat * M_PI / 180);
     auto place = [&] {
-      return std::make_pair(kCenterLat + km(rng) * kDegLatPerKm, kCenterLon + km(rng) * deg_lon_per_km);
+      return std::make_pair(kCenterLat + km(rng) * kDegLatPerKm,
+                            kCenterLon + km(rng) * deg_lon_per_km);
     };
     std::uniform_int_distribution<int> everyday(0, 5), cap(1, 5);
     std::uniform_real_distribution<double> rating(3, 5), unit(0, 1);

@@ -10,8 +10,9 @@ double haversine_km(double lat1, double lon1, double lat2, double lon2) {
   constexpr double kRad = M_PI / 180.0;
   double dlat = (lat2 - lat1) * kRad;
   double dlon = (lon2 - lon1) * kRad;
-  double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
-             std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
+  double a = std::sin(dlat / 2) * std::sin(dlat / 2) + std::cos(lat1 * kRad) *
+                                                           std::cos(lat2 * kRad) *
+                                                           std::sin(dlon / 2) * std::sin(dlon / 2);
   return 2 * kEarthKm * std::asin(std::min(1.0, std::sqrt(a)));
 }
 
@@ -23,7 +24,8 @@ void AgencyIndex::index(uint32_t idx) {
 void AgencyIndex::unindex(uint32_t idx) {
   const auto& a = entries_[idx].record.agency();
   for (const auto& c : a.categories()) {
-    if (auto it = trees_.find(c); it != trees_.end()) it->second.remove(Value(Point(a.lon(), a.lat()), idx));
+    if (auto it = trees_.find(c); it != trees_.end())
+      it->second.remove(Value(Point(a.lon(), a.lat()), idx));
   }
 }
 
@@ -66,8 +68,9 @@ void AgencyIndex::within(double lat, double lon, double radius_km, const std::st
   const double dlat = radius_km / kKmPerDegree * 1.01;
   const double dlon = dlat / std::max(0.01, std::cos(lat * M_PI / 180.0));
   hits_.clear();
-  tree->second.query(bgi::intersects(Box(Point(lon - dlon, lat - dlat), Point(lon + dlon, lat + dlat))),
-                     std::back_inserter(hits_));
+  tree->second.query(
+      bgi::intersects(Box(Point(lon - dlon, lat - dlat), Point(lon + dlon, lat + dlat))),
+      std::back_inserter(hits_));
   // Equirectangular distance is within 0.01% of haversine at service-circle sizes and needs no
   // trigonometry per agency; haversine decides near the edge so the boundary stays exact.
   constexpr double kRad = M_PI / 180.0;

@@ -5,7 +5,6 @@
 
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
-
 #include <string>
 #include <unordered_map>
 #include <vector>

@@ -9,14 +9,14 @@
 namespace vigil::dispatch {
 
 struct DispatchConfig {
-  double service_circle_min = 15;        //!< the service circle, in minutes of travel
-  double walking_kmh = 4;                //!< default speed: 15 min at 4 km/h = 1 km
+  double service_circle_min = 15;  //!< the service circle, in minutes of travel
+  double walking_kmh = 4;          //!< default speed: 15 min at 4 km/h = 1 km
   std::map<std::string, double> category_kmh = {{"emergency_response", 40}};  //!< vehicles
   TimeMs offer_timeout_emergency = 45 * kSecond;
   TimeMs offer_timeout = 10 * kMinute;
-  int offers_per_candidate = 2;          //!< then ESCALATED
-  int max_candidates = 10;               //!< the best-scored agencies an order may go to
-  double weight_distance = 0.5;          //!< score = wd*d/radius + wl*load/cap + wr*(5-rating)/5
+  int offers_per_candidate = 2;  //!< then ESCALATED
+  int max_candidates = 10;       //!< the best-scored agencies an order may go to
+  double weight_distance = 0.5;  //!< score = wd*d/radius + wl*load/cap + wr*(5-rating)/5
   double weight_load = 0.3;
   double weight_rating = 0.2;
 

@@ -20,9 +20,7 @@ bool terminal(OrderState s) {
          s == vigil::v1::ESCALATED || s == vigil::v1::FAILED;
 }
 //! CANCEL is allowed before COMPLETED, also on an ESCALATED order (the operator stops looking).
-bool cancellable(OrderState s) {
-  return !terminal(s) || s == vigil::v1::ESCALATED;
-}
+bool cancellable(OrderState s) { return !terminal(s) || s == vigil::v1::ESCALATED; }
 //! Orders that can still be late: nobody has arrived and the dispatcher still follows them.
 bool awaiting_arrival(OrderState s) {
   return s == vigil::v1::CREATED || s == vigil::v1::OFFERED || s == vigil::v1::ACCEPTED ||
@@ -31,19 +29,27 @@ bool awaiting_arrival(OrderState s) {
 //! Position of a tracking state on the happy path, for "no going back" checks.
 int rank(OrderState s) {
   switch (s) {
-    case vigil::v1::ACCEPTED: return 1;
-    case vigil::v1::EN_ROUTE: return 2;
-    case vigil::v1::ARRIVED: return 3;
-    case vigil::v1::IN_SERVICE: return 4;
-    case vigil::v1::COMPLETED: return 5;
-    default: return 0;
+    case vigil::v1::ACCEPTED:
+      return 1;
+    case vigil::v1::EN_ROUTE:
+      return 2;
+    case vigil::v1::ARRIVED:
+      return 3;
+    case vigil::v1::IN_SERVICE:
+      return 4;
+    case vigil::v1::COMPLETED:
+      return 5;
+    default:
+      return 0;
   }
 }
 }  // namespace
 
 const char* order_state_name(OrderState s) { return vigil::v1::OrderState_Name(s).c_str(); }
 
-std::string late_alarm_id(const OrderRecord& o) { return o.elder_id() + ":order_late:" + o.order_id(); }
+std::string late_alarm_id(const OrderRecord& o) {
+  return o.elder_id() + ":order_late:" + o.order_id();
+}
 
 void Dispatcher::upsert_agency(const vigil::v1::Agency& agency) { agencies_.upsert(agency); }
 
@@ -73,14 +79,17 @@ std::vector<std::string> Dispatcher::rank_candidates(const OrderRequest& r) {
     if (x.offers != y.offers) return x.offers < y.offers;
     return *x.id < *y.id;
   };
-  const size_t keep = std::min(scored_.size(), static_cast<size_t>(std::max(0, config_.max_candidates)));
-  std::partial_sort(scored_.begin(), scored_.begin() + static_cast<std::ptrdiff_t>(keep), scored_.end(), better);
+  const size_t keep =
+      std::min(scored_.size(), static_cast<size_t>(std::max(0, config_.max_candidates)));
+  std::partial_sort(scored_.begin(), scored_.begin() + static_cast<std::ptrdiff_t>(keep),
+                    scored_.end(), better);
   out.reserve(keep);
   for (size_t i = 0; i < keep; ++i) out.push_back(*scored_[i].id);
   return out;
 }
 
-void Dispatcher::transition(OrderRecord& o, OrderState state, TimeMs ts, const std::string& reason) {
+void Dispatcher::transition(OrderRecord& o, OrderState state, TimeMs ts,
+                            const std::string& reason) {
   o.set_state(state);
   vigil::v1::OrderEvent ev;
   ev.set_order_id(o.order_id());
@@ -112,7 +121,8 @@ void Dispatcher::create_order(const OrderRequest& r, TimeMs now) {
   if (r.window_end) set_ts(o.mutable_window_end(), r.window_end);
   o.set_alarm_id(r.alarm_id);
   metrics().orders_created.add();
-  transition(o, vigil::v1::CREATED, now, r.alarm_id.empty() ? "service_request" : "alarm " + r.alarm_id);
+  transition(o, vigil::v1::CREATED, now,
+             r.alarm_id.empty() ? "service_request" : "alarm " + r.alarm_id);
   for (auto& id : rank_candidates(r)) {
     o.add_candidates(std::move(id));
     o.add_offered(0);
@@ -133,7 +143,8 @@ void Dispatcher::offer_next(OrderRecord& o, TimeMs now, const std::string& reaso
   // full or inactive at its turn is passed over without using up one of its offers.
   bool offers_left = false;
   for (int step = 0; step < n; ++step) {
-    const int i = static_cast<int>((o.next_candidate() + static_cast<uint32_t>(step)) % static_cast<uint32_t>(n));
+    const int i = static_cast<int>((o.next_candidate() + static_cast<uint32_t>(step)) %
+                                   static_cast<uint32_t>(n));
     if (o.offered(i) >= max_offers) continue;
     offers_left = true;
     const std::string& id = o.candidates(i);
@@ -211,10 +222,10 @@ void Dispatcher::raise_late(OrderRecord& o, TimeMs now) {
   o.set_late_active(true);
   dirty_orders_.insert(o.order_id());
   const bool by_eta = o.eta_ms() != 0 && o.late_deadline_ms() == o.eta_ms();
-  const std::string what = "order " + o.order_id() + " (" + o.category() + ") not arrived by its " +
-                           (by_eta ? "eta " : "window end ") + format_rfc3339(o.late_deadline_ms()) +
-                           ", " + order_state_name(o.state()) +
-                           (o.agency_id().empty() ? "" : " with " + o.agency_id());
+  const std::string what =
+      "order " + o.order_id() + " (" + o.category() + ") not arrived by its " +
+      (by_eta ? "eta " : "window end ") + format_rfc3339(o.late_deadline_ms()) + ", " +
+      order_state_name(o.state()) + (o.agency_id().empty() ? "" : " with " + o.agency_id());
   metrics().alarms_raised.add();
   emit_late_alarm(o, vigil::v1::ACTIVE_UNACK, now, what);
   vigil::v1::OperatorTask task;
@@ -223,7 +234,8 @@ void Dispatcher::raise_late(OrderRecord& o, TimeMs now) {
   task.set_elder_id(o.elder_id());
   task.set_alarm_id(late_alarm_id(o));
   task.set_order_id(o.order_id());
-  task.set_priority(o.priority() == vigil::v1::EMERGENCY ? vigil::v1::EMERGENCY : vigil::v1::URGENT);
+  task.set_priority(o.priority() == vigil::v1::EMERGENCY ? vigil::v1::EMERGENCY
+                                                         : vigil::v1::URGENT);
   set_ts(task.mutable_created_at(), now);
   task.set_message("order_late: " + what);
   sink_.emit(OutTopic::kOperator, o.elder_id(), task);
@@ -252,7 +264,8 @@ void Dispatcher::escalate(OrderRecord& o, TimeMs now, const std::string& reason)
   task.set_order_id(o.order_id());
   task.set_priority(o.priority() == vigil::v1::NORMAL ? vigil::v1::URGENT : vigil::v1::EMERGENCY);
   set_ts(task.mutable_created_at(), now);
-  task.set_message("order " + o.order_id() + " (" + o.category() + ") needs an operator: " + reason);
+  task.set_message("order " + o.order_id() + " (" + o.category() +
+                   ") needs an operator: " + reason);
   sink_.emit(OutTopic::kOperator, o.elder_id(), task);
 }
 
@@ -274,8 +287,8 @@ Status Dispatcher::on_agency_update(const AgencyUpdate& u, TimeMs now) {
   }
   OrderRecord& o = it->second;
   if (o.agency_id() != u.agency_id() || o.agency_id().empty()) {
-    return make_error(Errc::kRejected, "agency " + u.agency_id() + " is not offered or assigned order " +
-                                           o.order_id());
+    return make_error(Errc::kRejected, "agency " + u.agency_id() +
+                                           " is not offered or assigned order " + o.order_id());
   }
   const std::string note = u.note();
   switch (u.status()) {
@@ -311,19 +324,19 @@ Status Dispatcher::on_agency_update(const AgencyUpdate& u, TimeMs now) {
     case AgencyUpdate::IN_SERVICE:
     case AgencyUpdate::COMPLETED:
     case AgencyUpdate::FAILED: {
-      OrderState target = static_cast<OrderState>(
-          u.status() == AgencyUpdate::EN_ROUTE     ? vigil::v1::EN_ROUTE
-          : u.status() == AgencyUpdate::ARRIVED    ? vigil::v1::ARRIVED
-          : u.status() == AgencyUpdate::IN_SERVICE ? vigil::v1::IN_SERVICE
-          : u.status() == AgencyUpdate::COMPLETED  ? vigil::v1::COMPLETED
-                                                   : vigil::v1::FAILED);
+      OrderState target =
+          static_cast<OrderState>(u.status() == AgencyUpdate::EN_ROUTE     ? vigil::v1::EN_ROUTE
+                                  : u.status() == AgencyUpdate::ARRIVED    ? vigil::v1::ARRIVED
+                                  : u.status() == AgencyUpdate::IN_SERVICE ? vigil::v1::IN_SERVICE
+                                  : u.status() == AgencyUpdate::COMPLETED  ? vigil::v1::COMPLETED
+                                                                           : vigil::v1::FAILED);
       const int from = rank(o.state());
-      const bool legal = from >= 1 && from <= 4 &&
-                         (target == vigil::v1::FAILED || rank(target) > from);
+      const bool legal =
+          from >= 1 && from <= 4 && (target == vigil::v1::FAILED || rank(target) > from);
       if (!legal) {
-        return make_error(Errc::kRejected, std::string("order ") + o.order_id() + " cannot go from " +
-                                               order_state_name(o.state()) + " to " +
-                                               order_state_name(target));
+        return make_error(Errc::kRejected, std::string("order ") + o.order_id() +
+                                               " cannot go from " + order_state_name(o.state()) +
+                                               " to " + order_state_name(target));
       }
       if (target == vigil::v1::COMPLETED || target == vigil::v1::FAILED) {
         release(o);
@@ -343,13 +356,14 @@ Status Dispatcher::on_order_action(const OrderActionRequest& r, TimeMs now) {
   const auto& act = r.action;
   auto it = orders_.find(act.order_id());
   if (it == orders_.end() || it->second.elder_id() != r.elder_id) {
-    return make_error(Errc::kNotFound, "unknown order " + act.order_id() + " for elder " + r.elder_id);
+    return make_error(Errc::kNotFound,
+                      "unknown order " + act.order_id() + " for elder " + r.elder_id);
   }
   OrderRecord& o = it->second;
   if (act.action() == vigil::v1::OrderAction::CANCEL) {
     if (!cancellable(o.state())) {
-      return make_error(Errc::kRejected, "order " + o.order_id() + " is already " +
-                                             order_state_name(o.state()));
+      return make_error(Errc::kRejected,
+                        "order " + o.order_id() + " is already " + order_state_name(o.state()));
     }
     release(o);
     o.set_offer_expires_ms(0);
@@ -359,10 +373,12 @@ Status Dispatcher::on_order_action(const OrderActionRequest& r, TimeMs now) {
   if (act.action() == vigil::v1::OrderAction::RATE) {
     if (o.state() != vigil::v1::COMPLETED) {
       return make_error(Errc::kRejected, "order " + o.order_id() + " is " +
-                                             order_state_name(o.state()) + "; only COMPLETED orders are rated");
+                                             order_state_name(o.state()) +
+                                             "; only COMPLETED orders are rated");
     }
     if (act.rating() < 1 || act.rating() > 5) {
-      return make_error(Errc::kInvalidInput, "rating must be 1..5, got " + std::to_string(act.rating()));
+      return make_error(Errc::kInvalidInput,
+                        "rating must be 1..5, got " + std::to_string(act.rating()));
     }
     if (AgencyEntry* a = agencies_.find(o.agency_id())) {
       // Exponential moving average: recent service counts most, one rating moves it by 10%.
@@ -391,7 +407,8 @@ void Dispatcher::advance_to(TimeMs now) {
       continue;
     }
     // Stale unless the same offer is still out.
-    if (o.state() != vigil::v1::OFFERED || o.attempt() != t.generation || o.offer_expires_ms() != t.due) {
+    if (o.state() != vigil::v1::OFFERED || o.attempt() != t.generation ||
+        o.offer_expires_ms() != t.due) {
       continue;
     }
     metrics().timers_fired.add();

@@ -73,8 +73,8 @@ class Dispatcher {
   void raise_late(vigil::state::OrderRecord& o, TimeMs now);
   //! Clears and closes an open order_late alarm: the order arrived or ended.
   void close_late(vigil::state::OrderRecord& o, TimeMs now);
-  void emit_late_alarm(const vigil::state::OrderRecord& o, vigil::v1::AlarmStatus status, TimeMs now,
-                       const std::string& message);
+  void emit_late_alarm(const vigil::state::OrderRecord& o, vigil::v1::AlarmStatus status,
+                       TimeMs now, const std::string& message);
 
   DispatchConfig config_;
   egress::Sink& sink_;

@@ -15,7 +15,8 @@ Result<std::optional<OrderRecord>> find_order(const state::StateStore& store,
   if (!v.value()) return std::optional<OrderRecord>();
   OrderRecord o;
   if (!o.ParseFromString(*v.value())) {
-    return make_error(Errc::kInvalidInput, "stored order " + order_key(order_id) + " does not parse");
+    return make_error(Errc::kInvalidInput,
+                      "stored order " + order_key(order_id) + " does not parse");
   }
   return std::optional<OrderRecord>(std::move(o));
 }
@@ -35,7 +36,9 @@ Result<std::vector<OrderRecord>> orders_of_elder(const state::StateStore& store,
     // An elder id holding '/' can share a key prefix with another elder: check the record.
     if (o.value() && o.value()->elder_id() == elder_id) out.push_back(std::move(*o.value()));
   }
-  auto created = [](const OrderRecord& o) { return o.history_size() ? to_ms(o.history(0).ts()) : 0; };
+  auto created = [](const OrderRecord& o) {
+    return o.history_size() ? to_ms(o.history(0).ts()) : 0;
+  };
   std::sort(out.begin(), out.end(), [&](const OrderRecord& a, const OrderRecord& b) {
     return created(a) != created(b) ? created(a) < created(b) : a.order_id() < b.order_id();
   });

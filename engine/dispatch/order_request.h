@@ -13,10 +13,10 @@
 namespace vigil::dispatch {
 
 struct OrderRequest {
-  std::string order_id;   //!< call_id of the service request, or derived from the alarm_id
+  std::string order_id;  //!< call_id of the service request, or derived from the alarm_id
   std::string elder_id;
   std::string category;
-  std::string alarm_id;   //!< set for automatic orders
+  std::string alarm_id;  //!< set for automatic orders
   vigil::v1::Priority priority = vigil::v1::NORMAL;
   double lat = 0;
   double lon = 0;

@@ -66,9 +66,10 @@ class CapacityLiveTest : public ::testing::Test {
     }
   }
   void request(const std::string& call_id, const std::string& elder_id) {
-    submit(InTopic::kCalls, elder_id,
-           R"({"call_id":")" + call_id + R"(","elder_id":")" + elder_id +
-               R"(","operator_id":"op1","ts":"2026-03-01T08:00:00Z","service_request":{"category":"meal_delivery"}})");
+    submit(
+        InTopic::kCalls, elder_id,
+        R"({"call_id":")" + call_id + R"(","elder_id":")" + elder_id +
+            R"(","operator_id":"op1","ts":"2026-03-01T08:00:00Z","service_request":{"category":"meal_delivery"}})");
   }
   void agency_update(const std::string& order_id, const std::string& status) {
     submit(InTopic::kAgency, order_id,
@@ -127,16 +128,18 @@ class CapacityLiveTest : public ::testing::Test {
 };
 
 TEST_F(CapacityLiveTest, TwoShardsAskingAtOnceNeverPutACapacityOneAgencyOver) {
-  submit(InTopic::kRegistry, "one",
-         R"({"agency":{"agency_id":"one","name":"One","region":"r1","categories":["meal_delivery"],)"
-         R"("lat":31.2313,"lon":121.4737,"capacity":1,"rating":5,"active":true}})");
+  submit(
+      InTopic::kRegistry, "one",
+      R"({"agency":{"agency_id":"one","name":"One","region":"r1","categories":["meal_delivery"],)"
+      R"("lat":31.2313,"lon":121.4737,"capacity":1,"rating":5,"active":true}})");
   constexpr int kElders = 24;
   std::set<uint32_t> shards_used;
   for (int i = 0; i < kElders; ++i) {
     const std::string id = "e" + std::to_string(i);
     shards_used.insert(pipeline::shard_of(id, kShards));
     submit(InTopic::kRegistry, id,
-           R"({"elder":{"elder_id":")" + id + R"(","name":"n","home_lat":31.2304,"home_lon":121.4737}})");
+           R"({"elder":{"elder_id":")" + id +
+               R"(","name":"n","home_lat":31.2304,"home_lon":121.4737}})");
   }
   ASSERT_EQ(shards_used.size(), kShards) << "the elders must live on both shards";
   sync();
@@ -165,7 +168,8 @@ TEST_F(CapacityLiveTest, TwoShardsAskingAtOnceNeverPutACapacityOneAgencyOver) {
   EXPECT_EQ(offered_to_one().size(), 1u);
   agency_update(offered[0], "COMPLETED");
   sync();
-  for (int i = kElders / 2; i < kElders; ++i) request("r2-" + std::to_string(i), "e" + std::to_string(i));
+  for (int i = kElders / 2; i < kElders; ++i)
+    request("r2-" + std::to_string(i), "e" + std::to_string(i));
   sync();
   EXPECT_EQ(offered_to_one().size(), 2u);
   EXPECT_EQ(peak_commitments("one"), 1u);

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "engine/codec/codec.h"
-#include "engine/dispatch/order_history.h"
 #include "engine/core/time_util.h"
+#include "engine/dispatch/order_history.h"
 
 namespace vigil::dispatch {
 namespace {
@@ -82,8 +82,12 @@ class DispatcherTest : public ::testing::Test {
  protected:
   DispatcherTest() : d_(DispatchConfig{}, sink_) {}
 
-  std::vector<DispatchOffer> offers() const { return decoded<DispatchOffer>(sink_, OutTopic::kDispatch); }
-  std::vector<OrderEvent> tracking() const { return decoded<OrderEvent>(sink_, OutTopic::kTracking); }
+  std::vector<DispatchOffer> offers() const {
+    return decoded<DispatchOffer>(sink_, OutTopic::kDispatch);
+  }
+  std::vector<OrderEvent> tracking() const {
+    return decoded<OrderEvent>(sink_, OutTopic::kTracking);
+  }
   std::vector<vigil::v1::OperatorTask> tasks() const {
     return decoded<vigil::v1::OperatorTask>(sink_, OutTopic::kOperator);
   }
@@ -201,8 +205,8 @@ TEST_F(DispatcherTest, DeclineOffersTheNextCandidate) {
   d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
   d_.upsert_agency(make_agency("b", 0.5, "meal_delivery"));
   d_.create_order(make_request("o1", "meal_delivery"), kT0);
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + kMinute),
-                                  kT0 + kMinute));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + kMinute), kT0 + kMinute));
   EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "b"}));
   auto off = offers();
   EXPECT_EQ(off[1].attempt(), 2u);
@@ -329,8 +333,8 @@ TEST_F(DispatcherTest, CapacityOneAgencyIsNeverOverCapacity) {
   EXPECT_EQ(agency("one").record.load(), 1);
   EXPECT_EQ(agency("one").record.agency().capacity(), 1);
   // Once o1 is done, "one" takes work again.
-  ASSERT_TRUE(d_.on_agency_update(update("one", "o1", AgencyUpdate::COMPLETED, kT0 + kHour),
-                                  kT0 + kHour));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("one", "o1", AgencyUpdate::COMPLETED, kT0 + kHour), kT0 + kHour));
   EXPECT_EQ(agency("one").record.load(), 0);
   d_.create_order(make_request("o3", "meal_delivery", vigil::v1::NORMAL, kT0 + kHour), kT0 + kHour);
   EXPECT_EQ(offered_to("o3"), std::vector<std::string>{"one"});
@@ -359,13 +363,13 @@ TEST_F(DispatcherTest, IllegalTransitionsAreRejected) {
   ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0), kT0));
   s = d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0), kT0);
   EXPECT_FALSE(s);
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ARRIVED, kT0 + kMinute),
-                                  kT0 + kMinute));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "o1", AgencyUpdate::ARRIVED, kT0 + kMinute), kT0 + kMinute));
   s = d_.on_agency_update(update("a", "o1", AgencyUpdate::EN_ROUTE, kT0 + kMinute), kT0 + kMinute);
   ASSERT_FALSE(s);  // no going back
   EXPECT_EQ(s.error().code, Errc::kRejected);
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour),
-                                  kT0 + kHour));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour), kT0 + kHour));
   s = d_.on_agency_update(update("a", "o1", AgencyUpdate::FAILED, kT0 + kHour), kT0 + kHour);
   EXPECT_FALSE(s);  // a finished order stays finished
   EXPECT_EQ(states("o1"),
@@ -406,8 +410,8 @@ TEST_F(DispatcherTest, RateOnlyAfterCompletedAndMovesTheRatingByEma) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, Errc::kRejected);
   EXPECT_DOUBLE_EQ(agency("a").record.agency().rating(), 4.0);
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour),
-                                  kT0 + kHour));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour), kT0 + kHour));
   s = d_.on_order_action(action("o1", OrderAction::RATE, 6), kT0 + kHour);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, Errc::kInvalidInput);
@@ -427,22 +431,28 @@ TEST_F(DispatcherTest, AgencyFullAtItsTurnKeepsItsTwoOffers) {
   // Make b full with an order of its own, offered to b because a is the one declining.
   d_.create_order(make_request("fill", "meal_delivery"), kT0 - kHour);
   ASSERT_EQ(d_.order("fill")->agency_id(), "a");
-  ASSERT_TRUE(d_.on_agency_update(update("a", "fill", AgencyUpdate::DECLINED, kT0 - kHour), kT0 - kHour));
-  ASSERT_TRUE(d_.on_agency_update(update("b", "fill", AgencyUpdate::ACCEPTED, kT0 - kHour), kT0 - kHour));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "fill", AgencyUpdate::DECLINED, kT0 - kHour), kT0 - kHour));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("b", "fill", AgencyUpdate::ACCEPTED, kT0 - kHour), kT0 - kHour));
   ASSERT_FALSE(agency("b").has_room());
 
   d_.create_order(make_request("o1", "meal_delivery"), kT0);
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + kMinute), kT0 + kMinute));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + kMinute), kT0 + kMinute));
   // b is full at its turn: passed over, a gets its second offer at once.
   EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "a"}));
   EXPECT_EQ(d_.order("o1")->offered(1), 0u);
   // b finishes its job before a answers again: b still has both of its offers.
   ASSERT_TRUE(d_.on_agency_update(update("b", "fill", AgencyUpdate::COMPLETED, kT0 + 2 * kMinute),
                                   kT0 + 2 * kMinute));
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + 3 * kMinute), kT0 + 3 * kMinute));
-  ASSERT_TRUE(d_.on_agency_update(update("b", "o1", AgencyUpdate::DECLINED, kT0 + 4 * kMinute), kT0 + 4 * kMinute));
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + 3 * kMinute),
+                                  kT0 + 3 * kMinute));
+  ASSERT_TRUE(d_.on_agency_update(update("b", "o1", AgencyUpdate::DECLINED, kT0 + 4 * kMinute),
+                                  kT0 + 4 * kMinute));
   EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "a", "b", "b"}));
-  ASSERT_TRUE(d_.on_agency_update(update("b", "o1", AgencyUpdate::DECLINED, kT0 + 5 * kMinute), kT0 + 5 * kMinute));
+  ASSERT_TRUE(d_.on_agency_update(update("b", "o1", AgencyUpdate::DECLINED, kT0 + 5 * kMinute),
+                                  kT0 + 5 * kMinute));
   EXPECT_EQ(d_.order("o1")->state(), vigil::v1::ESCALATED);
   EXPECT_EQ(tracking().back().reason(), "no_agency_accepted");
   EXPECT_EQ(offers().back().attempt(), 4u);
@@ -458,7 +468,8 @@ TEST_F(DispatcherTest, CandidatesWithOffersLeftAllFullEscalatesNoAgencyFree) {
   d_.agencies().find("b")->record = full;
   d_.create_order(make_request("o1", "meal_delivery"), kT0);
   ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0), kT0));
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + kMinute), kT0 + kMinute));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0 + kMinute), kT0 + kMinute));
   EXPECT_EQ(offered_to("o1"), (std::vector<std::string>{"a", "a"}));
   EXPECT_EQ(d_.order("o1")->state(), vigil::v1::ESCALATED);
   EXPECT_EQ(tracking().back().reason(), "no_agency_free");
@@ -480,7 +491,8 @@ class LateOrderTest : public DispatcherTest {
 TEST_F(LateOrderTest, NotArrivedByWindowEndRaisesOrderLateAndLateOrderTask) {
   d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
   d_.create_order(windowed("o1", kT0 + kHour), kT0);
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0 + kMinute), kT0 + kMinute));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0 + kMinute), kT0 + kMinute));
   d_.advance_to(kT0 + kHour - 1);
   EXPECT_TRUE(alarms().empty());
   d_.advance_to(kT0 + kHour);  // due at exactly the window end: "by" means before it
@@ -518,7 +530,8 @@ TEST_F(LateOrderTest, ArrivedJustBeforeTheWindowEndIsNotLate) {
   d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
   d_.create_order(windowed("o1", kT0 + kHour), kT0);
   ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ACCEPTED, kT0), kT0));
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ARRIVED, kT0 + kHour - 1), kT0 + kHour - 1));
+  ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::ARRIVED, kT0 + kHour - 1),
+                                  kT0 + kHour - 1));
   d_.advance_to(kT0 + 2 * kHour);
   EXPECT_TRUE(alarms().empty());
   EXPECT_TRUE(tasks().empty());
@@ -539,7 +552,8 @@ TEST_F(LateOrderTest, EmergencyIsLateAtTheAgencysLatestEta) {
   EXPECT_TRUE(alarms().empty());
   d_.advance_to(kT0 + 8 * kMinute);
   ASSERT_EQ(alarms().size(), 1u);
-  EXPECT_NE(alarms()[0].message().find("eta 2026-03-01T08:08:00Z"), std::string::npos) << alarms()[0].message();
+  EXPECT_NE(alarms()[0].message().find("eta 2026-03-01T08:08:00Z"), std::string::npos)
+      << alarms()[0].message();
   EXPECT_EQ(tasks().back().priority(), vigil::v1::EMERGENCY);
   // Cancelling a late order closes its alarm too.
   ASSERT_TRUE(d_.on_order_action(action("o1", OrderAction::CANCEL), kT0 + 9 * kMinute));
@@ -553,7 +567,8 @@ TEST_F(LateOrderTest, UnansweredOrderIsLateToo) {
   d_.advance_to(kT0 + 5 * kMinute);
   ASSERT_EQ(alarms().size(), 1u);
   EXPECT_EQ(d_.order("o1")->state(), vigil::v1::OFFERED);
-  EXPECT_NE(alarms()[0].message().find("OFFERED with a"), std::string::npos) << alarms()[0].message();
+  EXPECT_NE(alarms()[0].message().find("OFFERED with a"), std::string::npos)
+      << alarms()[0].message();
 }
 
 TEST_F(DispatcherTest, EscalatedOrderCanBeCancelledCompletedCannot) {
@@ -564,7 +579,8 @@ TEST_F(DispatcherTest, EscalatedOrderCanBeCancelledCompletedCannot) {
                                                    vigil::v1::CANCELLED}));
   d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
   accepted_order("o2", "a", kT0);
-  ASSERT_TRUE(d_.on_agency_update(update("a", "o2", AgencyUpdate::COMPLETED, kT0 + kHour), kT0 + kHour));
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "o2", AgencyUpdate::COMPLETED, kT0 + kHour), kT0 + kHour));
   auto s = d_.on_order_action(action("o2", OrderAction::CANCEL), kT0 + kHour);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "order o2 is already COMPLETED");
@@ -626,8 +642,8 @@ TEST_F(DispatcherStoreTest, CollectDirtyAndLoadRestoreOrdersAndLoad) {
   EXPECT_EQ(off[0].agency_id(), "b");
   EXPECT_EQ(a->pending, 0);
   // The restored accepted order goes on where it left off.
-  ASSERT_TRUE(fresh.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour),
-                                     kT0 + kHour));
+  ASSERT_TRUE(
+      fresh.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour), kT0 + kHour));
   EXPECT_EQ(a->record.load(), 0);
 }
 
@@ -660,7 +676,8 @@ TEST_F(DispatcherStoreTest, LateDeadlineSurvivesARestart) {
 TEST_F(DispatcherStoreTest, HistoryIsQueryableByOrderIdAndByElder) {
   d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
   accepted_order("o-b", "a", kT0);
-  d_.create_order(make_request("o-a", "meal_delivery", vigil::v1::NORMAL, kT0 + kMinute), kT0 + kMinute);
+  d_.create_order(make_request("o-a", "meal_delivery", vigil::v1::NORMAL, kT0 + kMinute),
+                  kT0 + kMinute);
   OrderRequest other = make_request("o-c", "meal_delivery", vigil::v1::NORMAL, kT0);
   other.elder_id = "e1/x";  // shares the key prefix "do/e1/" with e1
   d_.create_order(other, kT0);
