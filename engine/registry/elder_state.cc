@@ -7,6 +7,21 @@ const std::string& ElderState::timezone() const {
   return profile.timezone().empty() ? kDefault : profile.timezone();
 }
 
+uint16_t ElderState::intern_device(std::string_view id) {
+  if (id.empty()) return 0;
+  for (size_t i = 0; i < device_names.size(); ++i) {
+    if (device_names[i] == id) return static_cast<uint16_t>(i + 1);
+  }
+  if (device_names.size() >= 255) return 0;  // bounded; the alarm then names no device
+  device_names.emplace_back(id);
+  return static_cast<uint16_t>(device_names.size());
+}
+
+const std::string& ElderState::device_name(uint16_t index) const {
+  static const std::string kNone;
+  return index == 0 || index > device_names.size() ? kNone : device_names[index - 1];
+}
+
 void apply_profile(ElderState& s, const vigil::v1::Elder& elder) {
   s.profile = elder;
   s.registered = true;
@@ -37,16 +52,18 @@ vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::
     rs->set_rule_id(rule_ids[i]);
     rs->set_since_ms(slot.since);
     rs->set_clear_since_ms(slot.clear_since);
-    rs->set_last_unless_ms(slot.last_unless);
+    rs->set_last_unless_ms(slot.last_unless());
     rs->set_due_ms(slot.due);
-    rs->set_device_id(slot.device_id);
+    rs->set_device_id(s.device_name(slot.device));
     rs->set_generation(slot.generation);
-    for (double d : slot.data) rs->add_data(d);
-    for (const auto& k : slot.keyed) {
-      auto* kr = rs->add_keyed();
-      kr->set_key(k.key);
-      kr->set_seen_ms(k.seen);
-      kr->set_out(k.out);
+    if (slot.extra) {
+      for (double d : slot.extra->data) rs->add_data(d);
+      for (const auto& k : slot.extra->keyed) {
+        auto* kr = rs->add_keyed();
+        kr->set_key(s.device_name(k.device));
+        kr->set_seen_ms(k.seen);
+        kr->set_out(k.out);
+      }
     }
   }
   for (const auto& a : s.alarms) *r.add_alarms() = a;
@@ -74,12 +91,16 @@ ElderState from_record(const vigil::state::ElderRecord& r, const std::vector<std
       RuleSlot& slot = s.slots[i];
       slot.since = rs.since_ms();
       slot.clear_since = rs.clear_since_ms();
-      slot.last_unless = rs.last_unless_ms();
       slot.due = rs.due_ms();
-      slot.device_id = rs.device_id();
-      slot.generation = rs.generation();
-      slot.data.assign(rs.data().begin(), rs.data().end());
-      for (const auto& k : rs.keyed()) slot.keyed.push_back({k.key(), k.seen_ms(), k.out()});
+      slot.device = s.intern_device(rs.device_id());
+      slot.generation = static_cast<uint32_t>(rs.generation());
+      const bool unless = rs.last_unless_ms() != kNever && rs.last_unless_ms() != 0;
+      if (unless || rs.data_size() > 0 || rs.keyed_size() > 0) {
+        SlotExtra& x = slot.ext();
+        x.last_unless = unless ? rs.last_unless_ms() : kNever;
+        x.data.assign(rs.data().begin(), rs.data().end());
+        for (const auto& k : rs.keyed()) x.keyed.push_back({k.seen_ms(), s.intern_device(k.key()), k.out()});
+      }
       break;
     }
   }

@@ -141,7 +141,10 @@ int vital_index(const std::string& type) {
   return -1;
 }
 
-// Geofence state in RuleSlot::data: [consecutive fixes outside].
+// Geofence state: RuleSlot::clear_since counts the fixes outside in a row.
+// `at` rules: RuleSlot::device (unused by them otherwise) marks the watch armed for this profile
+// and rule set; a slot a hot reload emptied is armed again by the elder's next event.
+constexpr uint16_t kWatchArmed = 1;
 constexpr size_t kMaxDevices = 64;  //!< per-device absence tracks at most this many devices
 
 }  // namespace
@@ -264,7 +267,7 @@ void RuleEngine::on_event(ElderState& e, const vigil::v1::DeviceEvent& ev, TimeM
   // The first event with a known time arms the care-plan timers (also of a rule that a hot
   // reload changed, whose slot starts empty).
   for (uint32_t ri : rules_->at_rules()) {
-    if (e.slots[ri].data.empty()) arm_watch(e, ri, ts, fx);
+    if (e.slots[ri].device != kWatchArmed) arm_watch(e, ri, ts, fx);
   }
   for (uint32_t ri : rules_->readers(ev.type())) {
     const Rule& r = rules_->rules()[ri];
@@ -290,7 +293,7 @@ void RuleEngine::on_threshold(ElderState& e, uint32_t ri, const vigil::v1::Devic
   const Rule& r = rules_->rules()[ri];
   RuleSlot& s = e.slots[ri];
   if (contains(r.unless_types, ev.type())) {
-    s.last_unless = std::max(s.last_unless, ts);
+    s.ext().last_unless = std::max(s.last_unless(), ts);
     e.dirty = true;
   }
   if (!contains(r.reads, ev.type())) return;
@@ -299,7 +302,7 @@ void RuleEngine::on_threshold(ElderState& e, uint32_t ri, const vigil::v1::Devic
   if (breach) {
     if (!active && s.since == 0) {
       s.since = ts;
-      s.device_id = ev.device_id();
+      s.device = e.intern_device(ev.device_id());
       arm(e, ri, ts + seconds_ms(param(r, *r.duration, e)), fx);
     } else if (active && s.clear_since != 0) {
       s.clear_since = 0;
@@ -341,7 +344,7 @@ void RuleEngine::on_sequence(ElderState& e, uint32_t ri, const vigil::v1::Device
   if (!pending && contains(r.reads, ev.type()) && eval_condition(r, ev, e) &&
       in_schedule(r, e.timezone(), ts)) {
     s.since = ts;
-    s.device_id = ev.device_id();
+    s.device = e.intern_device(ev.device_id());
     arm(e, ri, ts + seconds_ms(param(r, *r.duration, e)), fx);
   }
 }
@@ -355,7 +358,7 @@ void RuleEngine::on_absence(ElderState& e, uint32_t ri, const vigil::v1::DeviceE
   if (fx.active(e, ri)) fx.clear(e, ri, ts, "event_seen");
   if (ts < s.since) return;  // an older event does not move the last-seen time back
   s.since = ts;
-  s.device_id = ev.device_id();
+  s.device = e.intern_device(ev.device_id());
   e.dirty = true;
   // The armed timer is only moved when it fires (absence_timer), so that a stream of events
   // does not arm one timer each.
@@ -376,26 +379,29 @@ void RuleEngine::absence_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEffec
     for (const auto& d : r.schedule) w.push_back(hhmm(d.start_min) + "-" + hhmm(d.end_min));
     msg += " counted in " + join(w, ", ");
   }
-  fx.raise(e, ri, s.device_id, due, msg);
+  fx.raise(e, ri, e.device_name(s.device), due, msg);
 }
 
 void RuleEngine::on_device_seen(ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
                                 TimeMs ts, RuleEffects& fx) const {
   const Rule& r = rules_->rules()[ri];
   RuleSlot& s = e.slots[ri];
-  auto it = std::find_if(s.keyed.begin(), s.keyed.end(),
-                         [&](const registry::KeyedTime& k) { return k.key == ev.device_id(); });
-  if (it == s.keyed.end()) {
-    if (s.keyed.size() >= kMaxDevices || ev.device_id().empty()) return;
-    s.keyed.push_back({ev.device_id(), ts, false});
-    it = s.keyed.end() - 1;
+  const uint16_t device = e.intern_device(ev.device_id());
+  if (device == 0) return;
+  auto& keyed = s.ext().keyed;
+  auto it = std::find_if(keyed.begin(), keyed.end(),
+                         [&](const registry::KeyedTime& k) { return k.device == device; });
+  if (it == keyed.end()) {
+    if (keyed.size() >= kMaxDevices) return;
+    keyed.push_back({ts, device, false});
+    it = keyed.end() - 1;
   } else {
     it->seen = std::max(it->seen, ts);
   }
   e.dirty = true;
   if (it->out) {
     it->out = false;
-    const bool any_out = std::any_of(s.keyed.begin(), s.keyed.end(),
+    const bool any_out = std::any_of(keyed.begin(), keyed.end(),
                                      [](const registry::KeyedTime& k) { return k.out; });
     if (!any_out && fx.active(e, ri)) fx.clear(e, ri, ts, "event_seen");
   }
@@ -408,11 +414,13 @@ void RuleEngine::device_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEffect
   const double dur = param(r, *r.duration, e);
   const TimeMs d = seconds_ms(dur);
   TimeMs next = INT64_MAX;
-  for (auto& k : s.keyed) {
+  if (!s.extra) return;
+  for (auto& k : s.extra->keyed) {
     if (k.out) continue;
     if (k.seen + d <= due) {
       k.out = true;
-      fx.raise(e, ri, k.key, k.seen + d, "no event from device " + k.key + " for " + fmt_num(dur) + " s");
+      const std::string& name = e.device_name(k.device);
+      fx.raise(e, ri, name, k.seen + d, "no event from device " + name + " for " + fmt_num(dur) + " s");
     } else {
       next = std::min(next, k.seen + d);
     }
@@ -436,7 +444,7 @@ void RuleEngine::arm_watch(ElderState& e, uint32_t ri, TimeMs now, RuleEffects& 
   RuleSlot& s = e.slots[ri];
   TimeMs next = applies(r, e) ? next_local_time(at_minutes(r, e), e.timezone(), now) : INT64_MAX;
   if (s.since != 0) next = std::min(next, s.clear_since);  // an open watch's deadline
-  if (s.data.empty()) s.data.assign(1, 1);  // armed for this profile and rule set
+  s.device = kWatchArmed;
   e.dirty = true;
   if (next == INT64_MAX) disarm(e, ri);
   else if (next != s.due) arm(e, ri, next, fx);
@@ -473,7 +481,7 @@ void RuleEngine::on_profile(ElderState& e, TimeMs now, RuleEffects& fx) const {
   if (e.slots.size() < rules_->rules().size()) e.slots.resize(rules_->rules().size());
   for (uint32_t ri : rules_->at_rules()) {
     // With no time known yet (replay before its first record) the elder's first event arms.
-    if (now <= 0) e.slots[ri].data.clear();
+    if (now <= 0) e.slots[ri].device = 0;
     else arm_watch(e, ri, now, fx);
   }
 }
@@ -484,7 +492,7 @@ void RuleEngine::on_aggregate(ElderState& e, uint32_t ri, const vigil::v1::Devic
   RuleSlot& s = e.slots[ri];
   const TimeMs width = std::max<TimeMs>(1, seconds_ms(param(r, *r.duration, e)) / r.buckets);
   const int64_t k = ts / width;
-  auto& d = s.data;
+  auto& d = s.ext().data;
   if (!d.empty() && d[3] != static_cast<double>(width)) d.clear();  // the window was overridden
   if (d.empty()) {
     d.assign(kAggHeader + 2 * (r.buckets + 1), 0);
@@ -495,7 +503,7 @@ void RuleEngine::on_aggregate(ElderState& e, uint32_t ri, const vigil::v1::Devic
   if (k <= static_cast<int64_t>(d[0]) - static_cast<int64_t>(r.buckets + 1)) return;  // too late
   const size_t p = agg_pos(r, k);
   const double x = ev.value();
-  s.device_id = ev.device_id();
+  s.device = e.intern_device(ev.device_id());
   switch (r.fn) {
     case AggFn::kAvg: d[p] += x; break;
     case AggFn::kMin: d[p] = d[p + 1] > 0 ? std::min(d[p], x) : x; break;
@@ -511,8 +519,8 @@ void RuleEngine::on_aggregate(ElderState& e, uint32_t ri, const vigil::v1::Devic
 void RuleEngine::aggregate_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEffects& fx) const {
   const Rule& r = rules_->rules()[ri];
   RuleSlot& s = e.slots[ri];
-  auto& d = s.data;
-  if (d.empty()) return;
+  if (s.no_data()) return;
+  auto& d = s.extra->data;
   const double window_s = param(r, *r.duration, e);
   const TimeMs width = std::max<TimeMs>(1, seconds_ms(window_s) / r.buckets);
   if (d[3] != static_cast<double>(width)) {  // the window was overridden since: start again
@@ -548,7 +556,7 @@ void RuleEngine::aggregate_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEff
     const bool active = fx.active(e, ri);
     static const char* kFn[] = {"avg", "min", "max", "count", "delta"};
     if (hit && !active) {
-      fx.raise(e, ri, s.device_id, due,
+      fx.raise(e, ri, e.device_name(s.device), due,
                r.reads.front() + " " + kFn[static_cast<int>(r.fn)] + " " + fmt_num(*value) +
                    " over " + fmt_num(window_s) + " s");
     } else if (!hit && active) {
@@ -569,18 +577,17 @@ void RuleEngine::on_geofence(ElderState& e, uint32_t ri, const vigil::v1::Device
   if (!e.registered) return;  // no home to measure from
   const double dist = haversine_m(e.profile.home_lat(), e.profile.home_lon(), ev.lat(), ev.lon());
   const double radius = r.radius ? param(r, *r.radius, e) : e.geofence_radius_m();
-  if (s.data.empty()) s.data.assign(1, 0);
   e.dirty = true;
   if (dist > radius) {
-    s.data[0] += 1;
+    s.clear_since += 1;  // geofence: fixes outside in a row
     const double need = r.consecutive ? param(r, *r.consecutive, e) : 1;
-    if (s.data[0] >= need && !fx.active(e, ri)) {
+    if (static_cast<double>(s.clear_since) >= need && !fx.active(e, ri)) {
       fx.raise(e, ri, ev.device_id(), ts,
                "location " + fmt_num(std::round(dist)) + " m from home (radius " + fmt_num(radius) +
-                   " m), " + fmt_num(s.data[0]) + " fixes outside");
+                   " m), " + std::to_string(s.clear_since) + " fixes outside");
     }
   } else {
-    s.data.clear();
+    s.clear_since = 0;
     if (fx.active(e, ri)) fx.clear(e, ri, ts, "back_inside");
   }
 }
@@ -591,7 +598,7 @@ void RuleEngine::on_score(ElderState& e, uint32_t ri, const vigil::v1::DeviceEve
   RuleSlot& s = e.slots[ri];
   const int vital = vital_index(ev.type());
   if (vital < 0) return;
-  auto& d = s.data;
+  auto& d = s.ext().data;
   if (d.empty()) d.assign(kScoreBand + 1, 0);
   e.dirty = true;
   const size_t p = 2 * static_cast<size_t>(vital);
@@ -653,8 +660,9 @@ void RuleEngine::on_timer(ElderState& e, uint32_t ri, uint64_t generation, TimeM
         const TimeMs within = seconds_ms(param(r, *r.unless_within, e));
         // Strictly after due - within: the re-armed timer is due at last_unless + within,
         // and must not find the same event "inside" its window again (endless re-arm).
-        if (s.last_unless != kNever && s.last_unless > due - within) {
-          arm(e, ri, s.last_unless + within, fx);  // still breaching: wait out the activity
+        const TimeMs last_unless = s.last_unless();
+        if (last_unless != kNever && last_unless > due - within) {
+          arm(e, ri, last_unless + within, fx);  // still breaching: wait out the activity
           return;
         }
       }
@@ -662,14 +670,14 @@ void RuleEngine::on_timer(ElderState& e, uint32_t ri, uint64_t generation, TimeM
       std::string msg = r.reads.front() + " " + (r.condition.terms.empty() ? "" : "out of range") +
                         " for " + fmt_num(dur) + " s";
       s.since = 0;
-      fx.raise(e, ri, s.device_id, due, msg);
+      fx.raise(e, ri, e.device_name(s.device), due, msg);
       return;
     }
     case RuleKind::kSequence: {
       if (s.since == 0) return;
       s.since = 0;
       if (r.then_expected) {
-        fx.raise(e, ri, s.device_id, due,
+        fx.raise(e, ri, e.device_name(s.device), due,
                  r.reads.front() + " not followed by " + r.then_types.front() + " within " +
                      fmt_num(param(r, *r.duration, e)) + " s");
       }

@@ -579,7 +579,7 @@ TEST_F(NewKindsTest, AbsenceTimersAreNotArmedPerEvent) {
   for (int i = 1; i <= 1000; ++i) event("e1", "motion", 1, kT0 + i * kSecond);
   EXPECT_EQ(fx_.arms, after_first);  // moved when the armed timer fires, not per event
   // State stays bounded: one entry per device, fixed-size kind data.
-  EXPECT_EQ(elder("e1").slots[index("device_offline")].keyed.size(), 1u);
+  EXPECT_EQ(elder("e1").slots[index("device_offline")].extra->keyed.size(), 1u);
 }
 
 TEST_F(NewKindsTest, InactivityCountsOnlyInsideTheScheduleAcrossMidnight) {
@@ -703,12 +703,12 @@ TEST_F(NewKindsTest, MealMissedOnlyForMealServiceElders) {
 size_t rule_state_bytes(const ElderState& e) {
   size_t n = e.slots.capacity() * sizeof(registry::RuleSlot);
   for (const auto& s : e.slots) {
-    n += s.data.capacity() * sizeof(double) + s.keyed.capacity() * sizeof(registry::KeyedTime);
-    if (s.device_id.capacity() > 15) n += s.device_id.capacity() + 1;
-    for (const auto& k : s.keyed) {
-      if (k.key.capacity() > 15) n += k.key.capacity() + 1;
-    }
+    if (!s.extra) continue;
+    n += sizeof(registry::SlotExtra) + s.extra->data.capacity() * sizeof(double) +
+         s.extra->keyed.capacity() * sizeof(registry::KeyedTime);
   }
+  n += e.device_names.capacity() * sizeof(std::string);
+  for (const auto& d : e.device_names) n += d.capacity() > 15 ? d.capacity() + 1 : 0;
   return n;
 }
 
@@ -742,6 +742,22 @@ TEST_F(NewKindsTest, RuleStatePerElderWithTheWholePackIsBoundedAndMeasured) {
     event("e1", "heartbeat", 1, t);
   }
   EXPECT_EQ(rule_state_bytes(e), bytes);
+  // A typical elder: a watch, a motion sensor, door and bed sensors, a water meter (short ids).
+  ElderState& t = elder("t1");
+  for (int i = 0; i < 48; ++i) {
+    const TimeMs at = kT0 + i * 30 * kMinute;
+    event("t1", "heart_rate", 75, at);
+    event("t1", "motion", 1, at);
+    event("t1", "door_open", 1, at);
+    event("t1", "bed_exit", 1, at);
+    event("t1", "water_meter", 10 + i * 0.01, at);
+  }
+  ElderState& idle = elder("idle");
+  idle.slots.resize(engine_.rules().rules().size());  // as the shard creates an elder
+  std::printf("typical elder: %zu bytes; an elder with no rule state yet: %zu bytes\n",
+              rule_state_bytes(t), rule_state_bytes(idle));
+  RecordProperty("typical_rule_state_bytes", static_cast<int>(rule_state_bytes(t)));
+  EXPECT_LT(rule_state_bytes(idle), 1024u);
 }
 
 //! An engine over a one-rule pack, for kinds the shipped pack uses only one way.
@@ -823,7 +839,7 @@ TEST(Aggregate, MinMaxCountAndTheWindowSlides) {
 TEST(Aggregate, StateIsBoundedWhateverTheEventRate) {
   OneRule o(agg_rule("avg", "value > 100"));
   for (int i = 0; i < 100000; ++i) o.value(80, kT0 + i * 100);
-  EXPECT_EQ(o.e.slots[0].data.size(), 4u + 2 * 11);  // header + (window/every + 1) buckets
+  EXPECT_EQ(o.e.slots[0].extra->data.size(), 4u + 2 * 11);  // header + (window/every + 1) buckets
 }
 
 }  // namespace
