@@ -35,7 +35,7 @@ AgencySimulator::AgencySimulator(const Population& population, const SimOptions&
   agencies_.reserve(population.agencies.size());
   for (const vigil::v1::Agency& a : population.agencies) {
     agency_index_.emplace(a.agency_id(), static_cast<uint32_t>(agencies_.size()));
-    agencies_.push_back(Agency{a.agency_id(), a.lat(), a.lon(), a.capacity(), 0});
+    agencies_.push_back(Agency{a.agency_id(), a.lat(), a.lon(), a.capacity(), a.rating(), 0});
   }
 }
 
@@ -56,7 +56,7 @@ void AgencySimulator::on_offer(const vigil::v1::DispatchOffer& offer, TimeMs now
   }
   std::string key = job_key(offer.order_id(), offer.agency_id());
   if (const auto it = jobs_.find(key); it != jobs_.end()) {
-    const Job& open = it->second;
+    Job& open = it->second;
     if (open.next != Job::Step::kAnswer || offer.attempt() <= open.attempt) {
       ++stats_.duplicates;
       return;
@@ -88,6 +88,7 @@ void AgencySimulator::on_offer(const vigil::v1::DispatchOffer& offer, TimeMs now
   Job job;
   job.serial = next_serial_++;
   job.order_id = offer.order_id();
+  job.elder_id = offer.elder_id();
   job.agency = found->second;
   job.attempt = offer.attempt();
   job.accept =
@@ -117,6 +118,17 @@ void AgencySimulator::on_offer(const vigil::v1::DispatchOffer& offer, TimeMs now
     job.finish_at =
         job.in_service_at + std::max<TimeMs>(1, scaled(emergency ? rng.uniform(10, 20) * kMinute
                                                                  : rng.uniform(20, 60) * kMinute));
+    // The elder's side, drawn last so that the agency's own decisions stay as they were.
+    if (!emergency && rng.chance(options_.elder_cancel_p)) {
+      const auto before_setting_out = static_cast<TimeMs>(
+          static_cast<double>(job.en_route_at - job.answer_at) * rng.uniform(0.2, 0.8));
+      job.cancel_at = job.answer_at + std::max<TimeMs>(1, before_setting_out);
+    } else if (!job.fail && rng.chance(options_.elder_rate_p)) {
+      const double late = job.arrive_at > job.eta ? 1 : 0;
+      job.rating = static_cast<int>(
+          std::clamp<long>(std::lround(agency.rating + rng.uniform(-1.5, 0.75) - late), 1, 5));
+      job.rate_at = job.finish_at + std::max<TimeMs>(1, scaled(rng.uniform(10, 60) * kMinute));
+    }
   } else {
     ++stats_.declined;
     job.note = agency.busy >= agency.capacity ? kAtCapacity : kNoStaff;
@@ -126,17 +138,21 @@ void AgencySimulator::on_offer(const vigil::v1::DispatchOffer& offer, TimeMs now
 }
 
 void AgencySimulator::on_cancel(std::string_view order_id) {
-  std::erase_if(jobs_, [&](const auto& entry) {
-    const Job& job = entry.second;
-    if (job.order_id != order_id) return false;
-    release(job);
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->second.order_id != order_id) {
+      ++it;
+      continue;
+    }
+    release(it->second);
     ++stats_.cancelled;
-    return true;
-  });
+    it = jobs_.erase(it);
+  }
 }
 
-void AgencySimulator::release(const Job& job) {
-  if (job.accept) --agencies_[job.agency].busy;
+void AgencySimulator::release(Job& job) {
+  if (!job.accept || job.released) return;
+  --agencies_[job.agency].busy;
+  job.released = true;
 }
 
 TimeMs AgencySimulator::step_time(const Job& job) {
@@ -149,6 +165,10 @@ TimeMs AgencySimulator::step_time(const Job& job) {
       return job.arrive_at;
     case Job::Step::kInService:
       return job.in_service_at;
+    case Job::Step::kElderCancel:
+      return job.cancel_at;
+    case Job::Step::kElderRate:
+      return job.rate_at;
     case Job::Step::kFinish:
     case Job::Step::kDone:
       return job.finish_at;
@@ -156,8 +176,38 @@ TimeMs AgencySimulator::step_time(const Job& job) {
   return job.finish_at;
 }
 
+void AgencySimulator::emit_elder_call(Job& job, std::vector<SimRecord>& out) {
+  SimRecord& record = out.emplace_back();
+  record.topic = InTopic::kCalls;
+  record.key = job.elder_id;
+  record.ts = step_time(job);
+  auto& call = record.message.emplace<vigil::v1::CallEvent>();
+  const bool cancel = job.next == Job::Step::kElderCancel;
+  call.set_call_id((cancel ? "cancel-" : "rate-") + job.order_id);
+  call.set_elder_id(job.elder_id);
+  call.set_operator_id(cancel ? "op-01" : "ivr");  // rating is the automatic phone survey
+  set_ts(call.mutable_ts(), record.ts);
+  auto* action = call.mutable_order_action();
+  action->set_order_id(job.order_id);
+  if (cancel) {
+    action->set_action(vigil::v1::OrderAction::CANCEL);
+    action->set_note("elder cancelled: plans changed");
+    ++stats_.elder_cancels;
+    release(job);
+  } else {
+    action->set_action(vigil::v1::OrderAction::RATE);
+    action->set_rating(job.rating);
+    ++stats_.ratings;
+  }
+  job.next = Job::Step::kDone;
+}
+
 void AgencySimulator::emit(Job& job, std::vector<SimRecord>& out) {
   using Update = vigil::v1::AgencyUpdate;
+  if (job.next == Job::Step::kElderCancel || job.next == Job::Step::kElderRate) {
+    emit_elder_call(job, out);
+    return;
+  }
   const Agency& agency = agencies_[job.agency];
   SimRecord& record = out.emplace_back();
   record.topic = InTopic::kAgency;
@@ -182,7 +232,7 @@ void AgencySimulator::emit(Job& job, std::vector<SimRecord>& out) {
       }
       update.set_status(Update::ACCEPTED);
       set_ts(update.mutable_eta(), job.eta);
-      job.next = Job::Step::kEnRoute;
+      job.next = job.cancel_at != 0 ? Job::Step::kElderCancel : Job::Step::kEnRoute;
       return;
     case Job::Step::kEnRoute:
       update.set_status(Update::EN_ROUTE);
@@ -205,10 +255,13 @@ void AgencySimulator::emit(Job& job, std::vector<SimRecord>& out) {
       job.next = Job::Step::kFinish;
       return;
     case Job::Step::kFinish:
+    case Job::Step::kElderCancel:
+    case Job::Step::kElderRate:
     case Job::Step::kDone:
       update.set_status(Update::COMPLETED);
       ++stats_.completed;
-      job.next = Job::Step::kDone;
+      release(job);  // the agency is free again; the rating may come later
+      job.next = job.rating != 0 ? Job::Step::kElderRate : Job::Step::kDone;
       return;
   }
 }

@@ -27,8 +27,10 @@ struct AgencySimStats {
   uint64_t unknown_agency = 0;  //!< offers for an agency not in the population (dropped)
   uint64_t duplicates = 0;      //!< offers already being answered (redelivery)
   uint64_t completed = 0;
-  uint64_t failed = 0;     //!< nobody at home
-  uint64_t cancelled = 0;  //!< open jobs dropped by on_cancel()
+  uint64_t failed = 0;         //!< nobody at home
+  uint64_t cancelled = 0;      //!< open jobs dropped by on_cancel()
+  uint64_t elder_cancels = 0;  //!< CANCEL calls the simulated elders made
+  uint64_t ratings = 0;        //!< RATE calls the simulated elders made
 };
 
 //! Simulates the agencies of a Population answering DispatchOffers like real ones: most offers
@@ -40,6 +42,12 @@ struct AgencySimStats {
 //! IN_SERVICE right after, then COMPLETED after 10-20 min (emergency) or 20-60 min; about 2% of
 //! everyday visits end FAILED instead (nobody at home). All delays are multiplied by
 //! SimOptions::time_scale.
+//!
+//! It also plays the elder's side of the orders it serves, on the calls topic: an everyday
+//! order is sometimes cancelled by phone after it was accepted and before the agency sets out
+//! (SimOptions::elder_cancel_p; the job ends there and frees its place), and a finished visit is
+//! often rated 10-60 min later (elder_rate_p; around the agency's rating, one star less when it
+//! arrived after its eta). Call ids are `cancel-<order_id>` and `rate-<order_id>`.
 //!
 //! Deterministic: each decision and delay is drawn from the seed and the offer's (order_id,
 //! agency_id, attempt), so the same offers give the same answers in any order. Memory holds
@@ -59,8 +67,9 @@ class AgencySimulator {
   //! and frees the capacity it took.
   void on_cancel(std::string_view order_id);
 
-  //! Appends, in time order, the AgencyUpdates due at or before `now`: topic kAgency, key
-  //! order_id, ts the time the update was due.
+  //! Appends, in time order, the records due at or before `now`: AgencyUpdates (topic kAgency,
+  //! key order_id) and the elders' CANCEL and RATE calls (topic kCalls, key elder_id), ts the
+  //! time each was due.
   void due(TimeMs now, std::vector<SimRecord>& out);
 
   //! When the next update is due, if any: lets the driver sleep until then (after a cancel it
@@ -78,19 +87,34 @@ class AgencySimulator {
     double lat = 0;
     double lon = 0;
     int capacity = 0;
+    double rating = 0;
     int busy = 0;  //!< accepted and not finished
   };
 
   //! An order an agency is answering or working on, with the time of every step decided up
   //! front.
   struct Job {
-    enum class Step : uint8_t { kAnswer, kEnRoute, kArrive, kInService, kFinish, kDone };
+    enum class Step : uint8_t {
+      kAnswer,
+      kEnRoute,
+      kArrive,
+      kInService,
+      kFinish,
+      kElderCancel,
+      kElderRate,
+      kDone
+    };
     uint64_t serial = 0;  //!< tells a live queue entry from one left by a replaced job
     std::string order_id;
+    std::string elder_id;
     uint32_t agency = 0;
     uint32_t attempt = 0;
     bool accept = false;
     bool fail = false;      //!< ends FAILED at the door instead of IN_SERVICE and COMPLETED
+    bool released = false;  //!< its place at the agency was given back
+    int rating = 0;         //!< the elder rates the visit (1..5), 0 if not
+    TimeMs cancel_at = 0;   //!< the elder cancels before EN_ROUTE, 0 if not
+    TimeMs rate_at = 0;
     const char* note = "";  //!< why it declines or fails
     double lat = 0;         //!< where the order is
     double lon = 0;
@@ -117,7 +141,8 @@ class AgencySimulator {
   static std::string job_key(std::string_view order_id, std::string_view agency_id);
   static TimeMs step_time(const Job& job);
   void emit(Job& job, std::vector<SimRecord>& out);
-  void release(const Job& job);
+  void emit_elder_call(Job& job, std::vector<SimRecord>& out);
+  void release(Job& job);
 
   SimOptions options_;
   std::vector<Agency> agencies_;

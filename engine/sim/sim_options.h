@@ -30,6 +30,10 @@ struct SimOptions {
 
   //! Agency simulator: multiplies every answer, travel and service delay (< 1 speeds up demos).
   double time_scale = 1;
+  //! The elder's side of an everyday order: the share cancelled by phone before the agency sets
+  //! out, and the share of finished visits the elder rates afterwards (by the phone survey).
+  double elder_cancel_p = 0.02;
+  double elder_rate_p = 0.6;
 };
 
 }  // namespace vigil::sim

@@ -69,6 +69,7 @@ class AgencySimTest : public ::testing::Test {
   static std::vector<Update> updates(const std::vector<SimRecord>& records) {
     std::vector<Update> out;
     for (const SimRecord& r : records) {
+      if (r.topic == InTopic::kCalls) continue;  // the elders' CANCEL and RATE calls
       EXPECT_EQ(r.topic, InTopic::kAgency);
       const auto& u = std::get<Update>(r.message);
       EXPECT_EQ(r.key, u.order_id());
@@ -159,6 +160,7 @@ TEST_F(AgencySimTest, OverManyOffersMostAreAcceptedSomeDeclinedSomeIgnored) {
   std::vector<SimRecord> out;
   std::map<Update::Status, int> first_answer;
   std::map<std::string, std::vector<Update::Status>> journeys;
+  int elder_cancelled = 0;
   const int kOffers = 1000;
   for (int n = 0; n < kOffers; ++n) {
     // One offer every 10 minutes, round-robin over the agencies: nobody runs out of capacity.
@@ -178,9 +180,13 @@ TEST_F(AgencySimTest, OverManyOffersMostAreAcceptedSomeDeclinedSomeIgnored) {
     } else {
       ASSERT_EQ(statuses.front(), Update::ACCEPTED) << order;
       const auto last = statuses.back();
-      EXPECT_TRUE(last == Update::COMPLETED || last == Update::FAILED) << order;
+      // Only ACCEPTED: the elder cancelled before the agency set out.
+      elder_cancelled += statuses.size() == 1;
+      EXPECT_TRUE(last == Update::COMPLETED || last == Update::FAILED || statuses.size() == 1)
+          << order;
     }
   }
+  EXPECT_EQ(sim.stats().elder_cancels, static_cast<uint64_t>(elder_cancelled));
   const int ignored = kOffers - static_cast<int>(journeys.size());
   EXPECT_GT(first_answer[Update::ACCEPTED], kOffers * 0.8);
   EXPECT_LT(first_answer[Update::ACCEPTED], kOffers * 0.95);
@@ -189,7 +195,8 @@ TEST_F(AgencySimTest, OverManyOffersMostAreAcceptedSomeDeclinedSomeIgnored) {
   EXPECT_EQ(sim.stats().offers, static_cast<uint64_t>(kOffers));
   EXPECT_EQ(sim.stats().ignored, static_cast<uint64_t>(ignored));
   EXPECT_EQ(sim.stats().accepted, static_cast<uint64_t>(first_answer[Update::ACCEPTED]));
-  EXPECT_EQ(sim.stats().completed + sim.stats().failed, sim.stats().accepted);
+  EXPECT_EQ(sim.stats().completed + sim.stats().failed + sim.stats().elder_cancels,
+            sim.stats().accepted);
   EXPECT_EQ(sim.open_jobs(), 0u);
 }
 
@@ -343,6 +350,60 @@ TEST_F(AgencySimTest, CancelFreesTheCapacityTheOrderTook) {
     took_one = answer_to("after-cancel-" + std::to_string(n)).status() == Update::ACCEPTED;
   }
   EXPECT_TRUE(took_one);
+}
+
+TEST_F(AgencySimTest, EldersCancelSomeOrdersBeforeDepartureAndRateFinishedVisits) {
+  options_.elder_cancel_p = 0.2;
+  options_.elder_rate_p = 1;
+  AgencySimulator sim(population_, options_);
+  const auto& agency = agency_offering("meal_delivery");
+  std::vector<SimRecord> out;
+  for (int n = 0; n < 40; ++n) {
+    const TimeMs now = kStart + n * 10 * kHour;  // one at a time: never at capacity
+    sim.on_offer(offer("o-" + std::to_string(n), agency, "meal_delivery", now, n), now);
+    sim.due(now + 9 * kHour, out);
+  }
+  std::map<std::string, std::vector<std::string>> steps;  // order -> statuses and calls
+  std::map<std::string, TimeMs> last_ts;
+  for (const SimRecord& r : out) {
+    std::string order, step;
+    if (r.topic == InTopic::kCalls) {
+      const auto& call = std::get<vigil::v1::CallEvent>(r.message);
+      ASSERT_TRUE(call.has_order_action());
+      order = call.order_action().order_id();
+      step = vigil::v1::OrderAction::Action_Name(call.order_action().action());
+      EXPECT_EQ(r.key, call.elder_id());
+      EXPECT_EQ(call.call_id(), (step == "CANCEL" ? "cancel-" : "rate-") + order);
+      if (step == "RATE") {
+        EXPECT_GE(call.order_action().rating(), 1);
+        EXPECT_LE(call.order_action().rating(), 5);
+      }
+    } else {
+      const auto& u = std::get<Update>(r.message);
+      order = u.order_id();
+      step = Update::Status_Name(u.status());
+    }
+    EXPECT_GE(r.ts, last_ts[order]) << order;
+    last_ts[order] = r.ts;
+    steps[order].push_back(step);
+  }
+  size_t cancelled = 0, rated = 0;
+  for (const auto& [order, s] : steps) {
+    if (s.back() == "CANCEL") {
+      ++cancelled;  // right after ACCEPTED: the agency had not set out, and reports nothing more
+      EXPECT_EQ(s, (std::vector<std::string>{"ACCEPTED", "CANCEL"})) << order;
+    }
+    if (s.back() == "RATE") {
+      ++rated;
+      EXPECT_EQ(s[s.size() - 2], "COMPLETED") << order;
+    }
+  }
+  EXPECT_GT(cancelled, 0u);
+  EXPECT_GT(rated, 0u);
+  EXPECT_EQ(sim.stats().elder_cancels, cancelled);
+  EXPECT_EQ(sim.stats().ratings, rated);
+  EXPECT_EQ(sim.stats().completed, rated);  // every completed visit was rated (p = 1)
+  EXPECT_EQ(sim.open_jobs(), 0u);
 }
 
 TEST_F(AgencySimTest, SameOffersSameAnswersInAnyOrderOtherSeedOtherAnswers) {
