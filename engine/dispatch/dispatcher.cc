@@ -192,8 +192,8 @@ void Dispatcher::arm_late(OrderRecord& o, TimeMs now) {
   TimeMs deadline = o.priority() == vigil::v1::EMERGENCY ? (o.eta_ms() ? o.eta_ms() : window_end)
                                                          : (window_end ? window_end : o.eta_ms());
   if (deadline == 0) return;
+  if (o.late_due_ms() != 0 && deadline == o.late_deadline_ms()) return;  // armed already
   const TimeMs due = std::max(deadline, now);
-  if (due == o.late_due_ms()) return;
   o.set_late_due_ms(due);
   o.set_late_deadline_ms(deadline);
   dirty_orders_.insert(o.order_id());
@@ -221,7 +221,9 @@ void Dispatcher::raise_late(OrderRecord& o, TimeMs now) {
   o.set_late_raised_ms(now);
   o.set_late_active(true);
   dirty_orders_.insert(o.order_id());
-  const bool by_eta = o.eta_ms() != 0 && o.late_deadline_ms() == o.eta_ms();
+  // The same choice arm_late made: an emergency's eta, or the eta of an order with no window end.
+  const bool by_eta =
+      o.eta_ms() != 0 && (o.priority() == vigil::v1::EMERGENCY || !o.has_window_end());
   const std::string what =
       "order " + o.order_id() + " (" + o.category() + ") not arrived by its " +
       (by_eta ? "eta " : "window end ") + format_rfc3339(o.late_deadline_ms()) + ", " +
