@@ -68,14 +68,15 @@ std::string upper(std::string s) {
   return s;
 }
 
-std::string rfc3339_or_empty(TimeMs ms) { return ms ? format_rfc3339(ms) : std::string(); }
 
 //! The order as JSON; an agency sees only its own offers and not who else was asked.
 json::object order_json(const OrderView& o, const Principal& who) {
   json::object j;
   j["order_id"] = o.order_id;
   j["elder_id"] = o.elder_id;
-  j["agency_id"] = o.agency_id;
+  // An agency sees neither which other agency holds the order nor that agency's steps.
+  const bool other_agency = who.role == Role::kAgency && o.agency_id != who.agency_id;
+  j["agency_id"] = other_agency ? std::string() : o.agency_id;
   j["state"] = vigil::v1::OrderState_Name(o.state);
   j["category"] = o.category;
   j["priority"] = vigil::v1::Priority_Name(o.priority);
@@ -88,7 +89,10 @@ json::object order_json(const OrderView& o, const Principal& who) {
     j["offered_to"] = std::move(to);
   }
   json::array timeline;
-  for (const auto& e : o.timeline) timeline.push_back(proto_json(e));
+  for (const auto& e : o.timeline) {
+    if (who.role == Role::kAgency && !e.agency_id().empty() && e.agency_id() != who.agency_id) continue;
+    timeline.push_back(proto_json(e));
+  }
   j["timeline"] = std::move(timeline);
   json::array offers;
   for (const auto& off : o.offers) {

@@ -209,9 +209,15 @@ TEST_F(ApiServerTest, AgencyCannotSeeAnotherAgencysOrder) {
   EXPECT_EQ(post("/api/agencies/ag2/orders/o2/progress", R"({"status":"EN_ROUTE"})", "demo-agency-ag1").status, 403);
   // ... acting on its own agency path for an order it was never offered is refused too.
   EXPECT_EQ(post("/api/agencies/ag1/orders/o2/progress", R"({"status":"EN_ROUTE"})", "demo-agency-ag1").status, 403);
+  // o1 goes on to ag2 after ag1 lets its offer lapse: ag1 still sees its part, not ag2's.
+  tee_->emit(OutTopic::kDispatch, "ag2", offer("o1", "ag2", "e1", kT0, 2));
+  tee_->emit(OutTopic::kTracking, "o1", order_event("o1", "e1", "ag2", vigil::v1::OFFERED, kT0));
   Reply own = get("/api/orders/o1", "demo-agency-ag1");
   ASSERT_EQ(own.status, 200);
   EXPECT_FALSE(own.json().as_object().contains("offered_to"));
+  EXPECT_EQ(own.json().at("agency_id"), "");
+  EXPECT_EQ(own.json().at("timeline").as_array().size(), 2u);  // CREATED, OFFERED to ag1
+  EXPECT_EQ(own.json().at("offers").as_array().size(), 1u);
   Reply list = get("/api/orders", "demo-agency-ag1");
   ASSERT_EQ(list.status, 200);
   ASSERT_EQ(list.json().at("orders").as_array().size(), 1u);
@@ -379,6 +385,7 @@ TEST_F(ApiServerTest, CancelsAndRatesOrders) {
 TEST_F(ApiServerTest, ElderPageHasProfileDevicesAlarmsAndOrders) {
   Reply r = get("/api/elders/e1");
   ASSERT_EQ(r.status, 200);
+  SCOPED_TRACE(r.body);
   auto j = r.json();
   EXPECT_EQ(j.at("profile").at("name"), "Wang Fang");
   EXPECT_EQ(j.at("devices").as_array().size(), 1u);
