@@ -11,11 +11,11 @@ build_pkgs=(
   librdkafka-dev librocksdb-dev
   libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev
-  libyaml-cpp-dev libhowardhinnant-date-dev tzdata
+  libyaml-cpp-dev libyaml-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libbz2-dev libssl-dev libsasl2-dev
 )
-test_pkgs=(python3 jq procps chromium fonts-noto-cjk)
+test_pkgs=(python3 jq procps chromium fonts-noto-cjk clang libclang-rt-14-dev)
 # Node.js and npm run the deployment schema checks and the browser tests; a machine that already
 # has them (from any source) keeps its own.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then test_pkgs+=(nodejs npm); fi

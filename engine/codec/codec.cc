@@ -1,6 +1,7 @@
 #include "engine/codec/codec.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 
 namespace vigil::codec {
 
@@ -31,13 +32,27 @@ namespace {
 Status missing(const char* type, const char* field) {
   return make_error(Errc::kInvalidInput, std::string(type) + " lacks " + field);
 }
+
+//! Timestamps must lie in protobuf's range (years 1..9999, nanos 0..999999999): outside it
+//! they cannot be printed as RFC 3339 and overflow engine time (found by tests/fuzz).
+Status check_time(const google::protobuf::Timestamp& ts, const char* type, const char* field) {
+  using google::protobuf::util::TimeUtil;
+  if (ts.seconds() < TimeUtil::kTimestampMinSeconds || ts.seconds() > TimeUtil::kTimestampMaxSeconds ||
+      ts.nanos() < 0 || ts.nanos() > 999'999'999) {
+    return make_error(Errc::kInvalidInput, std::string(type) + " " + field +
+                                               " is outside years 1..9999 (seconds " +
+                                               std::to_string(ts.seconds()) + ", nanos " +
+                                               std::to_string(ts.nanos()) + ")");
+  }
+  return ok();
+}
 }  // namespace
 
 Status validate(const vigil::v1::DeviceEvent& e) {
   if (e.elder_id().empty()) return missing("DeviceEvent", "elder_id");
   if (e.type().empty()) return missing("DeviceEvent", "type");
   if (!e.has_ts()) return missing("DeviceEvent", "ts");
-  return ok();
+  return check_time(e.ts(), "DeviceEvent", "ts");
 }
 
 Status validate(const vigil::v1::CallEvent& e) {
@@ -46,6 +61,16 @@ Status validate(const vigil::v1::CallEvent& e) {
   if (!e.has_ts()) return missing("CallEvent", "ts");
   if (e.action_case() == vigil::v1::CallEvent::ACTION_NOT_SET) {
     return missing("CallEvent", "an action (service_request, alarm_action or order_action)");
+  }
+  if (auto s = check_time(e.ts(), "CallEvent", "ts"); !s) return s;
+  if (e.has_service_request()) {
+    const auto& sr = e.service_request();
+    if (sr.has_window_start()) {
+      if (auto s = check_time(sr.window_start(), "ServiceRequest", "window_start"); !s) return s;
+    }
+    if (sr.has_window_end()) {
+      if (auto s = check_time(sr.window_end(), "ServiceRequest", "window_end"); !s) return s;
+    }
   }
   return ok();
 }
@@ -57,6 +82,8 @@ Status validate(const vigil::v1::AgencyUpdate& e) {
   if (e.status() == vigil::v1::AgencyUpdate::STATUS_UNSPECIFIED) {
     return missing("AgencyUpdate", "status");
   }
+  if (auto s = check_time(e.ts(), "AgencyUpdate", "ts"); !s) return s;
+  if (e.has_eta()) return check_time(e.eta(), "AgencyUpdate", "eta");
   return ok();
 }
 
@@ -84,7 +111,9 @@ std::string to_json(const pb::Message& msg) {
   options.add_whitespace = false;
   options.always_print_primitive_fields = false;
   std::string out;
-  (void)pb::util::MessageToJsonString(msg, &out, options);
+  if (!pb::util::MessageToJsonString(msg, &out, options).ok()) {
+    return "null";  // e.g. a Timestamp out of range: valid JSON, never a half-printed object
+  }
   return out;
 }
 

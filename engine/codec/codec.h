@@ -27,14 +27,16 @@ enum class Format : uint8_t { kBinary, kJson };
 Status decode(std::string_view payload, Format format, google::protobuf::Message* msg);
 
 //! Checks the fields every message of the topic must carry (ids, a timestamp where the SPEC
-//! needs one). Returns kInvalidInput naming the first missing field.
+//! needs one, every timestamp within years 1..9999). Returns kInvalidInput naming the first
+//! missing or invalid field.
 Status validate(const vigil::v1::DeviceEvent& e);
 Status validate(const vigil::v1::CallEvent& e);
 Status validate(const vigil::v1::AgencyUpdate& e);
 Status validate(const vigil::v1::RegistryUpdate& e);
 
 //! Canonical proto3 JSON of a message on one line: proto field names, enums as names,
-//! default values omitted. Deterministic for a given message.
+//! default values omitted. Deterministic for a given message. "null" for a message that has no
+//! JSON form (a Timestamp outside years 1..9999; validate() keeps such inputs out).
 std::string to_json(const google::protobuf::Message& msg);
 
 //! A fresh message of the type a topic carries.

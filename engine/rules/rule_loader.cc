@@ -12,6 +12,7 @@
 
 #include "engine/pipeline/shard_router.h"
 #include "engine/rules/rule_set.h"
+#include "engine/rules/yaml_guard.h"
 
 namespace vigil::rules {
 namespace {
@@ -105,6 +106,10 @@ class Loader {
 
   void load_text_unsorted(const std::string& text, const std::string& file) {
     file_ = file;
+    if (auto syntax = check_yaml_syntax(text, file)) {  // before yaml-cpp: see yaml_guard.h
+      diags_->push_back(*syntax);
+      return;
+    }
     std::vector<YAML::Node> docs;
     try {
       docs = YAML::LoadAll(text);

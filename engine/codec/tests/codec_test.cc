@@ -60,3 +60,26 @@ TEST(Topics, PrefixAndStrip) {
 
 }  // namespace
 }  // namespace vigil::codec
+
+namespace vigil::codec {
+namespace {
+
+// Found by tests/fuzz/fuzz_decode: wire bytes may carry a Timestamp outside protobuf's range.
+TEST(Codec, RejectsTimestampsOutsideTheValidRange) {
+  vigil::v1::DeviceEvent e;
+  e.set_elder_id("e1");
+  e.set_type("sos");
+  e.mutable_ts()->set_seconds(400'000'000'000);  // year ~14700
+  auto s = validate(e);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("DeviceEvent ts is outside years 1..9999"), std::string::npos);
+  e.mutable_ts()->set_seconds(0);
+  e.mutable_ts()->set_nanos(-5);
+  EXPECT_FALSE(validate(e));
+  EXPECT_EQ(to_json(e), "null");  // never half-printed JSON
+  e.mutable_ts()->set_nanos(0);
+  EXPECT_TRUE(validate(e));
+}
+
+}  // namespace
+}  // namespace vigil::codec
