@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/core/metrics.h"
 #include "engine/core/time_util.h"
 #include "engine/runtime/dispatch_core.h"
 #include "engine/runtime/rules_watcher.h"
@@ -116,6 +117,40 @@ TEST_F(ShardReload, TimersArmedBeforeASwapThatMovesIndicesAreNotMisrouted) {
   shard.advance_to(kT0 + 2 * kMinute);
   EXPECT_NE(out_.find("\"alarm_id\":\"e1:fall_no_recovery:1\""), std::string::npos) << out_;
   EXPECT_EQ(shard.timers(), 0u);
+}
+
+TEST_F(ShardReload, EventBehindItsPartitionWatermarkIsLateButStillApplied) {
+  runtime::ShardOptions options;
+  options.max_out_of_order_ms = 2000;
+  runtime::ShardCore shard(0, 1, load_text(kBase), sink_, dispatch_, options);
+  const uint64_t late_before = metrics().late_events.get();
+  shard.process(event("e1", "heart_rate", 70, kT0 + 10'000), kT0);
+  shard.process(event("e2", "heart_rate", 70, kT0 + 8'500), kT0);  // within the bound
+  EXPECT_EQ(metrics().late_events.get(), late_before);
+  InputRecord other = event("e3", "heart_rate", 70, kT0 + 1000);
+  other.partition = 1;  // watermarks are per partition
+  shard.process(other, kT0);
+  EXPECT_EQ(metrics().late_events.get(), late_before);
+  shard.process(event("e4", "sos", 1, kT0 + 7'000), kT0);  // 3 s behind partition 0
+  EXPECT_EQ(metrics().late_events.get(), late_before + 1);
+  EXPECT_NE(out_.find("\"alarm_id\":\"e4:sos:1\""), std::string::npos) << "a late sos is still an sos";
+}
+
+TEST_F(ShardReload, TimerFiredLongAfterItsDueTimeSaysLate) {
+  runtime::ShardOptions options;
+  options.late_timer_ms = 1000;
+  runtime::ShardCore shard(0, 1, load_text(kBase), sink_, dispatch_, options);
+  shard.process(event("e1", "fall", 1, kT0), kT0);
+  shard.advance_to(kT0 + 60'500);  // 0.5 s after due: on time
+  ASSERT_NE(out_.find("e1:fall_no_recovery:1"), std::string::npos) << out_;
+  EXPECT_EQ(out_.find("late"), std::string::npos) << out_;
+  out_.clear();
+  shard.process(event("e2", "fall", 1, kT0 + 61'000), kT0 + 61'000);
+  shard.advance_to(kT0 + 10 * kMinute);  // the engine was away: 8 min 1 s after due
+  EXPECT_NE(out_.find("within 60 s (late: due 2026-03-01T08:02:01Z, fired 479 s after)"),
+            std::string::npos)
+      << out_;
+  EXPECT_NE(out_.find("\"raised_at\":\"2026-03-01T08:02:01Z\""), std::string::npos) << out_;
 }
 
 TEST(RulesWatcher, BrokenFileIsRefusedWithLocatedErrorsAndAFixReloads) {
