@@ -41,13 +41,15 @@ void AgencyIndex::upsert(const vigil::v1::Agency& agency) {
   AgencyEntry& e = entries_[it->second];
   unindex(it->second);
   *e.record.mutable_agency() = agency;
+  e.refresh();
   index(it->second);
   e.dirty = true;
 }
 
 void AgencyIndex::restore(const vigil::state::AgencyRecord& record) {
   auto idx = static_cast<uint32_t>(entries_.size());
-  entries_.push_back(AgencyEntry{record, 0, false});
+  entries_.push_back(AgencyEntry{record});
+  entries_.back().refresh();
   by_id_[record.agency().agency_id()] = idx;
   index(idx);
 }

@@ -23,8 +23,20 @@ struct AgencyEntry {
   vigil::state::AgencyRecord record;
   int pending = 0;  //!< offers out and unanswered: reserved capacity
   bool dirty = false;
+  // Copies of the record.agency() fields ranking reads, beside the load, so that scoring an
+  // agency touches this entry and not the separately allocated Agency message.
+  int capacity = 0;
+  double rating = 0;
+  bool active = false;
+
+  //! Re-reads the copies; call after changing record.agency().
+  void refresh() {
+    capacity = record.agency().capacity();
+    rating = record.agency().rating();
+    active = record.agency().active();
+  }
   int committed() const { return record.load() + pending; }
-  bool has_room() const { return committed() < record.agency().capacity(); }
+  bool has_room() const { return committed() < capacity; }
 };
 
 class AgencyIndex {

@@ -65,26 +65,25 @@ std::vector<std::string> Dispatcher::rank_candidates(const OrderRequest& r) {
   agencies_.within(r.lat, r.lon, radius, r.category, near_);
   scored_.clear();
   for (auto [e, d] : near_) {
-    const auto& a = e->record.agency();
-    if (!a.active() || a.capacity() <= 0) continue;
+    if (!e->active || e->capacity <= 0) continue;
     double score = config_.weight_distance * (d / radius) +
-                   config_.weight_load * (double(e->committed()) / a.capacity()) +
-                   config_.weight_rating * ((5.0 - std::clamp(a.rating(), 0.0, 5.0)) / 5.0);
+                   config_.weight_load * (double(e->committed()) / e->capacity) +
+                   config_.weight_rating * ((5.0 - std::clamp(e->rating, 0.0, 5.0)) / 5.0);
     // Quantise so that float noise never decides; equal scores fall to fairness.
-    scored_.push_back({std::round(score * 1e6) / 1e6, e->record.offers(), &a.agency_id()});
+    scored_.push_back({std::round(score * 1e6) / 1e6, e->record.offers(), e});
   }
   // Ties: the agency that has been offered least so far, then by id (deterministic).
   auto better = [](const Scored& x, const Scored& y) {
     if (x.score != y.score) return x.score < y.score;
     if (x.offers != y.offers) return x.offers < y.offers;
-    return *x.id < *y.id;
+    return x.agency->record.agency().agency_id() < y.agency->record.agency().agency_id();
   };
   const size_t keep =
       std::min(scored_.size(), static_cast<size_t>(std::max(0, config_.max_candidates)));
   std::partial_sort(scored_.begin(), scored_.begin() + static_cast<std::ptrdiff_t>(keep),
                     scored_.end(), better);
   out.reserve(keep);
-  for (size_t i = 0; i < keep; ++i) out.push_back(*scored_[i].id);
+  for (size_t i = 0; i < keep; ++i) out.push_back(scored_[i].agency->record.agency().agency_id());
   return out;
 }
 
@@ -149,7 +148,7 @@ void Dispatcher::offer_next(OrderRecord& o, TimeMs now, const std::string& reaso
     offers_left = true;
     const std::string& id = o.candidates(i);
     AgencyEntry* a = agencies_.find(id);
-    if (a == nullptr || !a->record.agency().active() || !a->has_room()) continue;
+    if (a == nullptr || !a->active || !a->has_room()) continue;
     o.set_offered(i, o.offered(i) + 1);
     o.set_next_candidate(static_cast<uint32_t>((i + 1) % n));
     o.set_attempt(o.attempt() + 1);
@@ -387,6 +386,7 @@ Status Dispatcher::on_order_action(const OrderActionRequest& r, TimeMs now) {
       auto* ag = a->record.mutable_agency();
       ag->set_rating(ag->rating() * 0.9 + act.rating() * 0.1);
       a->record.set_ratings(a->record.ratings() + 1);
+      a->refresh();
       a->dirty = true;
     }
     transition(o, vigil::v1::RATED, now, "rating " + std::to_string(act.rating()));

@@ -86,7 +86,7 @@ class Dispatcher {
   struct Scored {
     double score;
     uint64_t offers;
-    const std::string* id;
+    const AgencyEntry* agency;
   };
   std::vector<std::pair<AgencyEntry*, double>> near_;  //!< rank_candidates scratch
   std::vector<Scored> scored_;                         //!< rank_candidates scratch

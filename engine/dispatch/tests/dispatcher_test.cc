@@ -462,10 +462,7 @@ TEST_F(DispatcherTest, AgencyFullAtItsTurnKeepsItsTwoOffers) {
 TEST_F(DispatcherTest, CandidatesWithOffersLeftAllFullEscalatesNoAgencyFree) {
   d_.upsert_agency(make_agency("a", 0.2, "meal_delivery"));
   d_.upsert_agency(make_agency("b", 0.5, "meal_delivery", 1));
-  vigil::state::AgencyRecord full;
-  *full.mutable_agency() = make_agency("b", 0.5, "meal_delivery", 1);
-  full.set_load(1);
-  d_.agencies().find("b")->record = full;
+  d_.agencies().find("b")->record.set_load(1);  // b is busy with an order of its own
   d_.create_order(make_request("o1", "meal_delivery"), kT0);
   ASSERT_TRUE(d_.on_agency_update(update("a", "o1", AgencyUpdate::DECLINED, kT0), kT0));
   ASSERT_TRUE(
