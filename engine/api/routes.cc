@@ -29,6 +29,12 @@ constexpr size_t kMaxLimit = 2000;
 
 json::value proto_json(const google::protobuf::Message& m) { return json::parse(codec::to_json(m)); }
 
+// A message's JSON as an object to add fields to; empty if it has no JSON form (to_json's null).
+json::object proto_object(const google::protobuf::Message& m) {
+  json::value v = proto_json(m);
+  return v.is_object() ? std::move(v.as_object()) : json::object();
+}
+
 Response json_response(const Request& req, http::status status, const json::value& body) {
   Response res{status, req.version()};
   res.set(http::field::content_type, "application/json");
@@ -322,7 +328,7 @@ Response Handler::alarms() {
 Response Handler::alarm(const std::string& id) {
   auto v = ctx_.views.alarm(id);
   if (!v) return err(http::status::not_found, "no alarm " + id);
-  json::object j = proto_json(v->latest).as_object();
+  json::object j = proto_object(v->latest);
   json::array history;
   for (const auto& h : v->history) history.push_back(proto_json(h));
   j["history"] = std::move(history);
@@ -488,7 +494,7 @@ Response Handler::elder(const std::string& id) {
 Response Handler::agency_offers(const std::string& agency) {
   json::array items;
   for (const auto& o : ctx_.views.offers_of(agency, limit_of(t_))) {
-    json::object j = proto_json(o.offer).as_object();
+    json::object j = proto_object(o.offer);
     j["pending"] = o.pending;
     items.push_back(std::move(j));
   }

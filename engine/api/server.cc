@@ -206,7 +206,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       ws->run(std::move(req));
       return;
     }
-    send(handle_request(server_.ctx(), req));
+    // Handlers return errors as values; this only guards the io thread against the unexpected.
+    Response res;
+    try {
+      res = handle_request(server_.ctx(), req);
+    } catch (const std::exception& e) {
+      log::error("api", req.method_string(), " ", req.target(), ": ", e.what());
+      res = error_response(req, http::status::internal_server_error,
+                           std::string("internal error: ") + e.what());
+    }
+    send(std::move(res));
   }
 
   void send(Response res) {
@@ -261,7 +270,18 @@ Status ApiService::Server::start() {
   do_accept();
   running_ = true;
   int n = std::max(1, ctx_.config.io_threads);
-  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([this] {
+      for (;;) {  // a handler that throws loses its connection, not the server
+        try {
+          ioc_.run();
+          return;
+        } catch (const std::exception& e) {
+          log::error("api", "io thread: ", e.what());
+        }
+      }
+    });
+  }
   log::info("api", "listening on http://", ep.address().to_string(), ":", port_);
   return ok();
 }
