@@ -78,11 +78,17 @@ void AlarmBook::raise(registry::ElderState& e, const rules::Rule& rule, std::str
   if (!rule.actions.dispatch.empty()) a.set_order_id(dispatch::order_id_for_alarm(a.alarm_id()));
   metrics().alarms_raised.add();
   answers_.on_raise(a.severity(), ts);
-  arm_escalation(a.elder_id(), 1, ts);
   emit(a);
 
   const bool urgent = rule.severity == vigil::v1::CRITICAL || rule.severity == vigil::v1::MAJOR;
-  if (urgent || !rule.actions.operator_task.empty()) {
+  const bool has_task = urgent || !rule.actions.operator_task.empty();
+  if (!has_task) {
+    // Only alarms that put a task in an operator's queue are chased when unanswered: a MINOR
+    // or WARNING without a task escalating to EMERGENCY would be noise. Marked as fully
+    // escalated so that a restart does not arm them either.
+    meta.escalated = 2;
+  } else {
+    arm_escalation(a.elder_id(), 1, ts);
     vigil::v1::OperatorTask task;
     task.set_task_id("task-" + a.alarm_id());
     task.set_kind(rule.actions.operator_task.empty() ? "alarm" : rule.actions.operator_task);
@@ -136,11 +142,13 @@ void AlarmBook::auto_clear(registry::ElderState& e, const std::string& rule_id, 
     registry::AlarmMeta& meta = e.alarm_meta[rule_id];
     if (meta.flap_start != 0 && ts - meta.flap_start <= config_.flap_window &&
         meta.flaps + 1 > config_.flap_limit) {
-      // Flapping: hold it active (its count keeps rising with each raise) instead of clearing
-      // and raising a new alarm every few minutes. Said once; the next clear after the window
-      // releases it.
+      // Flapping: hold it active instead of clearing and raising a new alarm every few
+      // minutes. The first clear it absorbs counts as a recurrence (count + 1, one record that
+      // says so); later ones are silent, so a calm stretch does not inflate the count. The next
+      // clear after the window releases it.
       if (!meta.held) {
         meta.held = true;
+        a.set_count(a.count() + 1);
         set_ts(a.mutable_updated_at(), ts);
         a.set_message("flapping: cleared " + std::to_string(meta.flaps + 1) + " times within " +
                       std::to_string(config_.flap_window / kSecond) + " s; held active");

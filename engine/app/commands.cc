@@ -142,7 +142,8 @@ int cmd_replay(int argc, char** argv) {
     return 1;
   }
   std::cerr << "replay: " << stats.lines << " lines in (" << stats.bad_lines << " bad), "
-            << std::count(out_text.begin(), out_text.end(), '\n') << " records out\n";
+            << std::count(out_text.begin(), out_text.end(), '\n') << " records out\n"
+            << stats.answers.str();
   return 0;
 }
 

@@ -125,6 +125,7 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
     exit_code = 1;
   }
   print_summary(out, "summary");
+  out << engine.answer_times().str();
   return exit_code;
 }
 

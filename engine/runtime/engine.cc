@@ -77,6 +77,7 @@ Status Engine::start() {
     ShardOptions so;
     so.max_out_of_order_ms = options_.max_out_of_order_ms;
     so.late_timer_ms = options_.late_timer_ms;
+    so.alarm = options_.alarm;
     shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, sink_, *ports_.back(), so));
     shard_done_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     shard_reloads_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
@@ -316,6 +317,16 @@ Status Engine::stop() {
   threads_.clear();
   stopped_ = true;
   return result;
+}
+
+}  // namespace vigil::runtime
+
+namespace vigil::runtime {
+
+alarm::AnswerTimeReport Engine::answer_times() const {
+  alarm::AnswerTimes all(options_.alarm.first_escalation, options_.alarm.second_escalation);
+  for (const auto& s : shards_) all.merge(s->answer_times());
+  return all.report();
 }
 
 }  // namespace vigil::runtime

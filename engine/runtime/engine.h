@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/alarm/alarm_book.h"
 #include "engine/codec/record.h"
 #include "engine/core/clock.h"
 #include "engine/dispatch/dispatch_config.h"
@@ -55,6 +56,8 @@ struct EngineOptions {
   TimeMs max_out_of_order_ms = 2000;
   //! A timer fired at least this long after its due time (plus the out-of-orderness) is late.
   TimeMs late_timer_ms = 1000;
+  //! Answer targets (escalation tasks) and flapping of alarms.
+  alarm::AlarmConfig alarm;
 };
 
 //! A message on a shard's ring.
@@ -105,6 +108,8 @@ class Engine {
   uint64_t reloads_applied() const;
 
   uint64_t checkpoints() const { return committed_epoch_; }
+  //! Answer-time figures of all shards; call after stop() (the shards' threads own them).
+  alarm::AnswerTimeReport answer_times() const;
   const state::StateStore* store() const { return store_.get(); }
 
  private:

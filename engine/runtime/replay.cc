@@ -121,6 +121,7 @@ ReplayStats replay(std::istream& in, std::shared_ptr<const rules::RuleSet> rules
     if (to_dispatch) dispatch.process(rec, now);
     else shard.process(rec, now);
   }
+  stats.answers = shard.answer_times().report();
   return stats;
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/alarm/answer_times.h"
 #include "engine/dispatch/dispatch_config.h"
 #include "engine/egress/sink.h"
 #include "engine/rules/rule_set.h"
@@ -18,6 +19,7 @@ namespace vigil::runtime {
 struct ReplayStats {
   uint64_t lines = 0;
   uint64_t bad_lines = 0;
+  alarm::AnswerTimeReport answers;  //!< answer-time figures on the replay's event time
 };
 
 //! Replays `in` into `sink`. Never throws on bad input: a bad line becomes a deadletter.

@@ -30,7 +30,7 @@ ShardCore::ShardCore(uint32_t index, uint32_t shards, std::shared_ptr<const rule
       engine_(std::move(rules)),
       sink_(sink),
       dispatch_(dispatch),
-      alarms_(sink, dispatch) {}
+      alarms_(sink, dispatch, options.alarm) {}
 
 registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
   auto [it, inserted] = index_of_.try_emplace(elder_id, static_cast<uint32_t>(elders_.size()));
@@ -194,6 +194,18 @@ void ShardCore::advance_to(TimeMs now) {
     late_note_.clear();
     mark_dirty(e, was_dirty);
   }
+  // Escalations of unanswered alarms (the alarm book keeps their timers).
+  if (alarms_.next_due() > now) return;
+  touched_.clear();
+  alarms_.advance_to(now, [this](const std::string& id) -> registry::ElderState* {
+    auto it = index_of_.find(id);
+    if (it == index_of_.end()) return nullptr;
+    touched_.push_back(it->second);
+    return &elders_[it->second];
+  });
+  for (uint32_t k : touched_) {
+    if (elders_[k].dirty) dirty_.push_back(k);  // collect_dirty skips repeats
+  }
 }
 
 ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs now) {
@@ -310,6 +322,7 @@ void ShardCore::collect_dirty(state::StateOps& ops) {
     e.dirty = false;
   }
   dirty_.clear();
+  alarms_.collect_history(ops);
 }
 
 Status ShardCore::load(const state::StateStore& store) {
@@ -326,6 +339,7 @@ Status ShardCore::load(const state::StateStore& store) {
     e = registry::from_record(r, ids);
     e.profile.set_elder_id(std::string(key));
     engine_.rearm(e, *this);
+    alarms_.rearm(e);
   });
   if (corrupt) log::error("shard", "skipped ", corrupt, " unreadable elder records");
   return s;

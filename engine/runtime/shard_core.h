@@ -11,6 +11,7 @@
 // every timer, bumps it, and re-arms the timers of kept rules under their new index.
 
 #include <deque>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -39,6 +40,8 @@ struct ShardOptions {
   //! A timer fired this long or more after its due time is marked late in the alarm message
   //! and counted. 0: never (replay, where timers fire exactly at their due time).
   TimeMs late_timer_ms = 0;
+  //! Answer targets (escalations) and flapping (engine/alarm/README.md).
+  alarm::AlarmConfig alarm;
 };
 
 //! What a rule-set swap did (for the log and tests).
@@ -75,7 +78,9 @@ class ShardCore final : public rules::RuleEffects {
   Status load(const state::StateStore& store);
 
   //! Earliest armed timer (INT64_MAX if none).
-  TimeMs next_due() { return timers_.next_due(); }
+  TimeMs next_due() { return std::min(timers_.next_due(), alarms_.next_due()); }
+  //! Answer-time figures of this shard's alarms (read after the shard thread stopped).
+  const alarm::AnswerTimes& answer_times() const { return alarms_.answer_times(); }
   size_t elders() const { return elders_.size(); }
   size_t timers() const { return timers_.size(); }
   const registry::ElderState* elder(const std::string& id) const;
@@ -115,6 +120,7 @@ class ShardCore final : public rules::RuleEffects {
   uint32_t current_ = 0;  //!< index of the elder being evaluated (the key of timers it arms)
   std::string late_note_;  //!< appended to alarm messages while a late timer fires
   std::vector<uint32_t> dirty_;
+  std::vector<uint32_t> touched_;  //!< elders an escalation pass looked at
   std::vector<TimeMs> watermarks_;  //!< per input partition (telemetry), see ShardOptions
   // Decode buffers, reused so that steady-state decoding does not allocate messages.
   vigil::v1::DeviceEvent event_;

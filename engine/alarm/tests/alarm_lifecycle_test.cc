@@ -139,11 +139,13 @@ TEST_F(LifecycleTest, FlappingAlarmIsHeldActiveWithItsCountRising) {
   EXPECT_EQ(AlarmBook::active(e_, "hr_high")->alarm_id(), "e1:hr_high:4");
   EXPECT_NE(alarms().back().message().find("flapping"), std::string::npos);
   EXPECT_EQ(alarms().back().status(), vigil::v1::ACTIVE_UNACK);
+  EXPECT_EQ(alarms().back().count(), 2u);
   const size_t records = alarms().size();
-  book_.auto_clear(e_, "hr_high", t + 1000, "back_in_range");  // said once only
+  book_.auto_clear(e_, "hr_high", t + 1000, "back_in_range");  // absorbed silently
   EXPECT_EQ(alarms().size(), records);
-  book_.raise(e_, r, "d1", t + 2000, "high");  // a repeat, not a fifth alarm
   EXPECT_EQ(AlarmBook::active(e_, "hr_high")->count(), 2u);
+  book_.raise(e_, r, "d1", t + 2000, "high");  // a repeat raises the count, not a fifth alarm
+  EXPECT_EQ(AlarmBook::active(e_, "hr_high")->count(), 3u);
   EXPECT_EQ(e_.alarm_seq["hr_high"], 4u);
   // After the window the next clear goes through.
   book_.auto_clear(e_, "hr_high", kT0 + kHour + 1, "back_in_range");
