@@ -18,12 +18,13 @@
 #include "engine/egress/sink.h"
 #include "engine/rules/rule_set.h"
 #include "engine/runtime/replay.h"
+#include "engine/sim/population.h"
 
 namespace vigil::app {
 namespace {
 
 const std::vector<std::string> kCommonFlags = {
-    "brokers", "data-dir", "rules", "config", "topic-prefix", "http", "duration", "shards",
+    "brokers", "data-dir", "rules", "config", "topic-prefix", "http", "console-dir", "duration", "shards",
     "partitions", "group-id", "progress", "commit-interval-ms", "max-out-of-order-ms"};
 
 std::vector<std::string> with(std::vector<std::string> base, std::initializer_list<const char*> more) {
@@ -160,6 +161,15 @@ int cmd_demo(int argc, char** argv) {
   }
   auto& stop = install_stop_signals();
   const TopicNames topics(s.topic_prefix);
+  {
+    // The demo's tokens: demo-operator, demo-admin and demo-agency-<id> for each simulated agency.
+    sim::SimOptions so;
+    so.elders = s.elders;
+    so.seed = s.seed;
+    std::vector<std::string> agency_ids;
+    for (const auto& a : sim::make_population(so).agencies) agency_ids.push_back(a.agency_id());
+    s.tokens = api::demo_tokens(agency_ids);
+  }
   auto broker = broker::EmbeddedBroker::start(1, s.partitions, topics);
   if (!broker) {
     std::cerr << "vigil demo: " << broker.error().message << "\n";
@@ -170,8 +180,8 @@ int cmd_demo(int argc, char** argv) {
             << " partitions per topic)\n"
             << "demo: " << s.elders << " simulated elders at " << s.rate
             << " events/s, simulated agencies, state in " << s.data_dir << "\n"
-            << "demo: console on http://" << s.http << " arrives with the console issue; "
-            << "watch with: vigil tail alarms --brokers " << s.brokers << std::endl;
+            << "demo: tokens demo-operator, demo-admin, demo-agency-<agency_id> (e.g. demo-agency-ag01)\n"
+            << "demo: or watch a topic with: vigil tail alarms --brokers " << s.brokers << std::endl;
 
   std::atomic<bool> others_stop{false};
   std::thread printer([&] { run_demo_printer(s.brokers, topics, others_stop, std::cout); });

@@ -73,6 +73,12 @@ void apply_yaml(Settings& s, const std::string& file) {
     str("group_id", s.group_id);
     if (root["shards"]) s.shards = root["shards"].as<uint32_t>();
     if (root["partitions"]) s.partitions = root["partitions"].as<int>();
+    if (root["tokens"]) {
+      auto t = api::parse_tokens(root["tokens"]);
+      if (!t) throw UsageError(file + ": tokens: " + t.error().message);
+      s.tokens = std::move(t.value());
+    }
+    if (root["console_dir"]) s.console_dir = root["console_dir"].as<std::string>();
     if (root["commit_interval_ms"]) s.commit_interval_ms = root["commit_interval_ms"].as<int64_t>();
     if (const auto& t = root["event_time"]) {
       if (t["max_out_of_order_ms"]) s.max_out_of_order_ms = t["max_out_of_order_ms"].as<int64_t>();
@@ -107,6 +113,7 @@ Settings load_settings(const Args& args) {
   if (auto v = args.get("rules")) s.rules_dir = *v;
   if (auto v = args.get("topic-prefix")) s.topic_prefix = *v;
   if (auto v = args.get("http")) s.http = *v;
+  if (auto v = args.get("console-dir")) s.console_dir = *v;
   if (auto v = args.get("group-id")) s.group_id = *v;
   if (auto v = args.get("shards")) s.shards = static_cast<uint32_t>(parse_number("shards", *v));
   if (auto v = args.get("partitions")) s.partitions = static_cast<int>(parse_number("partitions", *v));

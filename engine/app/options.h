@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/api/access.h"
 #include "engine/dispatch/dispatch_config.h"
 
 namespace vigil::app {
@@ -55,6 +56,9 @@ struct Settings {
   uint64_t seed = 42;
   double time_scale = 1;
   dispatch::DispatchConfig dispatch;
+  // console and HTTP API
+  std::string console_dir = VIGIL_CONSOLE_DIR;  //!< static files of the console
+  api::TokenMap tokens;                         //!< `tokens:` in the config; demo: demo_tokens()
 };
 
 //! Loads --config (if given) then applies the common flags of SPEC section 6.

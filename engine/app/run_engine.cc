@@ -12,6 +12,11 @@
 #include "engine/app/signals.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/rules_watcher.h"
+#include "engine/api/api_service.h"
+#include "engine/api/input_producer.h"
+#include "engine/dispatch/order_history.h"
+
+#include <mutex>
 
 namespace vigil::app {
 
@@ -50,10 +55,65 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   eo.max_out_of_order_ms = s.max_out_of_order_ms;
   eo.late_timer_ms = s.late_timer_ms;
   const Clock& clock = RealClock::instance();
-  runtime::Engine engine(eo, loaded.rules, *sink.value(), clock);
+
+  // The console and HTTP API (engine/api): a tee in front of the Kafka sink feeds its views;
+  // operator and agency actions go to the calls and agency topics like any other input.
+  std::atomic<bool> ready{false};
+  std::mutex rules_mu;
+  std::shared_ptr<const rules::RuleSet> current_rules = loaded.rules;
+  std::shared_ptr<const rules::RuleSet> pending_rules;
+  const state::StateStore* store = nullptr;
+  api::ApiHooks hooks;
+  auto inputs = api::InputProducer::start(s.brokers, topics);
+  if (!inputs) {
+    std::cerr << "vigil: " << inputs.error().message << "\n";
+    return 1;
+  }
+  inputs.value()->attach(hooks);
+  hooks.ready = [&] { return ready.load(); };
+  hooks.rules = [&] {
+    std::lock_guard lock(rules_mu);
+    return current_rules;
+  };
+  hooks.reload_rules = [&] {  // io thread: validate here, swap on the main loop
+    auto r = rules::load_rule_dir(s.rules_dir);
+    if (r.ok()) {
+      std::lock_guard lock(rules_mu);
+      pending_rules = r.rules;
+    }
+    return r;
+  };
+  hooks.find_order = [&](const std::string& id) -> Result<std::optional<vigil::state::OrderRecord>> {
+    if (store == nullptr) return std::optional<vigil::state::OrderRecord>();
+    return dispatch::find_order(*store, id);
+  };
+  hooks.find_elder = [&](const std::string& id) -> std::optional<vigil::state::ElderRecord> {
+    if (store == nullptr) return std::nullopt;
+    auto v = store->get("e/" + id);
+    vigil::state::ElderRecord r;
+    if (!v || !v.value() || !r.ParseFromString(*v.value())) return std::nullopt;
+    return r;
+  };
+  api::ApiConfig ac;
+  ac.http = s.http;
+  ac.static_dir = s.console_dir;
+  ac.tokens = s.tokens;
+  api::ApiService api(ac, hooks, clock);
+  auto tee = api.make_tee(sink.value().get());
+
+  runtime::Engine engine(eo, loaded.rules, *tee, clock);
   if (auto st = engine.start(); !st) {
     std::cerr << "vigil: " << st.error().message << "\n";
     return 1;
+  }
+  store = engine.store();
+  if (!s.http.empty() && s.http != "off") {
+    if (auto st = api.start(); !st) {
+      std::cerr << "vigil: " << st.error().message << "\n";
+      return 1;
+    }
+    out << "console: http://" << s.http.substr(0, s.http.rfind(':')) << ":" << api.port()
+        << "/?token=<token> (" << ac.tokens.size() << " tokens)" << std::endl;
   }
   const auto stored = engine.stored_offsets();
   auto source = ingest::KafkaSource::start(
@@ -91,12 +151,29 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
       exit_code = 1;
       break;
     }
+    ready.store(true);
+    {
+      std::shared_ptr<const rules::RuleSet> next;
+      {
+        std::lock_guard lock(rules_mu);
+        next.swap(pending_rules);
+      }
+      if (next) {  // a reload asked for through the API, validated on its thread
+        engine.reload(next);
+        std::lock_guard lock(rules_mu);
+        current_rules = next;
+      }
+    }
     const bool hup = reload_requested.exchange(false);
     if (hup || (poll_ns > 0 && now_ns >= next_rules_check_ns)) {
       next_rules_check_ns = now_ns + poll_ns;
       const uint64_t refused = watcher.refusals();
       if (auto next = watcher.poll(hup)) {
         engine.reload(next);
+        {
+          std::lock_guard lock(rules_mu);
+          current_rules = next;
+        }
         out << "engine: rules reloaded from " << s.rules_dir << " (" << next->rules().size()
             << " rules)" << std::endl;
       } else if (watcher.refusals() != refused) {
@@ -115,10 +192,12 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
     }
   }
   out << "engine: stopping (final checkpoint)" << std::endl;
+  ready.store(false);
   if (auto st = engine.stop(); !st) {
     std::cerr << "vigil: " << st.error().message << "\n";
     exit_code = 1;
   }
+  api.stop();
   (void)source.value()->close();
   if (auto st = sink.value()->flush(10'000); !st) {
     std::cerr << "vigil: " << st.error().message << "\n";

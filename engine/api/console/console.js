@@ -267,7 +267,7 @@ const pct = (x) => (x == null || isNaN(x) ? "–" : `${(100 * x).toFixed(1)}%`);
 
 async function refreshScreen() {
   let s = null;
-  try { s = await api("/api/screen"); } catch { s = null; }
+  try { s = await api("/api/stats"); } catch { s = null; }
   const alarms = [...state.alarms.values()];
   const orders = [...state.orders.values()];
   const today = new Date(); today.setHours(0, 0, 0, 0);
@@ -277,24 +277,21 @@ async function refreshScreen() {
   for (const o of orders) if (o.state) byState[o.state] = (byState[o.state] || 0) + 1;
   $("#s-alarms").textContent = s?.alarms_today ?? alarms.filter((a) => ms(a.raised_at) >= today.getTime()).length;
   $("#s-orders").textContent = s?.orders_today ?? orders.length;
-  $("#s-ans60").textContent = pct(s?.answered_within_60s ?? s?.answer_share_60);
-  $("#s-ans180").textContent = pct(s?.answered_within_180s ?? s?.answer_share_180);
-  $("#s-accept").textContent = pct(s?.offer_acceptance ?? s?.acceptance_rate);
-  $("#s-ontime").textContent = pct(s?.on_time ?? s?.on_time_rate);
-  bars($("#c-severity"), ["CRITICAL", "MAJOR", "MINOR", "WARNING"].map((k) => [k, (s?.active_by_severity || active)[k] || 0]),
+  $("#s-ans60").textContent = pct(s?.answer_share_60s);
+  $("#s-ans180").textContent = pct(s?.answer_share_180s);
+  $("#s-accept").textContent = pct(s?.acceptance_rate);
+  $("#s-ontime").textContent = pct(s?.on_time_rate);
+  bars($("#c-severity"), ["CRITICAL", "MAJOR", "MINOR", "WARNING"].map((k) => [k, (s?.active_alarms_by_severity || active)[k] || 0]),
        { CRITICAL: "#e5484d", MAJOR: "#f76b15", MINOR: "#f5d90a", WARNING: "#3e9cf5" });
-  bars($("#c-orders"), Object.entries(s?.orders_by_state || byState).slice(0, 8), {});
-  try {
-    const text = await (await fetch("/metrics", { headers: { Authorization: `Bearer ${token()}` } })).text();
-    let total = 0;
-    for (const line of text.split("\n")) if (line.startsWith("vigil_events_in_total")) total += Number(line.split(" ").pop()) || 0;
+  bars($("#c-orders"), Object.entries(s?.orders_by_state || byState).filter(([, v]) => v > 0).slice(0, 8), {});
+  if (s && typeof s.events_in === "number") {
     const now = Date.now();
     const last = refreshScreen.last;
-    if (last) state.events.push([now, ((total - last.total) * 1000) / Math.max(1, now - last.t)]);
-    refreshScreen.last = { t: now, total };
+    if (last) state.events.push([now, ((s.events_in - last.total) * 1000) / Math.max(1, now - last.t)]);
+    refreshScreen.last = { t: now, total: s.events_in };
     state.events = state.events.slice(-60);
     sparkline($("#c-events"), state.events);
-  } catch { /* metrics unavailable: the chart stays empty */ }
+  }
 }
 
 // ---- live updates ---------------------------------------------------------------------------
