@@ -91,13 +91,24 @@ std::optional<int> parse_hhmm(const std::string& s) {
   return h * 60 + m;
 }
 
+//! A mapping key's text. YAML allows sequences and maps as keys (`? - a`); those have no name
+//! here and are reported as unknown keys rather than thrown (found by tests/fuzz/fuzz_rules).
+std::string key_of(const YAML::Node& key) {
+  return key.IsScalar() ? key.Scalar() : std::string("<non-scalar key>");
+}
+
 class Loader {
  public:
   explicit Loader(std::vector<Diagnostic>* diags) : diags_(diags) {}
 
   void load_text(const std::string& text, const std::string& file) {
     const size_t first = diags_->size();
-    load_text_unsorted(text, file);
+    try {
+      load_text_unsorted(text, file);
+    } catch (const YAML::Exception& e) {
+      // Any conversion yaml-cpp refuses is an error in the file, never a crash of a reload.
+      diags_->push_back({file, e.mark.line + 1, e.mark.column + 1, e.msg, false});
+    }
     std::stable_sort(diags_->begin() + static_cast<std::ptrdiff_t>(first), diags_->end(),
                      [](const Diagnostic& a, const Diagnostic& b) {
                        return a.line != b.line ? a.line < b.line : a.col < b.col;
@@ -123,8 +134,8 @@ class Loader {
         continue;
       }
       for (const auto& kv : doc) {
-        if (kv.first.as<std::string>() != "rules") {
-          error(kv.first, "unknown top-level key '" + kv.first.as<std::string>() + "'");
+        if (key_of(kv.first) != "rules") {
+          error(kv.first, "unknown top-level key '" + key_of(kv.first) + "'");
         }
       }
       const auto& list = doc["rules"];
@@ -380,7 +391,7 @@ class Loader {
     }
     if (node["severity"]) error(node["severity"], "a score rule's severity comes from its `bands`");
     for (const auto& kv : b) {
-      const std::string name = kv.first.as<std::string>();
+      const std::string name = key_of(kv.first);
       vigil::v1::Severity sev;
       if (!vigil::v1::Severity_Parse(name, &sev) || sev == vigil::v1::SEVERITY_UNSPECIFIED) {
         error(kv.first, "unknown severity '" + name + "' in `bands` (CRITICAL, MAJOR, MINOR, WARNING)");
@@ -437,7 +448,7 @@ class Loader {
 
     // Unknown or misspelt keys.
     for (const auto& kv : node) {
-      std::string key = kv.first.as<std::string>();
+      std::string key = key_of(kv.first);
       if (kCommonKeys.count(key) || (kind && kind_keys(*kind).count(key))) continue;
       std::string hint;
       size_t best = 3;
@@ -480,7 +491,7 @@ class Loader {
       } else {
         for (const auto& kv : p) {
           Param param;
-          param.name = kv.first.as<std::string>();
+          param.name = key_of(kv.first);
           param.override_key = r.id + "." + param.name;
           const std::string v = kv.second.IsScalar() ? kv.second.Scalar() : "";
           double num = 0;
@@ -523,7 +534,7 @@ class Loader {
         error(a, "`actions` must be a map (dispatch, operator_task, reminder)");
       } else {
         for (const auto& kv : a) {
-          const std::string key = kv.first.as<std::string>();
+          const std::string key = key_of(kv.first);
           auto v = scalar(kv.second, "an action");
           if (!v) continue;
           if (key == "dispatch") r.actions.dispatch = *v;

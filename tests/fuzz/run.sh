@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Builds the fuzz targets with clang (preset `fuzz`: ASan + UBSan + libFuzzer) and runs each for
-# a bounded time (FUZZ_SECONDS, default 30) from a seed corpus made of the repository's own
-# inputs. Exit 1 if any target finds a crash; the reproducer is left in build/fuzz/findings/.
+# Builds the fuzz targets with clang (preset `fuzz`: ASan + UBSan + libFuzzer), replays every past
+# finding, then fuzzes each target from a seed corpus made of the repository's own inputs:
+#  - default (ctest, CI): a fixed seed and a fixed number of runs per target, so the run is
+#    reproducible and what passed here passes in CI;
+#  - FUZZ_SECONDS=N: explore for N seconds per target with a random seed (developers).
+# Exit 1 if any target finds a crash; the reproducer is left in build/fuzz/findings/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-seconds=${FUZZ_SECONDS:-30}
+seconds=${FUZZ_SECONDS:-}
+declare -A runs=([decode]=40000 [replay]=600 [rules]=20000)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target fuzz_decode fuzz_replay fuzz_rules
 out=build/fuzz
@@ -40,8 +44,10 @@ for f in tests/fuzz/regressions/*; do
   fi
 done
 for t in decode replay rules; do
-  echo "fuzz: fuzz_$t for ${seconds} s"
-  if ! "$out/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+  if [[ -n "$seconds" ]]; then bound=(-max_total_time="$seconds"); what="${seconds} s"
+  else bound=(-seed=1 -runs="${runs[$t]}"); what="${runs[$t]} runs, seed 1"; fi
+  echo "fuzz: fuzz_$t for $what"
+  if ! "$out/tests/fuzz/fuzz_$t" "${bound[@]}" -timeout=10 -rss_limit_mb=4096 \
        -print_final_stats=1 -artifact_prefix="$out/findings/fuzz_$t-" "$out/corpus/$t" \
        > "$out/fuzz_$t.log" 2>&1; then
     echo "fuzz: fuzz_$t FOUND A CRASH (see $out/fuzz_$t.log and $out/findings/)"

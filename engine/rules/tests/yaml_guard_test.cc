@@ -38,3 +38,20 @@ TEST(YamlGuard, UnclosedFlowSequenceIsLocated) {
 
 }  // namespace
 }  // namespace vigil::rules
+
+namespace vigil::rules {
+namespace {
+
+// Found by tests/fuzz/fuzz_rules: a sequence used as a mapping key made the loader throw.
+TEST(YamlGuard, ComplexMappingKeyIsAnErrorNotAnException) {
+  auto loaded = load_rule_text("rules:\n  - id: a\n    kind: event\n    reads: [sos]\n"
+                               "    severity: MAJOR\n    ? [x, y]\n    : 1\n",
+                               "k.yaml");
+  EXPECT_FALSE(loaded.ok());
+  bool located = false;
+  for (const auto& d : loaded.diagnostics) located |= d.message.find("non-scalar key") != std::string::npos;
+  EXPECT_TRUE(located);
+}
+
+}  // namespace
+}  // namespace vigil::rules
