@@ -83,18 +83,12 @@ void produce(const std::string& brokers, const Workload& w, uint64_t limit_event
 PhaseResult run_broker(const PhaseContext& ctx) {
   PhaseResult r;
   const Workload& w = *ctx.workload;
-  auto b = broker::EmbeddedBroker::start(1, ctx.partitions, TopicNames("vigil."));
-  if (!b) {
-    r.note = b.error().message;
-    return r;
-  }
-  const std::string brokers = b.value()->bootstrap_servers();
+  auto b = start_broker(ctx, r);
+  if (!b) return r;
+  const std::string brokers = b->bootstrap_servers();
   ProbeSink sink(ctx.probe_elders, w.probes);
-  runtime::EngineOptions eo;
-  eo.shards = ctx.shards;
-  eo.data_dir = ctx.dir;
   const Clock& clock = RealClock::instance();
-  runtime::Engine engine(eo, ctx.rules, sink, clock);
+  runtime::Engine engine(engine_options(ctx), ctx.rules, sink, clock);
   if (auto s = engine.start(); !s) {
     r.note = s.error().message;
     return r;
@@ -131,24 +125,16 @@ PhaseResult run_broker(const PhaseContext& ctx) {
   r.events = consumed > w.registry.size() ? consumed - w.registry.size() : 0;
   r.seconds = t0 ? static_cast<double>(t1 - t0) / 1e9 : 0;
   r.events_per_s = r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0;
-  const auto lat = sink.latencies_us();
-  r.probes = lat.size();
-  r.p50_us = quantile(lat, 0.50);
-  r.p99_us = quantile(lat, 0.99);
-  r.p999_us = quantile(lat, 0.999);
-  r.outputs = sink.records();
+  take_latencies(sink, r);
   return r;
 }
 
 PhaseResult run_raw_consumer(const PhaseContext& ctx) {
   PhaseResult r;
   const Workload& w = *ctx.workload;
-  auto b = broker::EmbeddedBroker::start(1, ctx.partitions, TopicNames("vigil."));
-  if (!b) {
-    r.note = b.error().message;
-    return r;
-  }
-  const std::string brokers = b.value()->bootstrap_servers();
+  auto b = start_broker(ctx, r);
+  if (!b) return r;
+  const std::string brokers = b->bootstrap_servers();
   auto conf = broker::make_conf({{"bootstrap.servers", brokers},
                                  {"group.id", "bench-raw"},
                                  {"enable.auto.commit", "false"},

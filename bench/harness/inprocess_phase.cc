@@ -11,11 +11,8 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   PhaseResult r;
   const Workload& w = *ctx.workload;
   ProbeSink sink(ctx.probe_elders, w.probes);
-  runtime::EngineOptions eo;
-  eo.shards = ctx.shards;
-  eo.data_dir = ctx.dir;
   const Clock& clock = RealClock::instance();
-  runtime::Engine engine(eo, ctx.rules, sink, clock);
+  runtime::Engine engine(engine_options(ctx), ctx.rules, sink, clock);
   if (auto s = engine.start(); !s) {
     r.note = s.error().message;
     return r;
@@ -45,12 +42,7 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   r.events = n;
   r.seconds = static_cast<double>(t1 - t0) / 1e9;
   r.events_per_s = static_cast<double>(n) / r.seconds;
-  const auto lat = sink.latencies_us();
-  r.probes = lat.size();
-  r.p50_us = quantile(lat, 0.50);
-  r.p99_us = quantile(lat, 0.99);
-  r.p999_us = quantile(lat, 0.999);
-  r.outputs = sink.records();
+  take_latencies(sink, r);
   if (engine.store()) {
     // What the elders' state costs: the serialised ElderRecords the checkpoints wrote.
     (void)engine.store()->scan("e/", [&](std::string_view, std::string_view v) {

@@ -5,7 +5,9 @@
 #include <string>
 
 #include "bench/harness/workload.h"
+#include "engine/broker/embedded_broker.h"
 #include "engine/rules/rule_set.h"
+#include "engine/runtime/engine.h"
 
 namespace vigil::bench {
 
@@ -31,6 +33,15 @@ struct PhaseContext {
   double duration_s = 20;
   uint32_t probe_elders = 64;
 };
+
+class ProbeSink;
+
+//! The engine's options for a phase: its shard count and its fresh state directory.
+runtime::EngineOptions engine_options(const PhaseContext& ctx);
+//! Copies the probes' latency percentiles and the output count into `r`.
+void take_latencies(const ProbeSink& sink, PhaseResult& r);
+//! A fresh embedded broker with the phase's partitions, or null with the reason in r.note.
+std::unique_ptr<broker::EmbeddedBroker> start_broker(const PhaseContext& ctx, PhaseResult& r);
 
 //! The engine fed in-process by submit(); pace_per_s 0 = as fast as it takes them.
 PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bench/harness/phases.h"
 #include "schemas/outputs.pb.h"
 
 namespace vigil::bench {
@@ -46,6 +47,35 @@ double quantile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
   size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
   return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
+}
+
+}  // namespace vigil::bench
+
+namespace vigil::bench {
+
+runtime::EngineOptions engine_options(const PhaseContext& ctx) {
+  runtime::EngineOptions eo;
+  eo.shards = ctx.shards;
+  eo.data_dir = ctx.dir;
+  return eo;
+}
+
+void take_latencies(const ProbeSink& sink, PhaseResult& r) {
+  const auto lat = sink.latencies_us();
+  r.probes = lat.size();
+  r.p50_us = quantile(lat, 0.50);
+  r.p99_us = quantile(lat, 0.99);
+  r.p999_us = quantile(lat, 0.999);
+  r.outputs = sink.records();
+}
+
+std::unique_ptr<broker::EmbeddedBroker> start_broker(const PhaseContext& ctx, PhaseResult& r) {
+  auto b = broker::EmbeddedBroker::start(1, ctx.partitions, TopicNames("vigil."));
+  if (!b) {
+    r.note = b.error().message;
+    return nullptr;
+  }
+  return std::move(b.value());
 }
 
 }  // namespace vigil::bench
