@@ -1,6 +1,9 @@
 #include "engine/runtime/engine.h"
 
+#include <pthread.h>
+
 #include <chrono>
+#include <string>
 
 #include "engine/core/log.h"
 #include "engine/core/metrics.h"
@@ -132,6 +135,8 @@ void Engine::submit(const InputRecord& rec) {
 }
 
 void Engine::shard_loop(uint32_t i) {
+  // Named for top -H, perf and gdb: "vigil-shard0", ...
+  pthread_setname_np(pthread_self(), ("vigil-shard" + std::to_string(i)).c_str());
   ShardCore& core = *shards_[i];
   auto& ring = *shard_rings_[i];
   auto& to_dispatch = *shard_to_dispatch_[i];
@@ -199,6 +204,7 @@ uint64_t Engine::reloads_applied() const {
 }
 
 void Engine::dispatch_loop() {
+  pthread_setname_np(pthread_self(), "vigil-dispatch");
   DispatchCore& core = *dispatch_;
   // Ring 0 is from ingest, ring 1+i from shard i.
   std::vector<pipeline::SpscRing<DispatchMsg>*> rings{dispatch_ring_.get()};
