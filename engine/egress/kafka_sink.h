@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <string_view>
 
 #include "engine/broker/kafka_conf.h"
@@ -46,6 +48,16 @@ class KafkaSink final : public Sink {
   //! the producer hit a fatal error; the message says how many and why.
   Status flush(int timeout_ms) override;
 
+  //! Produces the bytes as they are, with the tag as the `vigil-out` header.
+  void emit_serialized(OutTopic topic, std::string_view key, std::string_view bytes,
+                       const OutputTag& tag) override;
+  bool can_find_tagged() const override { return true; }
+  //! The high watermarks of every output partition read at the first call, advanced by the
+  //! offsets of acknowledged records since.
+  OutputPositions positions() override;
+  Result<std::vector<uint32_t>> find_tagged(const OutputPositions& from, std::string_view instance,
+                                            uint64_t epoch, int timeout_ms) override;
+
   //! Records acknowledged by the broker so far.
   uint64_t delivered() const { return delivered_.get(); }
   //! Records that failed to be queued or delivered so far.
@@ -55,9 +67,16 @@ class KafkaSink final : public Sink {
   explicit KafkaSink(const TopicNames& topics);
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  void produce(OutTopic topic, std::string_view key, std::string_view bytes, const OutputTag* tag);
+  //! Partition count of every output topic, from the cluster's metadata.
+  Result<std::vector<std::pair<OutTopic, int32_t>>> output_partitions(int timeout_ms);
 
   TopicNames topics_;
+  std::string brokers_;
   broker::ClientPtr producer_;
+  std::mutex positions_mu_;
+  OutputPositions positions_;  //!< guarded by positions_mu_
+  bool positions_seeded_ = false;
   //! One topic handle per OutTopic, indexed by its value; destroyed before the producer.
   std::array<rd_kafka_topic_t*, kOutputs.size()> topic_handles_{};
   Counter delivered_;

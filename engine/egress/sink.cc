@@ -3,7 +3,10 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
+#include <charconv>
+
 #include "engine/codec/codec.h"
+#include "schemas/outputs.pb.h"
 
 namespace vigil::egress {
 
@@ -16,6 +19,47 @@ void append_output_line(std::string* out, OutTopic topic, std::string_view key,
   out->append(R"(,"value":)");
   out->append(codec::to_json(msg));
   out->push_back('}');
+}
+
+std::unique_ptr<google::protobuf::Message> new_output_message(OutTopic topic) {
+  switch (topic) {
+    case OutTopic::kAlarms: return std::make_unique<vigil::v1::AlarmEvent>();
+    case OutTopic::kDispatch: return std::make_unique<vigil::v1::DispatchOffer>();
+    case OutTopic::kTracking: return std::make_unique<vigil::v1::OrderEvent>();
+    case OutTopic::kOperator: return std::make_unique<vigil::v1::OperatorTask>();
+    case OutTopic::kReminders: return std::make_unique<vigil::v1::Reminder>();
+    case OutTopic::kDeadletter: return std::make_unique<vigil::v1::DeadLetter>();
+  }
+  return nullptr;
+}
+
+void Sink::emit_serialized(OutTopic topic, std::string_view key, std::string_view bytes,
+                           const OutputTag&) {
+  auto msg = new_output_message(topic);
+  if (msg->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) emit(topic, key, *msg);
+}
+
+std::string format_tag(const OutputTag& tag) {
+  std::string out(tag.instance);
+  out += '/';
+  out += std::to_string(tag.epoch);
+  out += '/';
+  out += std::to_string(tag.index);
+  return out;
+}
+
+bool parse_tag(std::string_view value, std::string_view instance, uint64_t* epoch,
+               uint32_t* index) {
+  if (value.size() <= instance.size() + 1 || value.substr(0, instance.size()) != instance ||
+      value[instance.size()] != '/') {
+    return false;
+  }
+  std::string_view rest = value.substr(instance.size() + 1);
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return false;
+  const char* p = rest.data();
+  return std::from_chars(p, p + slash, *epoch).ec == std::errc() &&
+         std::from_chars(p + slash + 1, p + rest.size(), *index).ec == std::errc();
 }
 
 void JsonLinesSink::emit(OutTopic topic, std::string_view key,

@@ -5,8 +5,11 @@
 
 #include <google/protobuf/message.h>
 
+#include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
-
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +18,22 @@
 #include "engine/core/result.h"
 
 namespace vigil::egress {
+
+//! Who emitted an output record in exactly-once delivery: the engine instance (its data
+//! directory's id), the checkpoint epoch, and the record's place in that epoch's outputs.
+struct OutputTag {
+  std::string_view instance;
+  uint64_t epoch = 0;
+  uint32_t index = 0;
+};
+//! "<instance>/<epoch>/<index>", the value of the `vigil-out` record header.
+std::string format_tag(const OutputTag& tag);
+//! Parses a header value; true and `epoch`/`index` set if it is of `instance`.
+bool parse_tag(std::string_view value, std::string_view instance, uint64_t* epoch, uint32_t* index);
+inline constexpr const char* kTagHeader = "vigil-out";
+
+//! Next offset per (output topic, partition).
+using OutputPositions = std::map<std::pair<OutTopic, int32_t>, int64_t>;
 
 class Sink {
  public:
@@ -25,7 +44,33 @@ class Sink {
   //! Waits until everything emitted so far is durable at the destination, up to timeout_ms.
   //! Returns kBroker/kIo naming what is still outstanding on failure.
   virtual Status flush(int timeout_ms) = 0;
+
+  // Exactly-once delivery (engine/state/README.md, "Exactly-once outputs"). The engine hands
+  // a checkpoint's outputs over only after that checkpoint is durable, each with a tag
+  // (instance, epoch, index) that a Kafka sink writes as a record header; after a crash the
+  // engine asks which tagged records of the last epoch already reached the topics and sends
+  // only the others. Sinks that cannot search (replay, tests, the bench) ignore the tag.
+
+  //! Emits one record given as its Protobuf wire bytes, with its tag. The default decodes it
+  //! and calls emit().
+  virtual void emit_serialized(OutTopic topic, std::string_view key, std::string_view bytes,
+                               const OutputTag& tag);
+  //! True if find_tagged() works.
+  virtual bool can_find_tagged() const { return false; }
+  //! Lower bounds of the offsets where this sink's next records will land, per output
+  //! partition; records emitted so far must be acknowledged (flush) before they are taken.
+  virtual OutputPositions positions() { return {}; }
+  //! The indices of records tagged (instance, epoch) at or after `from` (partitions missing
+  //! from `from` are read from their beginning), read to the topics' current end.
+  virtual Result<std::vector<uint32_t>> find_tagged(const OutputPositions& /*from*/,
+                                                    std::string_view /*instance*/,
+                                                    uint64_t /*epoch*/, int /*timeout_ms*/) {
+    return make_error(Errc::kRejected, "this sink cannot search its output");
+  }
 };
+
+//! An empty message of the type that `topic` carries (AlarmEvent for alarms, ...).
+std::unique_ptr<google::protobuf::Message> new_output_message(OutTopic topic);
 
 //! Writes the replay output form, one line per record:
 //! {"topic":"alarms","key":"e1","value":{...}}. Not thread-safe (replay is single-threaded).
