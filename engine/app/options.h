@@ -45,6 +45,9 @@ struct Settings {
   uint32_t shards = 2;
   int partitions = 4;
   int64_t commit_interval_ms = 200;
+  //! Outputs held until their checkpoint is durable (engine/state/README.md); false: at once,
+  //! at-least-once across a crash.
+  bool exactly_once = true;
   int64_t max_out_of_order_ms = 2000;  //!< bounded out-of-orderness of event time
   int64_t late_timer_ms = 1000;        //!< a timer fired this long after its due time is late
   double rules_poll_s = 1;             //!< rules directory check interval (0: SIGHUP only)

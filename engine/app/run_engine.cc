@@ -51,6 +51,7 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   eo.shards = s.shards;
   eo.data_dir = s.data_dir;
   eo.commit_interval_ms = s.commit_interval_ms;
+  eo.exactly_once = s.exactly_once;
   eo.dispatch = s.dispatch;
   eo.max_out_of_order_ms = s.max_out_of_order_ms;
   eo.late_timer_ms = s.late_timer_ms;
@@ -99,9 +100,11 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   ac.static_dir = s.console_dir;
   ac.tokens = s.tokens;
   api::ApiService api(ac, hooks, clock);
-  auto tee = api.make_tee(sink.value().get());
-
-  runtime::Engine engine(eo, loaded.rules, *tee, clock);
+  // The API's views see each output when it is made; Kafka gets it once its checkpoint is
+  // durable (exactly-once delivery, engine/state/README.md).
+  auto views = api.make_tee(nullptr);
+  eo.observer = views.get();
+  runtime::Engine engine(eo, loaded.rules, *sink.value(), clock);
   if (auto st = engine.start(); !st) {
     std::cerr << "vigil: " << st.error().message << "\n";
     return 1;

@@ -26,6 +26,9 @@ const broker::ConfMap& default_settings() {
       {"batch.size", "1000000"},
       // Java clients' partitioner, so other consumers of the outputs agree on key placement.
       {"partitioner", "murmur2_random"},
+      // Retry until delivered: the engine's checkpoints wait for their outputs (back-pressure
+      // during a broker outage) rather than drop one (engine/state/README.md).
+      {"message.timeout.ms", "0"},
   };
   return settings;
 }

@@ -5,6 +5,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -82,6 +83,22 @@ class JsonLinesSink final : public Sink {
 
  private:
   std::string* out_;
+};
+
+//! Counts records and drops them: the durable sink of benches whose probes observe outputs.
+class DiscardSink final : public Sink {
+ public:
+  void emit(OutTopic, std::string_view, const google::protobuf::Message&) override {
+    records_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void emit_serialized(OutTopic, std::string_view, std::string_view, const OutputTag&) override {
+    records_.fetch_add(1, std::memory_order_relaxed);
+  }
+  Status flush(int) override { return ok(); }
+  uint64_t records() const { return records_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> records_{0};
 };
 
 //! One captured output record, its value in canonical JSON.

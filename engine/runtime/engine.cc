@@ -2,7 +2,10 @@
 
 #include <pthread.h>
 
+#include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <random>
 #include <string>
 
 #include "engine/core/log.h"
@@ -67,8 +70,16 @@ Status Engine::start() {
   if (!offsets) return offsets.error();
   stored_offsets_ = offsets.value();
   offsets_ = stored_offsets_;
+  if (auto s = load_identity_and_recover(); !s) return s;
 
-  dispatch_ = std::make_unique<DispatchCore>(options_.dispatch, sink_);
+  // Every owner thread writes into its own sink (engine/runtime/outbox.h).
+  const uint32_t owners = options_.shards + 1;
+  for (uint32_t i = 0; i < owners; ++i) {
+    owner_sinks_.push_back(std::make_unique<OwnerSink>(options_.observer,
+                                                       options_.exactly_once ? nullptr : &sink_));
+  }
+  sealed_.resize(owners);
+  dispatch_ = std::make_unique<DispatchCore>(options_.dispatch, *owner_sinks_.back());
   if (auto s = dispatch_->dispatcher().load(*store_); !s) return s;
   dispatch_ring_ = std::make_unique<pipeline::SpscRing<DispatchMsg>>(options_.ring_capacity);
   const uint32_t n = options_.shards;
@@ -81,7 +92,7 @@ Status Engine::start() {
     so.max_out_of_order_ms = options_.max_out_of_order_ms;
     so.late_timer_ms = options_.late_timer_ms;
     so.alarm = options_.alarm;
-    shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, sink_, *ports_.back(), so));
+    shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, *owner_sinks_[i], *ports_.back(), so));
     shard_done_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     shard_reloads_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     if (auto s = shards_.back()->load(*store_); !s) return s;
@@ -154,6 +165,7 @@ void Engine::shard_loop(uint32_t i) {
           break;
         case ShardMsg::Kind::kBarrier: {
           core.collect_dirty(shard_ops_[i]);
+          owner_sinks_[i]->seal(sealed_[i]);
           const uint64_t epoch = m->epoch;
           push(to_dispatch, [&](DispatchMsg& d) {
             d.kind = DispatchMsg::Kind::kBarrier;
@@ -245,6 +257,7 @@ void Engine::dispatch_loop() {
       for (size_t r = 0; r < rings.size(); ++r) aligned &= (at_barrier[r] == aligning || stopped[r]);
       if (aligned) {
         core.dispatcher().collect_dirty(dispatch_ops_);
+        owner_sinks_.back()->seal(sealed_.back());
         dispatch_done_.store(aligning, std::memory_order_release);
         std::fill(at_barrier.begin(), at_barrier.end(), 0);
         aligning = 0;
@@ -280,16 +293,127 @@ bool Engine::checkpoint_done() const {
 }
 
 Status Engine::commit_checkpoint() {
+  // Exactly-once (engine/state/README.md): the previous epoch's outputs must be acknowledged
+  // before this batch says so and takes the sink's positions; this epoch's outputs go into the
+  // batch (the outbox) and reach the sink only after it is durable.
+  std::vector<OutRecord> outbox;
+  if (options_.exactly_once) {
+    if (auto s = wait_delivered(); !s) return s;
+    for (auto& sealed : sealed_) {
+      for (auto& r : sealed) outbox.push_back(std::move(r));
+      sealed.clear();
+    }
+    coordinator_ops_.put(state::kEpochKey, std::to_string(epoch_));
+    coordinator_ops_.put(state::kDeliveredKey, std::to_string(committed_epoch_));
+    coordinator_ops_.put(state::kOutboxKey, encode_outbox(outbox));
+    coordinator_ops_.put(state::kOutputPositionsKey, encode_positions(sink_.positions()));
+  }
   std::vector<const state::StateOps*> ops;
   for (const auto& o : shard_ops_) ops.push_back(&o);
   ops.push_back(&dispatch_ops_);
+  ops.push_back(&coordinator_ops_);
   auto s = store_->commit(ops, barrier_offsets_);
   for (auto& o : shard_ops_) o.clear();
   dispatch_ops_.clear();
+  coordinator_ops_.clear();
   in_flight_ = false;
   if (!s) return s;
   committed_epoch_ = epoch_;
+  if (options_.exactly_once) deliver(outbox, epoch_, {});
   metrics().checkpoints.add();
+  return ok();
+}
+
+Status Engine::wait_delivered() {
+  const int64_t deadline = clock_.steady_ns() + int64_t{options_.delivery_timeout_ms} * 1'000'000;
+  int64_t next_log = clock_.steady_ns() + 10'000'000'000;
+  for (;;) {
+    Status s = sink_.flush(1000);
+    if (s) return s;
+    const int64_t now = clock_.steady_ns();
+    if (now >= deadline) {
+      return make_error(Errc::kBroker, "outputs of checkpoint " + std::to_string(committed_epoch_) +
+                                           " not acknowledged within " +
+                                           std::to_string(options_.delivery_timeout_ms) +
+                                           " ms: " + s.error().message);
+    }
+    if (now >= next_log) {  // a broker outage: processing waits here (back-pressure)
+      log::warn("engine", "waiting for the outputs of checkpoint ", committed_epoch_,
+                " to be acknowledged: ", s.error().message);
+      next_log = now + 10'000'000'000;
+    }
+  }
+}
+
+void Engine::deliver(const std::vector<OutRecord>& records, uint64_t epoch,
+                     const std::vector<uint32_t>& skip) {
+  size_t k = 0;
+  for (uint32_t i = 0; i < records.size(); ++i) {
+    while (k < skip.size() && skip[k] < i) ++k;
+    if (k < skip.size() && skip[k] == i) continue;
+    sink_.emit_serialized(records[i].topic, records[i].key, records[i].bytes,
+                          egress::OutputTag{instance_id_, epoch, i});
+  }
+}
+
+Status Engine::load_identity_and_recover() {
+  auto id = store_->get(state::kInstanceKey);
+  if (!id) return id.error();
+  if (id.value()) {
+    instance_id_ = *id.value();
+  } else {
+    std::random_device rd;
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%08x%08x", rd(), rd());
+    instance_id_ = buf;
+    state::StateOps ops;
+    ops.put(state::kInstanceKey, instance_id_);
+    if (auto s = store_->commit({&ops}, {}); !s) return s;
+  }
+  auto read_u64 = [&](const char* key) -> Result<uint64_t> {
+    auto v = store_->get(key);
+    if (!v) return v.error();
+    uint64_t n = 0;
+    if (v.value()) std::from_chars(v.value()->data(), v.value()->data() + v.value()->size(), n);
+    return n;
+  };
+  auto epoch = read_u64(state::kEpochKey);
+  if (!epoch) return epoch.error();
+  auto delivered = read_u64(state::kDeliveredKey);
+  if (!delivered) return delivered.error();
+  epoch_ = committed_epoch_ = epoch.value();
+  if (epoch.value() <= delivered.value()) return ok();
+
+  // The last checkpoint's outputs may be partly delivered: send what the sink lacks.
+  auto blob = store_->get(state::kOutboxKey);
+  if (!blob) return blob.error();
+  std::vector<OutRecord> outbox;
+  if (blob.value() && !decode_outbox(*blob.value(), &outbox)) {
+    return make_error(Errc::kIo, "the outbox of checkpoint " + std::to_string(epoch_) +
+                                     " in " + options_.data_dir + " is unreadable");
+  }
+  std::vector<uint32_t> present;
+  if (!outbox.empty() && sink_.can_find_tagged()) {
+    auto pos = store_->get(state::kOutputPositionsKey);
+    if (!pos) return pos.error();
+    auto found = sink_.find_tagged(decode_positions(pos.value() ? *pos.value() : std::string()),
+                                   instance_id_, epoch_, options_.delivery_timeout_ms);
+    if (!found) {
+      return make_error(Errc::kBroker, "cannot tell which outputs of checkpoint " +
+                                           std::to_string(epoch_) + " were delivered: " +
+                                           found.error().message);
+    }
+    present = std::move(found).value();
+  }
+  deliver(outbox, epoch_, present);
+  found_delivered_ = present.size();
+  redelivered_ = outbox.size() - present.size();
+  if (auto s = wait_delivered(); !s) return s;
+  state::StateOps ops;
+  ops.put(state::kDeliveredKey, std::to_string(epoch_));
+  if (auto s = store_->commit({&ops}, {}); !s) return s;
+  log::info("engine", "checkpoint ", epoch_, " outputs: ", present.size(),
+            " found delivered, ", redelivered_, " delivered again after a crash");
   return ok();
 }
 
@@ -317,6 +441,16 @@ Status Engine::stop() {
   begin_checkpoint();
   while (!checkpoint_done()) idle(spins);
   if (auto s = commit_checkpoint(); !s) result = s;
+  if (result && options_.exactly_once) {
+    // A clean stop leaves nothing to look for at the next start.
+    if (auto s = wait_delivered(); !s) {
+      result = s;
+    } else {
+      state::StateOps ops;
+      ops.put(state::kDeliveredKey, std::to_string(committed_epoch_));
+      if (auto c = store_->commit({&ops}, {}); !c) result = c;
+    }
+  }
   for (auto& ring : shard_rings_) push(*ring, [](ShardMsg& m) { m.kind = ShardMsg::Kind::kStop; });
   push(*dispatch_ring_, [](DispatchMsg& m) { m.kind = DispatchMsg::Kind::kStop; });
   for (auto& t : threads_) t.join();

@@ -38,6 +38,7 @@
 #include "engine/egress/sink.h"
 #include "engine/pipeline/spsc_ring.h"
 #include "engine/rules/rule_set.h"
+#include "engine/runtime/outbox.h"
 #include "engine/state/state_store.h"
 
 namespace vigil::runtime {
@@ -58,6 +59,18 @@ struct EngineOptions {
   TimeMs late_timer_ms = 1000;
   //! Answer targets (escalation tasks) and flapping of alarms.
   alarm::AlarmConfig alarm;
+  //! Exactly-once outputs (engine/state/README.md): outputs reach the sink only after the
+  //! checkpoint that produced them is durable, tagged so that a restart delivers the last
+  //! checkpoint's outputs again without doubles. Off: each output goes to the sink at once,
+  //! and a crash repeats the outputs since the last checkpoint (at-least-once).
+  bool exactly_once = true;
+  //! Sees every output the moment it is made, before its checkpoint (the API's views, the
+  //! bench's latency probes). Must be thread-safe. Not exactly-once: after a crash it sees the
+  //! outputs of re-processed records again.
+  egress::Sink* observer = nullptr;
+  //! The longest a checkpoint waits for the previous one's outputs to be acknowledged (a
+  //! broker outage); then the engine stops with an error and a restart resumes safely.
+  int delivery_timeout_ms = 300'000;
 };
 
 //! A message on a shard's ring.
@@ -108,6 +121,12 @@ class Engine {
   uint64_t reloads_applied() const;
 
   uint64_t checkpoints() const { return committed_epoch_; }
+  //! This data directory's engine identity (tags of exactly-once outputs).
+  const std::string& instance_id() const { return instance_id_; }
+  //! Outputs of the last checkpoint before a crash that start() delivered again (found
+  //! missing at the sink), and those it found already delivered.
+  uint64_t outputs_redelivered() const { return redelivered_; }
+  uint64_t outputs_found_delivered() const { return found_delivered_; }
   //! Answer-time figures of all shards; call after stop() (the shards' threads own them).
   alarm::AnswerTimeReport answer_times() const;
   const state::StateStore* store() const { return store_.get(); }
@@ -119,6 +138,9 @@ class Engine {
   void begin_checkpoint();
   bool checkpoint_done() const;
   Status commit_checkpoint();
+  Status load_identity_and_recover();
+  Status wait_delivered();
+  void deliver(const std::vector<OutRecord>& records, uint64_t epoch, const std::vector<uint32_t>& skip);
   template <class Ring, class Fill>
   void push(Ring& ring, Fill&& fill);
 
@@ -139,6 +161,13 @@ class Engine {
   std::vector<std::unique_ptr<pipeline::SpscRing<DispatchMsg>>> shard_to_dispatch_;
   std::vector<state::StateOps> shard_ops_;
   state::StateOps dispatch_ops_;
+  state::StateOps coordinator_ops_;
+  //! One per shard, then the dispatcher's; and what each sealed at the barrier in flight.
+  std::vector<std::unique_ptr<OwnerSink>> owner_sinks_;
+  std::vector<std::vector<OutRecord>> sealed_;
+  std::string instance_id_;
+  uint64_t redelivered_ = 0;
+  uint64_t found_delivered_ = 0;
   std::vector<std::unique_ptr<std::atomic<uint64_t>>> shard_done_;
   std::vector<std::unique_ptr<std::atomic<uint64_t>>> shard_reloads_;
   std::atomic<uint64_t> dispatch_done_{0};

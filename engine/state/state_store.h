@@ -70,6 +70,13 @@ class StateStore {
   std::unique_ptr<rocksdb::DB> db_;
 };
 
+// Keys of the coordinator (engine/state/README.md, "Exactly-once outputs").
+inline constexpr const char* kInstanceKey = "x/instance";          //!< this data dir's engine id
+inline constexpr const char* kEpochKey = "x/epoch";                //!< last checkpoint's epoch
+inline constexpr const char* kDeliveredKey = "x/delivered";        //!< last epoch fully delivered
+inline constexpr const char* kOutboxKey = "x/outbox";              //!< last epoch's outputs
+inline constexpr const char* kOutputPositionsKey = "x/outpos";     //!< sink positions before them
+
 //! "o/telemetry/3" for the offset of telemetry partition 3.
 std::string offset_key(InTopic topic, int32_t partition);
 
