@@ -41,7 +41,7 @@ Workload make_workload(const WorkloadOptions& o) {
   }
 
   sim::TelemetryGenerator gen(pop, so);
-  const TimeMs start = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+  const TimeMs start = o.start_ms;
   std::vector<sim::SimRecord> batch;
   TimeMs t = start;
   vigil::v1::DeviceEvent probe;
