@@ -34,7 +34,7 @@ class CountingSink final : public egress::Sink {
   std::atomic<uint64_t> records_{0};
 };
 
-//! A copy of the pack with one threshold changed (heart rate high: 120 -> 125), so every reload
+//! A copy of the pack with one threshold changed (hr_high: 120 -> 125), so every reload
 //! between the two sets changes one rule (its slots and timers start fresh) and keeps the rest.
 Result<std::string> make_variant(const std::string& rules_dir, const std::filesystem::path& to) {
   namespace fs = std::filesystem;
@@ -174,9 +174,9 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   const double heap_growth = first.heap ? 100.0 * (static_cast<double>(last.heap) - first.heap) / first.heap : 0;
   const uint64_t measured = last.reloads - first.reloads;
   const double rate = measured_s > 0 ? static_cast<double>(measured) / measured_s : 0;
-  out << "\n" << std::left << std::setw(44) << "reload" << std::right << "value\n" << std::fixed;
+  out << "\n" << std::left << std::setw(46) << "reload" << std::right << "value\n" << std::fixed;
   auto line = [&](const std::string& k, double v, int p) {
-    out << std::left << std::setw(44) << k << std::right << std::setprecision(p) << v << "\n";
+    out << std::left << std::setw(46) << k << std::right << std::setprecision(p) << v << "\n";
   };
   line("reloads issued", static_cast<double>(o.reloads), 0);
   line("reloads applied by every shard", static_cast<double>(applied), 0);
