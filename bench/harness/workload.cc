@@ -28,7 +28,7 @@ Workload make_workload(const WorkloadOptions& o) {
   so.devices_per_elder = o.devices_per_elder;
   so.seed = o.seed;
   so.events_per_s = o.elders * o.event_rate_per_elder_hz;
-  so.agencies = std::max(12, o.elders / 500);
+  so.agencies = o.agencies > 0 ? o.agencies : std::max(12, o.elders / 500);
   so.district_radius_km = std::max(3.0, std::sqrt(o.elders / 200.0) * 0.6);
   const sim::Population pop = sim::make_population(so);
   for (const auto& [key, update] : pop.registry_updates()) {
@@ -41,7 +41,7 @@ Workload make_workload(const WorkloadOptions& o) {
   }
 
   sim::TelemetryGenerator gen(pop, so);
-  const TimeMs start = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+  const TimeMs start = o.start_ms;
   std::vector<sim::SimRecord> batch;
   TimeMs t = start;
   vigil::v1::DeviceEvent probe;

@@ -21,6 +21,10 @@ struct WorkloadOptions {
   uint64_t seed = 42;
   uint32_t probe_every = 997;        //!< one probe per this many records (prime: no aliasing)
   uint32_t probe_elders = 64;
+  //! Agencies; 0 = one per 500 elders (at least 12). The simulator's set-up is O(elders x
+  //! agencies), so the restart bench caps it (dispatch is not what it measures).
+  int agencies = 0;
+  int64_t start_ms = 1'767'225'600'000;  //!< event time of the first record (2026-01-01T00:00:00Z)
 };
 
 struct Workload {

@@ -1,20 +1,50 @@
-// `vigil bench --workload standard --duration S --json FILE` (issue #6, bench/README.md).
+// `vigil bench --workload standard|restart|reload ...` (issue #6, bench/README.md).
 
 #include <iostream>
 
 #include "bench/harness/harness.h"
+#include "bench/harness/state_benches.h"
 #include "engine/app/commands.h"
 #include "engine/app/options.h"
 #include "engine/core/log.h"
 
 namespace vigil::app {
+namespace {
+
+// `--workload restart|reload`: the state benches (bench/README.md "Restart", "Reload").
+int state_bench(const std::string& workload, const Args& args) {
+  bench::StateBenchOptions o;
+  auto num = [&](const char* name, const std::string& dflt) {
+    return parse_number(name, args.get(name).value_or(dflt));
+  };
+  const bool restart = workload == "restart";
+  o.json_path = args.get("json").value_or("");
+  o.rules_dir = args.get("rules").value_or("rules/eldercare");
+  o.work_dir = args.get("data-dir").value_or("");
+  o.shards = static_cast<uint32_t>(num("shards", "2"));
+  o.elders = static_cast<int>(num("elders", restart ? "1000000" : "10000"));
+  o.devices_per_elder = static_cast<int>(num("devices", "2"));
+  o.events_per_elder = static_cast<int>(num("events-per-elder", "3"));
+  o.reloads = static_cast<uint64_t>(num("reloads", "100000"));
+  o.warmup_reloads = static_cast<uint64_t>(num("warmup", "1000"));
+  o.events_per_reload = static_cast<int>(num("events-per-reload", "10"));
+  o.disk_every = static_cast<int>(num("disk-every", "100"));
+  o.seed = static_cast<uint64_t>(num("seed", "42"));
+  log::set_level(log::Level::kWarn);  // the table is the output
+  return restart ? bench::run_restart_bench(o, std::cout) : bench::run_reload_bench(o, std::cout);
+}
+
+}  // namespace
 
 int cmd_bench(int argc, char** argv) {
   Args args(argc, argv, 2, {"skip-broker"});
   args.allow_only({"workload", "duration", "json", "rules", "data-dir", "shards", "partitions",
-                   "elders", "devices", "events", "seed", "skip-broker"});
+                   "elders", "devices", "events", "seed", "skip-broker", "events-per-elder",
+                   "reloads", "warmup", "events-per-reload", "disk-every"});
+  const std::string workload = args.get("workload").value_or("standard");
+  if (workload == "restart" || workload == "reload") return state_bench(workload, args);
   bench::BenchOptions o;
-  o.workload = args.get("workload").value_or("standard");
+  o.workload = workload;
   o.duration_s = parse_number("duration", args.get("duration").value_or("20"));
   o.json_path = args.get("json").value_or("");
   o.rules_dir = args.get("rules").value_or("rules/eldercare");

@@ -229,10 +229,14 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
   }
   stats.removed = static_cast<uint32_t>(removed.size());
 
+  const size_t n = next->rules().size();
+  if (reload_in_place(*next, from, stats)) {
+    engine_ = rules::RuleEngine(std::move(next));
+    return stats;
+  }
   for (uint32_t h : handles_) {
     if (h != pipeline::TimerWheel::kNil) timers_.cancel(h);
   }
-  const size_t n = next->rules().size();
   handles_.assign(elders_.size() * n, pipeline::TimerWheel::kNil);
   ++epoch_;  // anything armed before is stale; kept rules' timers are re-armed below
   for (uint32_t k = 0; k < elders_.size(); ++k) {
@@ -266,6 +270,41 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
   }
   engine_ = rules::RuleEngine(std::move(next));
   return stats;
+}
+
+bool ShardCore::reload_in_place(const rules::RuleSet& next, const std::vector<int>& from,
+                                ReloadStats& stats) {
+  // The common edit (a threshold, a duration) keeps every rule at its index: then kept rules'
+  // timers stay armed with their handles under the same epoch and only the changed rules' are
+  // cancelled. Cancelling and re-arming every timer of the shard on each reload made memory grow
+  // with the number of reloads: a cancelled timer in the wheel's overdue heap keeps its node
+  // until its due time (bench/README.md "Reload").
+  const rules::RuleSet& old = engine_.rules();
+  const size_t n = next.rules().size();
+  if (n != old.rules().size() || stats.added + stats.removed > 0) return false;
+  for (uint32_t j = 0; j < n; ++j) {
+    if (old.index_of(next.rules()[j].id) != static_cast<int>(j)) return false;
+  }
+  for (uint32_t k = 0; k < elders_.size(); ++k) {
+    registry::ElderState& e = elders_[k];
+    const bool was_dirty = e.dirty;
+    if (e.slots.size() != n) e.slots.resize(n);
+    for (uint32_t j = 0; j < n; ++j) {
+      uint32_t& handle = handles_[static_cast<size_t>(k) * n + j];
+      if (from[j] >= 0) {
+        if (handle != pipeline::TimerWheel::kNil) ++stats.timers_rearmed;
+        continue;
+      }
+      // A changed rule starts fresh: its slot and timer go (the record on disk loses them too).
+      if (handle != pipeline::TimerWheel::kNil) timers_.cancel(handle);
+      handle = pipeline::TimerWheel::kNil;
+      e.slots[j] = registry::RuleSlot{};
+      e.dirty = true;
+    }
+    current_ = k;
+    mark_dirty(e, was_dirty);
+  }
+  return true;
 }
 
 void ShardCore::raise(registry::ElderState& e, uint32_t rule, std::string_view device_id, TimeMs ts,

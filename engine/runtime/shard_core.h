@@ -99,6 +99,8 @@ class ShardCore final : public rules::RuleEffects {
  private:
   registry::ElderState& elder_for(const std::string& elder_id);
   void mark_dirty(registry::ElderState& e, bool was_dirty);
+  //! reload() when every rule keeps its index: keeps the kept rules' timers (see the .cc).
+  bool reload_in_place(const rules::RuleSet& next, const std::vector<int>& from, ReloadStats& stats);
   void note_event_time(int32_t partition, TimeMs ts);
   bool key_matches(const InputRecord& rec, const std::string& elder_id, TimeMs now);
   void on_telemetry(const InputRecord& rec, TimeMs now);

@@ -119,6 +119,32 @@ TEST_F(ShardReload, TimersArmedBeforeASwapThatMovesIndicesAreNotMisrouted) {
   EXPECT_EQ(shard.timers(), 0u);
 }
 
+TEST_F(ShardReload, AThresholdChangedInPlaceKeepsTheOtherTimersAcrossManyReloads) {
+  runtime::ShardCore shard(0, 1, load_text(kBase), sink_, dispatch_);
+  shard.process(event("e1", "fall", 1, kT0), kT0);                         // timer due +60 s
+  shard.process(event("e1", "heart_rate", 130, kT0 + 1000), kT0 + 1000);  // hr_high episode
+  const size_t armed = shard.timers();
+  ASSERT_GE(armed, 1u);
+  std::string next = kBase;
+  next.replace(next.find("threshold: 120"), 14, "threshold: 140");
+  const auto a = load_text(kBase), b = load_text(next);
+  runtime::ReloadStats stats;
+  for (int i = 0; i < 1001; ++i) stats = shard.reload(i % 2 ? a : b, kT0 + 2000);  // ends on b
+  EXPECT_EQ(stats.kept, 2u);
+  EXPECT_EQ(stats.changed, 1u);
+  EXPECT_EQ(stats.timers_rearmed, 1u);  // fall_no_recovery's, kept with its handle
+  EXPECT_EQ(shard.timers(), 1u);        // hr_high's episode (if it had a timer) was dropped
+  shard.process(event("e1", "heart_rate", 130, kT0 + 3000), kT0 + 3000);  // under 140 now
+  shard.advance_to(kT0 + 20 * kMinute);
+  EXPECT_EQ(out_.find("hr_high"), std::string::npos) << out_;
+  const auto first = out_.find("\"alarm_id\":\"e1:fall_no_recovery:1\"");
+  ASSERT_NE(first, std::string::npos) << out_;
+  EXPECT_NE(out_.find("\"raised_at\":\"2026-03-01T08:01:00Z\""), std::string::npos) << out_;
+  EXPECT_EQ(out_.find("\"status\":\"ACTIVE_UNACK\"", out_.find("\"status\":\"ACTIVE_UNACK\"") + 1),
+            std::string::npos)
+      << "fall_no_recovery fired twice: " << out_;
+}
+
 TEST_F(ShardReload, EventBehindItsPartitionWatermarkIsLateButStillApplied) {
   runtime::ShardOptions options;
   options.max_out_of_order_ms = 2000;

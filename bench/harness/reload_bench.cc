@@ -1,0 +1,227 @@
+// `vigil bench --workload reload --reloads N`: RSS over many hot reloads of the rule pack with
+// events flowing (issue #6, bench/README.md "Reload").
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "bench/harness/state_benches.h"
+#include "bench/harness/workload.h"
+#include "engine/core/clock.h"
+#include "engine/core/time_util.h"
+#include "engine/runtime/engine.h"
+
+namespace vigil::bench {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+class CountingSink final : public egress::Sink {
+ public:
+  void emit(OutTopic, std::string_view, const google::protobuf::Message&) override {
+    records_.fetch_add(1, std::memory_order_relaxed);
+  }
+  Status flush(int) override { return ok(); }
+  uint64_t records() const { return records_.load(); }
+
+ private:
+  std::atomic<uint64_t> records_{0};
+};
+
+//! A copy of the pack with one threshold changed (hr_high: 120 -> 125), so every reload
+//! between the two sets changes one rule (its slots and timers start fresh) and keeps the rest.
+Result<std::string> make_variant(const std::string& rules_dir, const std::filesystem::path& to) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::remove_all(to, ec);
+  fs::create_directories(to);
+  bool changed = false;
+  for (const auto& f : fs::directory_iterator(rules_dir)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string s = text.str();
+    if (!changed) {
+      const std::regex re("threshold: 120\\b");
+      if (std::regex_search(s, re)) {
+        s = std::regex_replace(s, re, "threshold: 125", std::regex_constants::format_first_only);
+        changed = true;
+      }
+    }
+    std::ofstream(to / f.path().filename()) << s;
+  }
+  if (!changed) return make_error(Errc::kConfig, "no 'threshold: 120' in " + rules_dir + " to change");
+  return to.string();
+}
+
+struct Sample {
+  uint64_t reloads;
+  uint64_t rss;
+  uint64_t heap;
+};
+
+}  // namespace
+
+int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
+  namespace fs = std::filesystem;
+  const Clock& clock = RealClock::instance();
+  const fs::path base = o.work_dir.empty()
+                            ? fs::temp_directory_path() / ("vigil-reload-" + std::to_string(clock.now_ms()))
+                            : fs::path(o.work_dir);
+  fs::create_directories(base);
+  auto variant = make_variant(o.rules_dir, base / "rules-b");
+  if (!variant) {
+    out << "reload: " << variant.error().message << "\n";
+    return 2;
+  }
+  const std::string dirs[2] = {o.rules_dir, variant.value()};
+  std::shared_ptr<const rules::RuleSet> sets[2];
+  for (int i = 0; i < 2; ++i) {
+    auto loaded = rules::load_rule_dir(dirs[i]);
+    if (!loaded.ok()) {
+      for (const auto& d : loaded.diagnostics) out << d.str() << "\n";
+      return 2;
+    }
+    sets[i] = loaded.rules;
+  }
+
+  WorkloadOptions wo;
+  wo.elders = o.elders;
+  wo.devices_per_elder = o.devices_per_elder;
+  wo.seed = o.seed;
+  wo.events = std::min<uint64_t>(o.reloads * static_cast<uint64_t>(o.events_per_reload) + 1, 2'000'000);
+  wo.start_ms = clock.now_ms();
+  out << "reload: " << o.reloads << " reloads (every " << o.disk_every << "th parsed from disk), "
+      << o.events_per_reload << " records between two, " << o.elders << " elders x "
+      << o.devices_per_elder << " devices, " << sets[0]->rules().size() << " rules, " << o.shards
+      << " shards" << std::endl;
+  const Workload w = make_workload(wo);
+
+  CountingSink sink;
+  runtime::EngineOptions eo;
+  eo.shards = o.shards;
+  eo.data_dir = (base / "state").string();
+  fs::remove_all(eo.data_dir);
+  runtime::Engine engine(eo, sets[0], sink, clock);
+  if (auto s = engine.start(); !s) {
+    out << "reload: start failed: " << s.error().message << "\n";
+    return 1;
+  }
+  for (const auto& r : w.registry) engine.submit(r);
+
+  // Waits until every shard has swapped in every set handed over so far, so that the sets
+  // replaced are released before RSS is read.
+  auto settle = [&](uint64_t issued) {
+    const int64_t limit = clock.steady_ns() + 120'000'000'000LL;
+    while (engine.reloads_applied() < issued && clock.steady_ns() < limit) {
+      (void)engine.maybe_checkpoint();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return engine.reloads_applied() >= issued;
+  };
+  std::vector<Sample> samples;
+  const uint64_t every = std::max<uint64_t>(1, (o.reloads - std::min(o.reloads, o.warmup_reloads)) / 10);
+  uint64_t next_event = 0, from_disk = 0, submitted = 0;
+  double disk_s = 0;
+  int64_t t_measure = 0;
+  bool settled = true;
+  const int64_t t0 = clock.steady_ns();
+  for (uint64_t i = 0; i < o.reloads; ++i) {
+    for (int k = 0; k < o.events_per_reload; ++k, ++submitted) {
+      engine.submit(w.events[next_event]);  // round the workload again if it is short
+      next_event = (next_event + 1) % w.events.size();
+    }
+    (void)engine.maybe_checkpoint();
+    const int which = static_cast<int>(i & 1) ^ 1;  // B, A, B, A, ...: every reload changes one rule
+    if (o.disk_every > 0 && (i + 1) % static_cast<uint64_t>(o.disk_every) == 0) {
+      const int64_t td = clock.steady_ns();
+      auto loaded = rules::load_rule_dir(dirs[which]);
+      disk_s += static_cast<double>(clock.steady_ns() - td) / 1e9;
+      if (!loaded.ok()) {
+        out << "reload: loading " << dirs[which] << " failed\n";
+        return 1;
+      }
+      engine.reload(loaded.rules);
+      ++from_disk;
+    } else {
+      engine.reload(sets[which]);
+    }
+    const uint64_t done = i + 1;
+    const bool warm = done == std::min(o.warmup_reloads, o.reloads);
+    if (warm || (done > o.warmup_reloads && (done - o.warmup_reloads) % every == 0) || done == o.reloads) {
+      settled = settle(done) && settled;
+      samples.push_back({done, rss_bytes(), heap_in_use_bytes()});
+      if (warm) t_measure = clock.steady_ns();
+      out << "reload: " << done << " reloads, RSS " << std::fixed << std::setprecision(1)
+          << static_cast<double>(samples.back().rss) / kMiB << " MiB, heap in use "
+          << static_cast<double>(samples.back().heap) / kMiB << " MiB" << std::endl;
+    }
+  }
+  const double total_s = static_cast<double>(clock.steady_ns() - t0) / 1e9;
+  const double measured_s = static_cast<double>(clock.steady_ns() - t_measure) / 1e9;
+  const uint64_t applied = engine.reloads_applied();
+  if (auto s = engine.stop(); !s) out << "reload: stop: " << s.error().message << "\n";
+
+  const Sample first = samples.front(), last = samples.back();
+  const double growth = first.rss ? 100.0 * (static_cast<double>(last.rss) - first.rss) / first.rss : 0;
+  const double heap_growth = first.heap ? 100.0 * (static_cast<double>(last.heap) - first.heap) / first.heap : 0;
+  const uint64_t measured = last.reloads - first.reloads;
+  const double rate = measured_s > 0 ? static_cast<double>(measured) / measured_s : 0;
+  out << "\n" << std::left << std::setw(46) << "reload" << std::right << "value\n" << std::fixed;
+  auto line = [&](const std::string& k, double v, int p) {
+    out << std::left << std::setw(46) << k << std::right << std::setprecision(p) << v << "\n";
+  };
+  line("reloads issued", static_cast<double>(o.reloads), 0);
+  line("reloads applied by every shard", static_cast<double>(applied), 0);
+  line("  of which parsed from disk", static_cast<double>(from_disk), 0);
+  line("records submitted between them", static_cast<double>(submitted), 0);
+  line("outputs", static_cast<double>(sink.records()), 0);
+  line("RSS after warm-up (MiB)", static_cast<double>(first.rss) / kMiB, 1);
+  line("RSS at the end (MiB)", static_cast<double>(last.rss) / kMiB, 1);
+  line("RSS growth (%)", growth, 3);
+  line("heap in use after warm-up (MiB)", static_cast<double>(first.heap) / kMiB, 1);
+  line("heap in use at the end (MiB)", static_cast<double>(last.heap) / kMiB, 1);
+  line("heap growth (%)", heap_growth, 3);
+  line("reloads/s (after warm-up, with the events)", rate, 0);
+  line("disk parse ms per load", from_disk ? disk_s * 1000 / from_disk : 0, 2);
+  line("total s", total_s, 1);
+
+  boost::json::object j;
+  j["date"] = format_rfc3339(clock.now_ms());
+  j["workload"] = "reload";
+  j["elders"] = o.elders;
+  j["shards"] = o.shards;
+  j["reloads"] = o.reloads;
+  j["reloads_applied"] = applied;
+  j["reloads_from_disk"] = from_disk;
+  j["records_submitted"] = submitted;
+  j["rss_start_bytes"] = first.rss;
+  j["rss_end_bytes"] = last.rss;
+  j["rss_growth_pct"] = growth;
+  j["heap_start_bytes"] = first.heap;
+  j["heap_end_bytes"] = last.heap;
+  j["heap_growth_pct"] = heap_growth;
+  j["reloads_per_s"] = rate;
+  boost::json::array curve;
+  for (const auto& s : samples) curve.push_back({s.reloads, s.rss, s.heap});
+  j["samples_reloads_rss_heap"] = curve;
+  if (!o.json_path.empty()) {
+    std::ofstream(o.json_path) << boost::json::serialize(j) << "\n";
+    out << "reload: JSON written to " << o.json_path << "\n";
+  }
+  std::error_code ec;
+  if (o.work_dir.empty()) fs::remove_all(base, ec);
+  const bool rss_read = first.rss > 0 && last.rss > 0;
+  out << "reload: " << applied << "/" << o.reloads << " reloads applied; RSS "
+      << (rss_read ? "read" : "NOT read") << "\n";
+  return settled && applied == o.reloads && rss_read ? 0 : 1;
+}
+
+}  // namespace vigil::bench

@@ -1,0 +1,46 @@
+#pragma once
+// The state benches of issue #6 (bench/README.md, "Restart" and "Reload"):
+//   restart: state for N elders is built by a child process through the real Engine, which is
+//            killed (_exit, no final checkpoint, RocksDB not closed) right after a committed
+//            checkpoint; a fresh Engine in this process then opens the same data directory.
+//            Measures start() (RocksDB open + WAL recovery + state load + timer re-arm) and the
+//            time until the first post-restart event (an sos of a known elder) has its alarm at
+//            the sink.
+//   reload:  a running Engine with events flowing gets Engine::reload many times, alternating
+//            two rule sets (and every so often a set freshly parsed from disk); RSS and heap in
+//            use are sampled after a warm-up and at the end.
+// Both print a table and optionally write JSON; they assert nothing about time. Exit code 0
+// means the functional facts held (the alarm came; all reloads applied; RSS was read).
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+namespace vigil::bench {
+
+struct StateBenchOptions {
+  std::string rules_dir = "rules/eldercare";
+  std::string work_dir;            //!< empty: a fresh directory under /tmp, removed at the end
+  std::string json_path;           //!< empty: no JSON file
+  uint32_t shards = 2;
+  int elders = 1'000'000;
+  int devices_per_elder = 2;
+  int events_per_elder = 3;        //!< restart: telemetry records per elder (on average)
+  uint64_t reloads = 100'000;      //!< reload: Engine::reload calls
+  uint64_t warmup_reloads = 1'000; //!< reload: RSS "start" is sampled after these
+  int events_per_reload = 10;      //!< reload: records submitted between two reloads
+  int disk_every = 100;            //!< reload: every n-th reload parses the YAML from disk
+  uint64_t seed = 42;
+};
+
+int run_restart_bench(const StateBenchOptions& options, std::ostream& out);
+int run_reload_bench(const StateBenchOptions& options, std::ostream& out);
+
+//! Resident set size of this process now, from /proc/self/statm; 0 if it cannot be read.
+uint64_t rss_bytes();
+//! Bytes of heap in use (glibc mallinfo2: uordblks + hblkhd).
+uint64_t heap_in_use_bytes();
+//! Bytes of all regular files under `dir`.
+uint64_t dir_bytes(const std::string& dir);
+
+}  // namespace vigil::bench

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Smoke test of the state benches (label bench): a small restart and a few hundred reloads.
+# Asserts functional facts only (the first event after the crash and restart produced its alarm,
+# every elder came back, all reloads were applied, RSS was read), never a time.
+set -uo pipefail
+vigil=$1 src=$2
+work=$(mktemp -d /tmp/vigil-state-smoke.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+out=$("$vigil" bench --workload restart --elders 2000 --rules "$src/rules/eldercare" \
+        --data-dir "$work/restart" --json "$work/restart.json"); rc=$?
+echo "$out"
+[[ $rc -eq 0 ]] || { echo "restart: rc=$rc"; exit 1; }
+grep -q "first event's alarm seen; elders all stored; RSS read" <<<"$out" || { echo "restart: facts missing"; exit 1; }
+grep -q '"first_alarm":true' "$work/restart.json" || { echo "restart: JSON lacks first_alarm"; exit 1; }
+grep -qE '"rss_after_load_mib":[1-9]' "$work/restart.json" || { echo "restart: JSON lacks RSS"; exit 1; }
+out=$("$vigil" bench --workload reload --reloads 200 --warmup 50 --disk-every 20 --elders 500 \
+        --rules "$src/rules/eldercare" --data-dir "$work/reload" --json "$work/reload.json"); rc=$?
+echo "$out"
+[[ $rc -eq 0 ]] || { echo "reload: rc=$rc"; exit 1; }
+grep -q "reload: 200/200 reloads applied; RSS read" <<<"$out" || { echo "reload: facts missing"; exit 1; }
+grep -q '"reloads_from_disk":10' "$work/reload.json" || { echo "reload: JSON lacks disk reloads"; exit 1; }
+echo "state benches smoke: ok"
