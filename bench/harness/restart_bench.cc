@@ -201,7 +201,12 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
   uint64_t outputs_at_start = 0, stored_elders = 0;
   uint64_t rss_loaded = 0;
   {
-    runtime::Engine engine(options_for(o, dir), loaded.rules, sink, clock);
+    // The probe observes outputs when they are made; delivery (at the next checkpoint, for
+    // exactly-once) goes to a discarding sink.
+    egress::DiscardSink delivered;
+    runtime::EngineOptions eo = options_for(o, dir);
+    eo.observer = &sink;
+    runtime::Engine engine(eo, loaded.rules, delivered, clock);
     if (auto s = engine.start(); !s) {
       out << "restart: start failed: " << s.error().message << "\n";
       return 1;
