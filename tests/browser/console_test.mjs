@@ -72,11 +72,15 @@ try {
                   value: 1, ts: new Date(t0).toISOString(), seq: 1 };
   const produced = await promisify(execFile)(produceBin, [brokers, "telemetry", elderId, JSON.stringify(event)]);
   const ackedAt = Number((produced.stdout.match(/acked_at_ms=(\d+)/) || [])[1]);
-  const rowSel = `#queue-table tbody tr:has(td:text-is("${elderId}")):has(td:text-is("sos"))`;
-  await page.locator(rowSel).first().waitFor({ state: "attached", timeout: 15_000 });
+  // Polled on every animation frame in the page: the row of this elder's sos alarm.
+  const alarmId = await (await page.waitForFunction(([elder]) => {
+    for (const tr of document.querySelectorAll("#queue-table tbody tr")) {
+      if (tr.cells[1]?.textContent === elder && tr.cells[2]?.textContent === "sos") return tr.dataset.alarm;
+    }
+    return null;
+  }, [elderId], { polling: "raf", timeout: 15_000 })).jsonValue();
   const visibleMs = Date.now() - t0;
-  const sosRow = page.locator(rowSel).first();
-  const alarmId = await sosRow.getAttribute("data-alarm");
+  const sosRow = page.locator(`#queue-table tbody tr[data-alarm="${alarmId}"]`);
   console.log(`alarm_visible_ms=${visibleMs} (produce start -> row in the queue; broker ack after ${ackedAt - t0} ms)`);
   check("sos produced to the broker appears in the queue", !!alarmId,
         `${alarmId} for ${elderId}/${deviceId} on screen ${visibleMs} ms after produce`);
