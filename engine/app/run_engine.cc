@@ -104,7 +104,10 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
 
   // The views are in memory: rebuild them from the tail of the output topics before the
   // engine emits, so the console shows the open alarms and recent orders after a restart.
-  if (auto rebuilt = api::rebuild_views(s.brokers, topics, api.views()); rebuilt) {
+  const bool http_on = !s.http.empty() && s.http != "off";
+  if (auto rebuilt = http_on ? api::rebuild_views(s.brokers, topics, api.views())
+                             : Result<api::RebuildStats>(api::RebuildStats{});
+      rebuilt) {
     if (rebuilt.value().records > 0) {
       out << "console: views rebuilt from " << rebuilt.value().records << " output records"
           << std::endl;
