@@ -21,6 +21,7 @@
 #include "engine/api/access.h"
 #include "engine/api/push_hub.h"
 #include "engine/api/views.h"
+#include "engine/api/vitals.h"
 #include "engine/core/clock.h"
 #include "engine/core/result.h"
 #include "engine/egress/sink.h"
@@ -108,6 +109,8 @@ class ApiService {
 
   ViewStore& views() { return views_; }
   PushHub& hub() { return hub_; }
+  //! The latest vitals per elder (GET /api/elders/{id} "vitals"); fed by a VitalsFeed.
+  VitalsStore& vitals() { return vitals_; }
   ServerStats stats() const;
 
   class Server;
@@ -118,6 +121,7 @@ class ApiService {
   const Clock& clock_;
   ViewStore views_;
   PushHub hub_;
+  VitalsStore vitals_;
   std::unique_ptr<ApiContext> ctx_;  // before server_: the server uses it until destroyed
   std::unique_ptr<Server> server_;
 };

@@ -26,6 +26,7 @@ struct ApiContext {
   const Clock& clock;
   std::function<ServerStats()> stats;
   std::atomic<uint64_t> call_seq{0};
+  const VitalsStore* vitals = nullptr;  //!< null: the elder page has no "vitals"
 };
 
 //! A request target split into its path and decoded query parameters.

@@ -11,6 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <pthread.h>
+
 #include <deque>
 #include <list>
 #include <thread>
@@ -84,11 +86,17 @@ class ApiService::Server::WsSession : public std::enable_shared_from_this<WsSess
     ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
   }
 
-  //! Any thread: queues one update for this client.
-  void deliver(const PushMessage& msg) {
-    if (who_.role == Role::kAgency && (msg.operators_only || msg.agency_id != who_.agency_id)) return;
-    net::post(ws_.get_executor(), [self = shared_from_this(), json = msg.json] {
-      self->enqueue(json);
+  //! Any thread: queues the updates of one drained batch that this client may see, with one
+  //! post per client and batch (not per message: 1,000 clients x N updates would be N*1,000).
+  void deliver(std::shared_ptr<const std::vector<PushMessage>> batch) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), batch = std::move(batch)] {
+      for (const auto& msg : *batch) {
+        if (self->who_.role == Role::kAgency &&
+            (msg.operators_only || msg.agency_id != self->who_.agency_id)) {
+          continue;
+        }
+        self->enqueue(msg.json);
+      }
     });
   }
 
@@ -272,6 +280,7 @@ Status ApiService::Server::start() {
   int n = std::max(1, ctx_.config.io_threads);
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "vigil-api-io");  // for top, perf and the WS bench
       for (;;) {  // a handler that throws loses its connection, not the server
         try {
           ioc_.run();
@@ -327,8 +336,8 @@ void ApiService::Server::remove_ws(WsSession* s) {
 }
 
 void ApiService::Server::fan_out() {
-  std::vector<PushMessage> batch = ctx_.hub.drain();
-  if (batch.empty()) return;
+  auto batch = std::make_shared<const std::vector<PushMessage>>(ctx_.hub.drain());
+  if (batch->empty()) return;
   std::vector<std::shared_ptr<WsSession>> clients;
   {
     std::lock_guard lock(ws_mu_);
@@ -337,7 +346,7 @@ void ApiService::Server::fan_out() {
     }
   }
   for (const auto& c : clients) {
-    for (const auto& m : batch) c->deliver(m);
+    c->deliver(batch);
   }
 }
 
@@ -368,6 +377,7 @@ Status ApiService::start() {
   if (server_) return make_error(Errc::kRejected, "api already started");
   ctx_ = std::make_unique<ApiContext>(config_, hooks_, views_, hub_, clock_);
   ctx_->stats = [this] { return stats(); };
+  ctx_->vitals = &vitals_;
   server_ = std::make_unique<Server>(*ctx_);
   Status st = server_->start();
   if (!st) server_.reset();

@@ -14,6 +14,7 @@
 #include "engine/runtime/rules_watcher.h"
 #include "engine/api/api_service.h"
 #include "engine/api/input_producer.h"
+#include "engine/api/views_rebuild.h"
 #include "engine/dispatch/order_history.h"
 
 #include <mutex>
@@ -104,6 +105,20 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   // durable (exactly-once delivery, engine/state/README.md).
   auto views = api.make_tee(nullptr);
   eo.observer = views.get();
+
+  // The views are in memory: rebuild them from the tail of the output topics before the
+  // engine emits, so the console shows the open alarms and recent orders after a restart.
+  const bool http_on = !s.http.empty() && s.http != "off";
+  if (auto rebuilt = http_on ? api::rebuild_views(s.brokers, topics, api.views())
+                             : Result<api::RebuildStats>(api::RebuildStats{});
+      rebuilt) {
+    if (rebuilt.value().records > 0) {
+      out << "console: views rebuilt from " << rebuilt.value().records << " output records"
+          << std::endl;
+    }
+  } else {
+    std::cerr << "vigil: console views start partial: " << rebuilt.error().message << "\n";
+  }
   runtime::Engine engine(eo, loaded.rules, *sink.value(), clock);
   if (auto st = engine.start(); !st) {
     std::cerr << "vigil: " << st.error().message << "\n";
@@ -117,6 +132,17 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
     }
     out << "console: http://" << s.http.substr(0, s.http.rfind(':')) << ":" << api.port()
         << "/?token=<token> (" << ac.tokens.size() << " tokens)" << std::endl;
+  }
+  // The elder page's latest vitals: the API's own telemetry consumer (engine/api/vitals.h),
+  // destroyed before `api`. Without it the console still works, without vitals.
+  std::unique_ptr<api::VitalsFeed> vitals_feed;
+  if (!s.http.empty() && s.http != "off") {
+    auto feed = api::VitalsFeed::start(s.brokers, topics, api.vitals());
+    if (feed) {
+      vitals_feed = std::move(feed).value();
+    } else {
+      std::cerr << "vigil: console vitals off: " << feed.error().message << "\n";
+    }
   }
   const auto stored = engine.stored_offsets();
   auto source = ingest::KafkaSource::start(
@@ -200,6 +226,7 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
     std::cerr << "vigil: " << st.error().message << "\n";
     exit_code = 1;
   }
+  vitals_feed.reset();
   api.stop();
   (void)source.value()->close();
   if (auto st = sink.value()->flush(10'000); !st) {

@@ -406,6 +406,16 @@ Status Engine::load_identity_and_recover() {
     present = std::move(found).value();
   }
   deliver(outbox, epoch_, present);
+  if (options_.observer != nullptr) {
+    // The observer (the API's views, rebuilt from the topics before this) sees them too.
+    size_t k = 0;
+    for (uint32_t i = 0; i < outbox.size(); ++i) {
+      while (k < present.size() && present[k] < i) ++k;
+      if (k < present.size() && present[k] == i) continue;
+      options_.observer->emit_serialized(outbox[i].topic, outbox[i].key, outbox[i].bytes,
+                                         egress::OutputTag{instance_id_, epoch_, i});
+    }
+  }
   found_delivered_ = present.size();
   redelivered_ = outbox.size() - present.size();
   if (auto s = wait_delivered(); !s) return s;

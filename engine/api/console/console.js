@@ -210,6 +210,22 @@ async function loadOrders() {
 }
 
 // ---- elder page -----------------------------------------------------------------------------
+const VITAL_UNITS = { heart_rate: "bpm", spo2: "%", body_temperature: "°C", respiration_rate: "/min", battery: "%" };
+function vitalText(type, v) {
+  const n = (x) => Number(x || 0);
+  if (type === "blood_pressure") return `${n(v.value)}/${n(v.value2)} mmHg`;
+  if (type === "location") return `${n(v.lat).toFixed(5)}, ${n(v.lon).toFixed(5)}`;
+  return `${Math.round(n(v.value) * 10) / 10} ${VITAL_UNITS[type] || ""}`.trim();
+}
+function vitalsTable(vitals) {
+  const order = ["heart_rate", "spo2", "blood_pressure", "body_temperature", "respiration_rate", "battery", "location"];
+  const rows = order.filter((t) => vitals[t]).map((t) => el("tr", { "data-vital": t },
+    el("td", {}, t.replaceAll("_", " ")), el("td", { class: "value" }, vitalText(t, vitals[t])),
+    el("td", { class: "muted" }, vitals[t].device_id || ""), el("td", {}, fmtTime(vitals[t].ts))));
+  if (!rows.length) return el("p", { class: "muted", id: "elder-vitals" }, "no readings since the console started");
+  return el("table", { id: "elder-vitals" }, el("thead", {}, el("tr", {}, el("th", {}, "vital"), el("th", {}, "value"),
+    el("th", {}, "device"), el("th", {}, "at"))), el("tbody", {}, ...rows));
+}
 async function showElder(id) {
   $("#elder-id").value = id;
   const box = $("#elder-detail");
@@ -224,7 +240,7 @@ async function showElder(id) {
       el("h2", {}, `${p.name || id} (${id})`),
       el("p", { class: "muted" }, [p.region, p.timezone, p.home_lat && `home ${p.home_lat}, ${p.home_lon}`].filter(Boolean).join(" · ")),
       el("h3", {}, "Devices"), el("p", {}, asList(d.devices, "devices").map((x) => `${x.device_id} (${x.type})`).join(", ") || "none registered"),
-      el("h3", {}, "Latest vitals"), el("p", {}, Object.entries(vitals).map(([k, v]) => `${k}: ${typeof v === "object" ? v.value : v}`).join(" · ") || "none"),
+      el("h3", {}, "Latest vitals"), vitalsTable(vitals),
       el("h3", {}, "Active alarms"), el("ul", {}, alarms.map((a) => el("li", {}, el("span", { class: `sev ${a.severity}` }, a.severity), ` ${a.rule_id} · ${a.status} · ${fmtTime(a.raised_at)}`))),
       el("h3", {}, "Orders"), el("ul", {}, orders.map((o) => el("li", {}, el("a", { href: "#orders", onclick: () => setTimeout(() => selectOrder(o.order_id), 0) }, o.order_id), ` · ${o.category || ""} · ${o.state || ""}`))));
   } catch (e) {
