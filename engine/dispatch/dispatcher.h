@@ -19,6 +19,7 @@
 #include "engine/pipeline/timer_queue.h"
 #include "engine/state/state_store.h"
 #include "schemas/agency.pb.h"
+#include "schemas/outputs.pb.h"
 
 namespace vigil::dispatch {
 
@@ -103,6 +104,7 @@ class Dispatcher {
   std::vector<std::pair<AgencyEntry*, double>> near_;  //!< rank_candidates scratch
   std::vector<Scored> scored_;                         //!< rank_candidates scratch
   std::vector<double> bound_;                          //!< rank_candidates scratch
+  vigil::v1::DispatchOffer offer_;                     //!< offer_next scratch
 };
 
 const char* order_state_name(vigil::v1::OrderState s);
