@@ -93,6 +93,18 @@ void apply_yaml(Settings& s, const std::string& file) {
       if (d["offer_timeout_emergency_s"]) {
         s.dispatch.offer_timeout_emergency = d["offer_timeout_emergency_s"].as<int64_t>() * 1000;
       }
+      // At least one candidate and one offer each, else every order would escalate at once.
+      auto at_least_one = [&](const char* key, int& field) {
+        if (!d[key]) return;
+        const int v = d[key].as<int>();
+        if (v < 1) {
+          throw UsageError(file + ":" + std::to_string(d[key].Mark().line + 1) + ": dispatch." +
+                           key + " must be at least 1, got " + std::to_string(v));
+        }
+        field = v;
+      };
+      at_least_one("max_candidates", s.dispatch.max_candidates);
+      at_least_one("offers_per_candidate", s.dispatch.offers_per_candidate);
       if (d["category_kmh"]) {
         for (const auto& kv : d["category_kmh"]) {
           s.dispatch.category_kmh[kv.first.as<std::string>()] = kv.second.as<double>();

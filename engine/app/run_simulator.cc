@@ -87,8 +87,9 @@ int run_simulator(const Settings& s, std::atomic<bool>& stop, std::ostream& out)
       << population.devices.size() << " devices, " << population.agencies.size()
       << " agencies; producing " << s.rate << " events/s (seed " << s.seed << ")" << std::endl;
 
-  // The agencies' order feed. A fresh group per run, read from the start, offers older than
-  // this run skipped: no offer is missed while the group forms.
+  // The agencies' order feed: offers (dispatch) and order transitions (tracking), so that an
+  // order the elder or an operator cancelled is dropped. A fresh group per run, read from the
+  // start, records older than this run skipped: no offer is missed while the group forms.
   const TimeMs started = clock.now_ms();
   auto conf = broker::make_conf({{"bootstrap.servers", s.brokers},
                                  {"group.id", "vigil-sim-agencies-" + std::to_string(started)},
@@ -105,18 +106,22 @@ int run_simulator(const Settings& s, std::atomic<bool>& stop, std::ostream& out)
     return 1;
   }
   rd_kafka_poll_set_consumer(consumer);
-  rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(subs, topics.of(OutTopic::kDispatch).c_str(), RD_KAFKA_PARTITION_UA);
+  const std::string dispatch_topic = topics.of(OutTopic::kDispatch);
+  rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(2);
+  rd_kafka_topic_partition_list_add(subs, dispatch_topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_add(subs, topics.of(OutTopic::kTracking).c_str(),
+                                    RD_KAFKA_PARTITION_UA);
   rd_kafka_subscribe(consumer, subs);
   rd_kafka_topic_partition_list_destroy(subs);
 
   std::vector<sim::SimRecord> records;
   TimeMs last = started;
-  uint64_t produced = 0, offers = 0;
+  uint64_t produced = 0, offers = 0, cancels = 0;
   const int64_t start_ns = clock.steady_ns();
   int64_t next_progress_ns = start_ns + static_cast<int64_t>(s.progress_s * 1e9);
   uint64_t last_produced = 0;
   vigil::v1::DispatchOffer offer;
+  vigil::v1::OrderEvent event;
   while (!stop.load()) {
     if (s.progress_s > 0 && clock.steady_ns() >= next_progress_ns) {
       out << "simulate: " << static_cast<int>((clock.steady_ns() - start_ns) / 1e9) << " s, "
@@ -134,13 +139,21 @@ int run_simulator(const Settings& s, std::atomic<bool>& stop, std::ostream& out)
     last = now;
     for (const auto& r : records) producer->send(r.topic, r.key, r.proto());
     produced += records.size();
-    // Answer offers; poll until the next 50 ms slice.
+    // Answer offers, drop cancelled orders; poll until the next 50 ms slice.
     while (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 0)) {
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-          offer.ParseFromArray(m->payload, static_cast<int>(m->len)) &&
-          to_ms(offer.offered_at()) >= started - 5000) {
-        agencies.on_offer(offer, clock.now_ms());
-        ++offers;
+      const bool is_offer = m->rkt != nullptr && rd_kafka_topic_name(m->rkt) == dispatch_topic;
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        // end of partition and the like: nothing to answer
+      } else if (is_offer) {
+        if (offer.ParseFromArray(m->payload, static_cast<int>(m->len)) &&
+            to_ms(offer.offered_at()) >= started - 5000) {
+          agencies.on_offer(offer, clock.now_ms());
+          ++offers;
+        }
+      } else if (event.ParseFromArray(m->payload, static_cast<int>(m->len)) &&
+                 event.state() == vigil::v1::CANCELLED && to_ms(event.ts()) >= started - 5000) {
+        agencies.on_cancel(event.order_id());
+        ++cancels;
       }
       rd_kafka_message_destroy(m);
     }
@@ -149,8 +162,8 @@ int run_simulator(const Settings& s, std::atomic<bool>& stop, std::ostream& out)
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   producer->flush();
-  out << "simulate: produced " << produced << " records, answered " << offers << " offers"
-      << std::endl;
+  out << "simulate: produced " << produced << " records, answered " << offers << " offers, "
+      << cancels << " cancelled orders dropped" << std::endl;
   return 0;
 }
 

@@ -60,14 +60,15 @@ AgencyEntry* AgencyIndex::find(const std::string& agency_id) {
 }
 
 void AgencyIndex::within(double lat, double lon, double radius_km, const std::string& category,
-                         std::vector<std::pair<AgencyEntry*, double>>& out) {
+                         std::vector<std::pair<AgencyEntry*, double>>& out, double search_km) {
   out.clear();
   auto tree = trees_.find(category);
   if (tree == trees_.end()) return;
   // The box around the circle: a degree of latitude is ~111.2 km, one of longitude shrinks
   // with cos(lat). 1% margin so the box never cuts the circle; haversine decides.
   constexpr double kKmPerDegree = 111.19508;
-  const double dlat = radius_km / kKmPerDegree * 1.01;
+  const double box_km = search_km > 0 && search_km < radius_km ? search_km : radius_km;
+  const double dlat = box_km / kKmPerDegree * 1.01;
   const double dlon = dlat / std::max(0.01, std::cos(lat * M_PI / 180.0));
   hits_.clear();
   tree->second.query(

@@ -55,8 +55,11 @@ class AgencyIndex {
 
   //! Agencies offering `category` within `radius_km` of (lat, lon), in no particular order, with
   //! the distance in km, into `out` (cleared first). Capacity is not checked here.
+  //! With 0 < search_km < radius_km only the box around the smaller circle of `search_km` is
+  //! searched: every agency of the full result that is not returned is farther than search_km,
+  //! and those returned carry exactly the distance the full search would give them.
   void within(double lat, double lon, double radius_km, const std::string& category,
-              std::vector<std::pair<AgencyEntry*, double>>& out);
+              std::vector<std::pair<AgencyEntry*, double>>& out, double search_km = 0);
 
   template <class Fn>
   void for_each(Fn&& fn) {

@@ -19,6 +19,7 @@ bool terminal(OrderState s) {
   return s == vigil::v1::COMPLETED || s == vigil::v1::RATED || s == vigil::v1::CANCELLED ||
          s == vigil::v1::ESCALATED || s == vigil::v1::FAILED;
 }
+
 //! CANCEL is allowed before COMPLETED, also on an ESCALATED order (the operator stops looking).
 bool cancellable(OrderState s) { return !terminal(s) || s == vigil::v1::ESCALATED; }
 //! Orders that can still be late: nobody has arrived and the dispatcher still follows them.
@@ -26,6 +27,7 @@ bool awaiting_arrival(OrderState s) {
   return s == vigil::v1::CREATED || s == vigil::v1::OFFERED || s == vigil::v1::ACCEPTED ||
          s == vigil::v1::EN_ROUTE;
 }
+
 //! Position of a tracking state on the happy path, for "no going back" checks.
 int rank(OrderState s) {
   switch (s) {
@@ -43,6 +45,7 @@ int rank(OrderState s) {
       return 0;
   }
 }
+
 }  // namespace
 
 const char* order_state_name(OrderState s) { return vigil::v1::OrderState_Name(s).c_str(); }
@@ -60,17 +63,77 @@ TimeMs Dispatcher::offer_timeout(const OrderRecord& o) const {
 
 std::vector<std::string> Dispatcher::rank_candidates(const OrderRequest& r) {
   std::vector<std::string> out;
-  if (!r.has_location) return out;
-  const double radius = config_.radius_km(r.category);
-  agencies_.within(r.lat, r.lon, radius, r.category, near_);
+  const size_t keep = rank_into_scored(r);
+  out.reserve(keep);
+  for (size_t i = 0; i < keep; ++i) out.push_back(scored_[i].agency->record.agency().agency_id());
+  return out;
+}
+
+double Dispatcher::score_of(const AgencyEntry& e, double d, double radius) const {
+  double score = config_.weight_distance * (d / radius) +
+                 config_.weight_load * (double(e.committed()) / e.capacity) +
+                 config_.weight_rating * ((5.0 - std::clamp(e.rating, 0.0, 5.0)) / 5.0);
+  // Quantise so that float noise never decides; equal scores fall to fairness.
+  return std::round(score * 1e6) / 1e6;
+}
+
+size_t Dispatcher::rank_into_scored(const OrderRequest& r) {
   scored_.clear();
-  for (auto [e, d] : near_) {
-    if (!e->active || e->capacity <= 0) continue;
-    double score = config_.weight_distance * (d / radius) +
-                   config_.weight_load * (double(e->committed()) / e->capacity) +
-                   config_.weight_rating * ((5.0 - std::clamp(e->rating, 0.0, 5.0)) / 5.0);
-    // Quantise so that float noise never decides; equal scores fall to fairness.
-    scored_.push_back({std::round(score * 1e6) / 1e6, e->record.offers(), e});
+  if (!r.has_location) return 0;
+  const double radius = config_.radius_km(r.category);
+  const size_t k = static_cast<size_t>(std::max(0, config_.max_candidates));
+  // The bounds below need every score term to grow with distance and none to be negative.
+  const bool prunable = k > 0 && config_.weight_distance >= 0 && config_.weight_load >= 0 &&
+                        config_.weight_rating >= 0;
+  if (prunable) {
+    // Staged search: the inner half of the circle (a quarter of its area) first. Every agency
+    // outside it is farther than `search`, so its score is at least the distance term of
+    // `search`; if that is worse than the k-th best found, the list is final. (A quarter-radius
+    // stage first was measured: it rarely decides and costs sparse categories a query.)
+    const double search = radius * 0.5;
+    agencies_.within(r.lat, r.lon, radius, r.category, near_, search);
+    const size_t keep = score_near(radius, k, true);
+    if (keep == k && distance_floor(search, radius) > scored_[k - 1].score) return keep;
+  }
+  agencies_.within(r.lat, r.lon, radius, r.category, near_);
+  return score_near(radius, k, prunable);
+}
+
+double Dispatcher::distance_floor(double d, double radius) const {
+  return std::round(config_.weight_distance * (d / radius) * 1e6) / 1e6;
+}
+
+size_t Dispatcher::score_near(double radius, size_t k, bool prunable) {
+  scored_.clear();
+  auto add = [&](const std::pair<AgencyEntry*, double>& n) {
+    AgencyEntry* e = n.first;
+    if (!e->active || e->capacity <= 0) return;
+    scored_.push_back({score_of(*e, n.second, radius), e->record.offers(), e});
+  };
+  // Pruning (same result as scoring every agency in near_): an agency's quantised score is at
+  // least that of its distance term alone (the other terms are never negative; IEEE addition,
+  // multiplication and rounding are monotone). Score the 2k nearest; if k of them are
+  // eligible, the k-th best of their scores bounds the k-th best overall, and an agency whose
+  // distance term alone is above that bound cannot make the list.
+  if (!prunable || near_.size() <= 2 * k) {
+    for (const auto& n : near_) add(n);
+  } else {
+    auto by_distance = [](const auto& x, const auto& y) { return x.second < y.second; };
+    const auto first = near_.begin() + static_cast<std::ptrdiff_t>(2 * k);
+    std::nth_element(near_.begin(), first, near_.end(), by_distance);
+    for (auto it = near_.begin(); it != first; ++it) add(*it);
+    if (scored_.size() < k) {
+      for (auto it = first; it != near_.end(); ++it) add(*it);
+    } else {
+      bound_.clear();
+      for (const auto& s : scored_) bound_.push_back(s.score);
+      std::nth_element(bound_.begin(), bound_.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                       bound_.end());
+      const double limit = bound_[k - 1];
+      for (auto it = first; it != near_.end(); ++it) {
+        if (distance_floor(it->second, radius) <= limit) add(*it);
+      }
+    }
   }
   // Ties: the agency that has been offered least so far, then by id (deterministic).
   auto better = [](const Scored& x, const Scored& y) {
@@ -78,26 +141,23 @@ std::vector<std::string> Dispatcher::rank_candidates(const OrderRequest& r) {
     if (x.offers != y.offers) return x.offers < y.offers;
     return x.agency->record.agency().agency_id() < y.agency->record.agency().agency_id();
   };
-  const size_t keep =
-      std::min(scored_.size(), static_cast<size_t>(std::max(0, config_.max_candidates)));
+  const size_t keep = std::min(scored_.size(), k);
   std::partial_sort(scored_.begin(), scored_.begin() + static_cast<std::ptrdiff_t>(keep),
                     scored_.end(), better);
-  out.reserve(keep);
-  for (size_t i = 0; i < keep; ++i) out.push_back(scored_[i].agency->record.agency().agency_id());
-  return out;
+  return keep;
 }
 
 void Dispatcher::transition(OrderRecord& o, OrderState state, TimeMs ts,
                             const std::string& reason) {
   o.set_state(state);
-  vigil::v1::OrderEvent ev;
+  // Built in place in the history (no copy), then emitted from there.
+  vigil::v1::OrderEvent& ev = *o.add_history();
   ev.set_order_id(o.order_id());
   ev.set_elder_id(o.elder_id());
   ev.set_agency_id(o.agency_id());
   ev.set_state(state);
   set_ts(ev.mutable_ts(), ts);
   ev.set_reason(reason);
-  *o.add_history() = ev;
   dirty_orders_.insert(o.order_id());
   sink_.emit(OutTopic::kTracking, o.order_id(), ev);
   if (!awaiting_arrival(state)) {
@@ -122,8 +182,9 @@ void Dispatcher::create_order(const OrderRequest& r, TimeMs now) {
   metrics().orders_created.add();
   transition(o, vigil::v1::CREATED, now,
              r.alarm_id.empty() ? "service_request" : "alarm " + r.alarm_id);
-  for (auto& id : rank_candidates(r)) {
-    o.add_candidates(std::move(id));
+  const size_t keep = rank_into_scored(r);
+  for (size_t i = 0; i < keep; ++i) {
+    o.add_candidates(scored_[i].agency->record.agency().agency_id());
     o.add_offered(0);
   }
   if (o.candidates().empty()) {
@@ -158,7 +219,10 @@ void Dispatcher::offer_next(OrderRecord& o, TimeMs now, const std::string& reaso
     o.set_agency_id(id);
     const TimeMs expires = now + offer_timeout(o);
     o.set_offer_expires_ms(expires);
-    vigil::v1::DispatchOffer offer;
+    // A reused message: Clear() keeps its strings' and timestamps' storage, so an offer
+    // allocates nothing once the first is built.
+    vigil::v1::DispatchOffer& offer = offer_;
+    offer.Clear();
     offer.set_order_id(o.order_id());
     offer.set_agency_id(id);
     offer.set_elder_id(o.elder_id());
@@ -181,76 +245,6 @@ void Dispatcher::offer_next(OrderRecord& o, TimeMs now, const std::string& reaso
   // waiting for capacity could take hours, so a person takes over at once.
   o.set_agency_id("");
   escalate(o, now, offers_left ? "no_agency_free" : "no_agency_accepted");
-}
-
-void Dispatcher::arm_late(OrderRecord& o, TimeMs now) {
-  if (o.late_raised_ms() != 0 || !awaiting_arrival(o.state())) return;  // late once per order
-  // Emergencies are due at the agency's eta, others at their window end; each falls back on
-  // the other when it has none.
-  const TimeMs window_end = o.has_window_end() ? to_ms(o.window_end()) : 0;
-  TimeMs deadline = o.priority() == vigil::v1::EMERGENCY ? (o.eta_ms() ? o.eta_ms() : window_end)
-                                                         : (window_end ? window_end : o.eta_ms());
-  if (deadline == 0) return;
-  if (o.late_due_ms() != 0 && deadline == o.late_deadline_ms()) return;  // armed already
-  const TimeMs due = std::max(deadline, now);
-  o.set_late_due_ms(due);
-  o.set_late_deadline_ms(deadline);
-  dirty_orders_.insert(o.order_id());
-  timers_.arm(due, kLateDeadline, 0, 0, o.order_id());
-}
-
-void Dispatcher::emit_late_alarm(const OrderRecord& o, vigil::v1::AlarmStatus status, TimeMs now,
-                                 const std::string& message) {
-  vigil::v1::AlarmEvent a;
-  a.set_alarm_id(late_alarm_id(o));
-  a.set_elder_id(o.elder_id());
-  a.set_rule_id("order_late");
-  a.set_severity(vigil::v1::MAJOR);
-  a.set_status(status);
-  set_ts(a.mutable_raised_at(), o.late_raised_ms());
-  set_ts(a.mutable_updated_at(), now);
-  a.set_count(1);
-  a.set_message(message);
-  a.set_order_id(o.order_id());
-  sink_.emit(OutTopic::kAlarms, o.elder_id(), a);
-}
-
-void Dispatcher::raise_late(OrderRecord& o, TimeMs now) {
-  o.set_late_due_ms(0);
-  o.set_late_raised_ms(now);
-  o.set_late_active(true);
-  dirty_orders_.insert(o.order_id());
-  // The same choice arm_late made: an emergency's eta, or the eta of an order with no window end.
-  const bool by_eta =
-      o.eta_ms() != 0 && (o.priority() == vigil::v1::EMERGENCY || !o.has_window_end());
-  const std::string what =
-      "order " + o.order_id() + " (" + o.category() + ") not arrived by its " +
-      (by_eta ? "eta " : "window end ") + format_rfc3339(o.late_deadline_ms()) + ", " +
-      order_state_name(o.state()) + (o.agency_id().empty() ? "" : " with " + o.agency_id());
-  metrics().alarms_raised.add();
-  emit_late_alarm(o, vigil::v1::ACTIVE_UNACK, now, what);
-  vigil::v1::OperatorTask task;
-  task.set_task_id("late-" + o.order_id());
-  task.set_kind("late_order");
-  task.set_elder_id(o.elder_id());
-  task.set_alarm_id(late_alarm_id(o));
-  task.set_order_id(o.order_id());
-  task.set_priority(o.priority() == vigil::v1::EMERGENCY ? vigil::v1::EMERGENCY
-                                                         : vigil::v1::URGENT);
-  set_ts(task.mutable_created_at(), now);
-  task.set_message("order_late: " + what);
-  sink_.emit(OutTopic::kOperator, o.elder_id(), task);
-}
-
-void Dispatcher::close_late(OrderRecord& o, TimeMs now) {
-  o.set_late_active(false);
-  dirty_orders_.insert(o.order_id());
-  // Nobody can acknowledge it through the shards' alarm actions, and the late_order task is
-  // the operator's record, so the dispatcher clears it unacknowledged and closes it at once.
-  const std::string why = "order " + o.order_id() + " " + order_state_name(o.state());
-  metrics().alarms_cleared.add();
-  emit_late_alarm(o, vigil::v1::CLEARED_UNACK, now, why);
-  emit_late_alarm(o, vigil::v1::CLOSED, now, why);
 }
 
 void Dispatcher::escalate(OrderRecord& o, TimeMs now, const std::string& reason) {

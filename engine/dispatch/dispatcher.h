@@ -19,6 +19,7 @@
 #include "engine/pipeline/timer_queue.h"
 #include "engine/state/state_store.h"
 #include "schemas/agency.pb.h"
+#include "schemas/outputs.pb.h"
 
 namespace vigil::dispatch {
 
@@ -39,6 +40,11 @@ class Dispatcher {
 
   //! CANCEL or RATE from the elder or an operator. Same errors as on_agency_update.
   Status on_order_action(const OrderActionRequest& request, TimeMs now);
+
+  //! An operator's ACK/ASSIGN/CLEAR/ESCALATE of an order's `order_late` alarm (by alarm_id, or
+  //! by rule_id when the elder has exactly one open). kNotFound for no such open alarm,
+  //! kRejected for an action its status does not allow; nothing changes then.
+  Status on_late_alarm_action(const OrderActionRequest& request, TimeMs now);
 
   //! Fires offer expiries and late-order deadlines due at or before `now`, earliest first.
   void advance_to(TimeMs now);
@@ -88,8 +94,17 @@ class Dispatcher {
     uint64_t offers;
     const AgencyEntry* agency;
   };
+  //! Ranks the candidates of rank_candidates into scored_[0, returned count).
+  size_t rank_into_scored(const OrderRequest& r);
+  double score_of(const AgencyEntry& e, double d, double radius) const;
+  //! The quantised distance term of an agency at `d` km: a floor of its whole score.
+  double distance_floor(double d, double radius) const;
+  //! Scores near_ into scored_ and sorts the best k to its front; returns how many.
+  size_t score_near(double radius, size_t k, bool prunable);
   std::vector<std::pair<AgencyEntry*, double>> near_;  //!< rank_candidates scratch
   std::vector<Scored> scored_;                         //!< rank_candidates scratch
+  std::vector<double> bound_;                          //!< rank_candidates scratch
+  vigil::v1::DispatchOffer offer_;                     //!< offer_next scratch
 };
 
 const char* order_state_name(vigil::v1::OrderState s);

@@ -26,14 +26,26 @@ struct OrderRequest {
   TimeMs window_end = 0;
 };
 
-//! An elder's or operator's action on an order, with the elder it came from.
+//! An elder's or operator's action on an order, with the elder it came from; or an operator's
+//! action on an `order_late` alarm (`late_alarm` set, `alarm_action` instead of `action`),
+//! which the shard forwards because the dispatcher owns those alarms.
 struct OrderActionRequest {
   std::string elder_id;
   std::string call_id;
   vigil::v1::OrderAction action;
   TimeMs ts = 0;
   InputRecord source;  //!< the calls record it came from, for a deadletter if it is refused
+  bool late_alarm = false;
+  vigil::v1::AlarmAction alarm_action;
+  std::string operator_id;
 };
+
+//! Whether an operator's alarm action is about an `order_late` alarm (rule_id `order_late`, or
+//! an alarm_id `<elder_id>:order_late:<order_id>`): those go to the dispatcher.
+inline bool is_order_late_action(const vigil::v1::AlarmAction& a) {
+  return a.alarm_id().empty() ? a.rule_id() == "order_late"
+                              : a.alarm_id().find(":order_late:") != std::string::npos;
+}
 
 class DispatchPort {
  public:

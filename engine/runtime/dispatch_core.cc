@@ -41,7 +41,9 @@ void DispatchCore::request_order(const dispatch::OrderRequest& request) {
 }
 
 void DispatchCore::order_action(const dispatch::OrderActionRequest& request) {
-  if (auto s = dispatcher_.on_order_action(request, request.ts); !s) {
+  auto s = request.late_alarm ? dispatcher_.on_late_alarm_action(request, request.ts)
+                              : dispatcher_.on_order_action(request, request.ts);
+  if (!s) {
     emit_deadletter(sink_, request.source, s.error().message, now_);
   }
 }

@@ -104,6 +104,19 @@ void ShardCore::on_telemetry(const InputRecord& rec, TimeMs now) {
   mark_dirty(e, was_dirty);
 }
 
+namespace {
+dispatch::OrderActionRequest order_action_request(const vigil::v1::CallEvent& call, TimeMs ts,
+                                                  const InputRecord& rec) {
+  dispatch::OrderActionRequest req;
+  req.elder_id = call.elder_id();
+  req.call_id = call.call_id();
+  if (call.has_order_action()) req.action = call.order_action();
+  req.ts = ts;
+  req.source = rec;
+  return req;
+}
+}  // namespace
+
 void ShardCore::on_call(const InputRecord& rec, TimeMs now) {
   if (auto s = codec::decode(rec.payload, rec.format, &call_); !s) {
     emit_deadletter(sink_, rec, s.error().message, now);
@@ -139,12 +152,20 @@ void ShardCore::on_call(const InputRecord& rec, TimeMs now) {
       break;
     }
     case vigil::v1::CallEvent::kAlarmAction:
+      if (dispatch::is_order_late_action(call_.alarm_action())) {
+        dispatch::OrderActionRequest req = order_action_request(call_, ts, rec);
+        req.late_alarm = true;
+        req.alarm_action = call_.alarm_action();
+        req.operator_id = call_.operator_id();
+        dispatch_.order_action(req);
+        break;
+      }
       if (auto s = alarms_.operator_action(e, call_.alarm_action(), call_.operator_id(), ts); !s) {
         emit_deadletter(sink_, rec, s.error().message, now);
       }
       break;
     case vigil::v1::CallEvent::kOrderAction:
-      dispatch_.order_action({call_.elder_id(), call_.call_id(), call_.order_action(), ts, rec});
+      dispatch_.order_action(order_action_request(call_, ts, rec));
       break;
     case vigil::v1::CallEvent::ACTION_NOT_SET:
       break;  // validate() rejected it
