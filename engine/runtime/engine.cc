@@ -319,7 +319,7 @@ Status Engine::commit_checkpoint() {
   in_flight_ = false;
   if (!s) return s;
   committed_epoch_ = epoch_;
-  if (options_.exactly_once) deliver(outbox, epoch_, {});
+  if (options_.exactly_once) deliver(outbox, epoch_, {}, sink_);
   metrics().checkpoints.add();
   return ok();
 }
@@ -346,13 +346,13 @@ Status Engine::wait_delivered() {
 }
 
 void Engine::deliver(const std::vector<OutRecord>& records, uint64_t epoch,
-                     const std::vector<uint32_t>& skip) {
+                     const std::vector<uint32_t>& skip, egress::Sink& to) {
   size_t k = 0;
   for (uint32_t i = 0; i < records.size(); ++i) {
     while (k < skip.size() && skip[k] < i) ++k;
     if (k < skip.size() && skip[k] == i) continue;
-    sink_.emit_serialized(records[i].topic, records[i].key, records[i].bytes,
-                          egress::OutputTag{instance_id_, epoch, i});
+    to.emit_serialized(records[i].topic, records[i].key, records[i].bytes,
+                       egress::OutputTag{instance_id_, epoch, i});
   }
 }
 
@@ -405,17 +405,9 @@ Status Engine::load_identity_and_recover() {
     }
     present = std::move(found).value();
   }
-  deliver(outbox, epoch_, present);
-  if (options_.observer != nullptr) {
-    // The observer (the API's views, rebuilt from the topics before this) sees them too.
-    size_t k = 0;
-    for (uint32_t i = 0; i < outbox.size(); ++i) {
-      while (k < present.size() && present[k] < i) ++k;
-      if (k < present.size() && present[k] == i) continue;
-      options_.observer->emit_serialized(outbox[i].topic, outbox[i].key, outbox[i].bytes,
-                                         egress::OutputTag{instance_id_, epoch_, i});
-    }
-  }
+  deliver(outbox, epoch_, present, sink_);
+  // The observer (the API's views, rebuilt from the topics before this) sees them too.
+  if (options_.observer != nullptr) deliver(outbox, epoch_, present, *options_.observer);
   found_delivered_ = present.size();
   redelivered_ = outbox.size() - present.size();
   if (auto s = wait_delivered(); !s) return s;

@@ -140,7 +140,9 @@ class Engine {
   Status commit_checkpoint();
   Status load_identity_and_recover();
   Status wait_delivered();
-  void deliver(const std::vector<OutRecord>& records, uint64_t epoch, const std::vector<uint32_t>& skip);
+  //! Emits the records, tagged, except the indices in `skip` (sorted).
+  void deliver(const std::vector<OutRecord>& records, uint64_t epoch,
+               const std::vector<uint32_t>& skip, egress::Sink& to);
   template <class Ring, class Fill>
   void push(Ring& ring, Fill&& fill);
 
