@@ -13,6 +13,7 @@
 #include <deque>
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -72,9 +73,10 @@ class ShardCore final : public rules::RuleEffects {
   ReloadStats reload(std::shared_ptr<const rules::RuleSet> next, TimeMs now);
   const rules::RuleSet& rules() const { return engine_.rules(); }
 
-  //! Serialises the elders changed since the last call into `ops`.
+  //! Serialises the elders changed since the last call into `ops`: e/<id> (rule and alarm
+  //! state) of each, p/<id> (profile and devices) of those a registry record changed.
   void collect_dirty(state::StateOps& ops);
-  //! Loads the elders this shard owns from the store and re-arms their timers.
+  //! Loads the elders this shard owns from the store (p/ then e/) and re-arms their timers.
   Status load(const state::StateStore& store);
 
   //! Earliest armed timer (INT64_MAX if none).
@@ -126,6 +128,12 @@ class ShardCore final : public rules::RuleEffects {
   vigil::v1::DeviceEvent event_;
   vigil::v1::CallEvent call_;
   vigil::v1::RegistryUpdate registry_;
+  vigil::state::ElderRecord record_;  //!< collect_dirty's reused serialising buffer
 };
+
+//! The whole stored record of one elder (its p/ and e/ values merged), std::nullopt if neither
+//! is stored or they do not parse. For the console and tools; any thread.
+std::optional<vigil::state::ElderRecord> read_elder_record(const state::StateStore& store,
+                                                           const std::string& elder_id);
 
 }  // namespace vigil::runtime
