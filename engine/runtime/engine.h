@@ -130,6 +130,8 @@ class Engine {
   state::OffsetMap stored_offsets_;
   state::OffsetMap offsets_;           //!< next offset per partition, as submitted
   state::OffsetMap barrier_offsets_;   //!< snapshot taken with the barrier in flight
+  static constexpr size_t kOffsetSlots = 64;  //!< partitions per topic with a direct slot
+  std::vector<int64_t*> offset_slot_;  //!< [topic * kOffsetSlots + partition] -> its offsets_ value
 
   std::unique_ptr<DispatchCore> dispatch_;
   std::vector<std::unique_ptr<RingPort>> ports_;
