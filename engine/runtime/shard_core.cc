@@ -342,11 +342,23 @@ void ShardCore::collect_dirty(state::StateOps& ops) {
     std::string value;
     registry::append_dynamic(e, ids, record_, &value);
     key.assign("e/").append(id);
-    ops.put(key, std::move(value));
+    if (stored_.size() <= k) stored_.resize(k + 1, false);
+    if (!value.empty()) {
+      ops.put(key, std::move(value));
+      stored_[k] = true;
+    } else if (stored_[k]) {
+      ops.del(key);  // no rule or alarm state left: an empty elder needs no record
+      stored_[k] = false;
+    }
     e.dirty = false;
   }
   dirty_.clear();
   alarms_.collect_history(ops);
+  // RocksDB's memtable inserts a batch's keys much faster in key order (its skip list reuses the
+  // previous insert's position), and sorting here runs on the shard thread, not the ingest
+  // thread that writes the batch. Stable: a key put twice keeps its last value last.
+  std::stable_sort(ops.puts.begin(), ops.puts.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
 Status ShardCore::load(const state::StateStore& store) {
@@ -366,6 +378,10 @@ Status ShardCore::load(const state::StateStore& store) {
       registry::ElderState& e = elder_for(std::string(key));
       registry::merge_record(e, r, ids);
       e.profile.set_elder_id(std::string(key));
+      if (prefix[0] == 'e') {
+        if (stored_.size() <= current_) stored_.resize(current_ + 1, false);
+        stored_[current_] = true;
+      }
     });
     if (!s) return s;
   }

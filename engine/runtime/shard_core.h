@@ -122,6 +122,7 @@ class ShardCore final : public rules::RuleEffects {
   uint32_t current_ = 0;  //!< index of the elder being evaluated (the key of timers it arms)
   std::string late_note_;  //!< appended to alarm messages while a late timer fires
   std::vector<uint32_t> dirty_;
+  std::vector<bool> stored_;  //!< [elder]: an e/ value (rule and alarm state) is on disk
   std::vector<uint32_t> touched_;  //!< elders an escalation pass looked at
   std::vector<TimeMs> watermarks_;  //!< per input partition (telemetry), see ShardOptions
   // Decode buffers, reused so that steady-state decoding does not allocate messages.
