@@ -184,7 +184,8 @@ void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
   }
 }
 
-ElderState from_record(const vigil::state::ElderRecord& r, const std::vector<std::string>& rule_ids) {
+ElderState from_record(const vigil::state::ElderRecord& r,
+                       const std::vector<std::string>& rule_ids) {
   ElderState s;
   merge_record(s, r, rule_ids);
   return s;

@@ -11,8 +11,8 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/core/clock.h"
@@ -156,10 +156,12 @@ class RuleIdMap {
     return items_.emplace_back(std::string(id), V{}).second;
   }
   iterator find(std::string_view id) {
-    return std::find_if(items_.begin(), items_.end(), [&](const value_type& kv) { return kv.first == id; });
+    return std::find_if(items_.begin(), items_.end(),
+                        [&](const value_type& kv) { return kv.first == id; });
   }
   const_iterator find(std::string_view id) const {
-    return std::find_if(items_.begin(), items_.end(), [&](const value_type& kv) { return kv.first == id; });
+    return std::find_if(items_.begin(), items_.end(),
+                        [&](const value_type& kv) { return kv.first == id; });
   }
   const V& at(std::string_view id) const {
     auto it = find(id);
@@ -194,12 +196,12 @@ struct ElderState {
   vigil::v1::Elder profile;
   bool registered = false;  //!< false until a registry entry arrived (events still count)
   std::vector<vigil::v1::Device> devices;
-  SlotMap slots;                           //!< indexed like the RuleSet's rules
+  SlotMap slots;                              //!< indexed like the RuleSet's rules
   std::vector<vigil::v1::AlarmEvent> alarms;  //!< open (not CLOSED) alarms, one per rule at most
-  RuleIdMap<uint32_t> alarm_seq;    //!< rule_id -> alarms raised so far
-  RuleIdMap<AlarmMeta> alarm_meta;  //!< rule_id -> bookkeeping
+  RuleIdMap<uint32_t> alarm_seq;              //!< rule_id -> alarms raised so far
+  RuleIdMap<AlarmMeta> alarm_meta;            //!< rule_id -> bookkeeping
   bool dirty = false;  //!< changed since the last checkpoint
-  bool profile_dirty = false;  //!< profile or devices changed since the last checkpoint
+  bool profile_dirty = false;             //!< profile or devices changed since the last checkpoint
   std::vector<std::string> device_names;  //!< devices seen by rules; slots hold index + 1
 
   //! The index (from 1) of a device id, added if new; 0 for none or past 255 devices.
@@ -230,8 +232,8 @@ void append_dynamic(const ElderState& s, const std::vector<std::string>& rule_id
 void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
                   const std::vector<std::string>& rule_ids);
 
-//! Serialises the whole state (both parts; tests and tools); rule slots are written with their rule ids so a changed rule set can
-//! map them back (`rule_ids[i]` names slot i).
+//! Serialises the whole state (both parts; tests and tools); rule slots are written with their rule
+//! ids so a changed rule set can map them back (`rule_ids[i]` names slot i).
 vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::string>& rule_ids);
 //! Restores a state; slots of rules that no longer exist are dropped, new rules start empty.
 ElderState from_record(const vigil::state::ElderRecord& r, const std::vector<std::string>& rule_ids);

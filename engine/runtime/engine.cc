@@ -116,7 +116,8 @@ void Engine::push(Ring& ring, Fill&& fill) {
 void Engine::submit(const InputRecord& rec) {
   // The next offset of the record's partition: a direct slot per (topic, partition < 64) into
   // offsets_ (map nodes do not move), so the hot path does no map search.
-  const size_t at = static_cast<size_t>(rec.topic) * kOffsetSlots + static_cast<size_t>(rec.partition);
+  const size_t at =
+      static_cast<size_t>(rec.topic) * kOffsetSlots + static_cast<size_t>(rec.partition);
   if (rec.partition >= 0 && rec.partition < static_cast<int32_t>(kOffsetSlots)) {
     if (at >= offset_slot_.size()) offset_slot_.resize(at + 1, nullptr);
     int64_t*& slot = offset_slot_[at];

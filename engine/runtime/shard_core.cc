@@ -263,7 +263,8 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
       const registry::RuleSlot& slot = e.slots.slot_at(h);
       const uint32_t j = e.slots.rule_at(h);
       if (slot.due != 0) {
-        handles_[k * n + j] = timers_.arm(slot.due, epoch_, static_cast<uint16_t>(j), slot.generation, k);
+        handles_[k * n + j] =
+            timers_.arm(slot.due, epoch_, static_cast<uint16_t>(j), slot.generation, k);
         ++stats.timers_rearmed;
       }
     }

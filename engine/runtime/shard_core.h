@@ -10,8 +10,8 @@
 // every event do not pile up stale timers. Timers carry the rule-set epoch; a reload cancels
 // every timer, bumps it, and re-arms the timers of kept rules under their new index.
 
-#include <deque>
 #include <algorithm>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -122,7 +122,7 @@ class ShardCore final : public rules::RuleEffects {
   uint32_t current_ = 0;  //!< index of the elder being evaluated (the key of timers it arms)
   std::string late_note_;  //!< appended to alarm messages while a late timer fires
   std::vector<uint32_t> dirty_;
-  std::vector<bool> stored_;  //!< [elder]: an e/ value (rule and alarm state) is on disk
+  std::vector<bool> stored_;       //!< [elder]: an e/ value (rule and alarm state) is on disk
   std::vector<uint32_t> touched_;  //!< elders an escalation pass looked at
   std::vector<TimeMs> watermarks_;  //!< per input partition (telemetry), see ShardOptions
   // Decode buffers, reused so that steady-state decoding does not allocate messages.
