@@ -50,9 +50,13 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   take_latencies(sink, r);
   if (engine.store()) {
     // What the elders' state costs: the serialised ElderRecords the checkpoints wrote.
+    // The profile (p/, written when the registry changes) and the rule and alarm state (e/).
     (void)engine.store()->scan("e/", [&](std::string_view, std::string_view v) {
       r.state_bytes += v.size();
       ++r.state_records;
+    });
+    (void)engine.store()->scan("p/", [&](std::string_view, std::string_view v) {
+      r.state_bytes += v.size();
     });
   }
   return r;

@@ -12,6 +12,7 @@
 #include "engine/app/signals.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/rules_watcher.h"
+#include "engine/runtime/shard_core.h"
 #include "engine/api/api_service.h"
 #include "engine/api/input_producer.h"
 #include "engine/api/views_rebuild.h"
@@ -91,10 +92,7 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   };
   hooks.find_elder = [&](const std::string& id) -> std::optional<vigil::state::ElderRecord> {
     if (store == nullptr) return std::nullopt;
-    auto v = store->get("e/" + id);
-    vigil::state::ElderRecord r;
-    if (!v || !v.value() || !r.ParseFromString(*v.value())) return std::nullopt;
-    return r;
+    return runtime::read_elder_record(*store, id);  // p/ (profile) + e/ (rule and alarm state)
   };
   api::ApiConfig ac;
   ac.http = s.http;

@@ -1,14 +1,18 @@
 #pragma once
 // What vigil knows of one elder: the registry profile and devices, each rule's working state and
-// the elder's open alarms. Owned by the elder's shard (one thread, no lock); persisted whole as
-// one ElderRecord under e/<elder_id> when dirty at a checkpoint.
+// the elder's open alarms. Owned by the elder's shard (one thread, no lock). Persisted in two
+// parts at a checkpoint (engine/registry/README.md): the registry part (profile, devices) under
+// p/<elder_id> only when a registry record changed it, the rule and alarm state under
+// e/<elder_id> whenever the elder is dirty. Both values are ElderRecords holding their fields
+// only, so the concatenation of the two parses as the whole record.
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <string_view>
+#include <stdexcept>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 #include "engine/core/clock.h"
@@ -73,6 +77,113 @@ struct RuleSlot {
   }
 };
 
+//! The rule slots of one elder, sparse: only rules that hold state have a RuleSlot (most rules of
+//! a pack are idle for most elders). Indexed by rule index like the RuleSet's rules; `size()` is
+//! the number of rules. The mutable operator[] gives a rule a slot on first use (a reference is
+//! valid until the next slot is added); the const one reads an idle slot for a rule without one.
+class SlotMap {
+ public:
+  size_t size() const { return pos_.size(); }
+  //! Sets the number of rules; slots of rules past `n` are dropped.
+  void resize(size_t n);
+  RuleSlot& operator[](size_t ri) {
+    uint16_t& p = pos_[ri];
+    if (p == 0) {
+      slots_.emplace_back();
+      rule_.push_back(static_cast<uint16_t>(ri));
+      p = static_cast<uint16_t>(slots_.size());
+    }
+    return slots_[p - 1];
+  }
+  const RuleSlot& operator[](size_t ri) const {
+    static const RuleSlot kIdle;
+    return pos_[ri] == 0 ? kIdle : slots_[pos_[ri] - 1];
+  }
+  //! The slot of rule `ri`, nullptr if it has none.
+  const RuleSlot* find(size_t ri) const { return pos_[ri] == 0 ? nullptr : &slots_[pos_[ri] - 1]; }
+  RuleSlot* find(size_t ri) { return pos_[ri] == 0 ? nullptr : &slots_[pos_[ri] - 1]; }
+  //! Slots held (rules with state).
+  size_t held() const { return slots_.size(); }
+  //! The rule index of the i-th held slot, and that slot.
+  uint32_t rule_at(size_t i) const { return rule_[i]; }
+  RuleSlot& slot_at(size_t i) { return slots_[i]; }
+  const RuleSlot& slot_at(size_t i) const { return slots_[i]; }
+  //! Drops the slots for which `drop(rule, slot)` is true (an idle slot with no timer pending).
+  template <class Drop>
+  void compact(Drop&& drop) {
+    size_t w = 0;
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (drop(static_cast<uint32_t>(rule_[i]), slots_[i])) {
+        pos_[rule_[i]] = 0;
+        continue;
+      }
+      if (w != i) {
+        slots_[w] = std::move(slots_[i]);
+        rule_[w] = rule_[i];
+      }
+      pos_[rule_[w]] = static_cast<uint16_t>(w + 1);
+      ++w;
+    }
+    slots_.resize(w);
+    rule_.resize(w);
+    if (slots_.capacity() > 2 * w + 2) {  // give memory back after a burst of state
+      slots_.shrink_to_fit();
+      rule_.shrink_to_fit();
+    }
+  }
+  //! Heap bytes this map holds, slot extras included (for state-size figures).
+  size_t heap_bytes() const;
+
+ private:
+  std::vector<uint16_t> pos_;    //!< rule index -> position in slots_ + 1, 0 for none
+  std::vector<RuleSlot> slots_;  //!< held slots, in the order they were first used
+  std::vector<uint16_t> rule_;   //!< rule index of slots_[i]
+};
+
+//! A small map from rule id to a value: a vector, searched linearly (an elder has a handful of
+//! entries at most; an unordered_map costs 56 bytes empty and a node per entry).
+template <class V>
+class RuleIdMap {
+ public:
+  using value_type = std::pair<std::string, V>;
+  using iterator = typename std::vector<value_type>::iterator;
+  using const_iterator = typename std::vector<value_type>::const_iterator;
+
+  V& operator[](std::string_view id) {
+    for (auto& kv : items_) {
+      if (kv.first == id) return kv.second;
+    }
+    return items_.emplace_back(std::string(id), V{}).second;
+  }
+  iterator find(std::string_view id) {
+    return std::find_if(items_.begin(), items_.end(),
+                        [&](const value_type& kv) { return kv.first == id; });
+  }
+  const_iterator find(std::string_view id) const {
+    return std::find_if(items_.begin(), items_.end(),
+                        [&](const value_type& kv) { return kv.first == id; });
+  }
+  const V& at(std::string_view id) const {
+    auto it = find(id);
+    if (it == items_.end()) throw std::out_of_range("no entry for rule " + std::string(id));
+    return it->second;
+  }
+  iterator begin() { return items_.begin(); }
+  iterator end() { return items_.end(); }
+  const_iterator begin() const { return items_.begin(); }
+  const_iterator end() const { return items_.end(); }
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  size_t heap_bytes() const {
+    size_t n = items_.capacity() * sizeof(value_type);
+    for (const auto& kv : items_) n += kv.first.capacity() > 15 ? kv.first.capacity() + 1 : 0;
+    return n;
+  }
+
+ private:
+  std::vector<value_type> items_;
+};
+
 //! Per-rule alarm bookkeeping (escalations sent, flapping); see engine/alarm/README.md.
 struct AlarmMeta {
   uint32_t escalated = 0;
@@ -85,11 +196,12 @@ struct ElderState {
   vigil::v1::Elder profile;
   bool registered = false;  //!< false until a registry entry arrived (events still count)
   std::vector<vigil::v1::Device> devices;
-  std::vector<RuleSlot> slots;             //!< indexed like the RuleSet's rules
+  SlotMap slots;                              //!< indexed like the RuleSet's rules
   std::vector<vigil::v1::AlarmEvent> alarms;  //!< open (not CLOSED) alarms, one per rule at most
-  std::unordered_map<std::string, uint32_t> alarm_seq;  //!< rule_id -> alarms raised so far
-  std::unordered_map<std::string, AlarmMeta> alarm_meta;  //!< rule_id -> bookkeeping
+  RuleIdMap<uint32_t> alarm_seq;              //!< rule_id -> alarms raised so far
+  RuleIdMap<AlarmMeta> alarm_meta;            //!< rule_id -> bookkeeping
   bool dirty = false;  //!< changed since the last checkpoint
+  bool profile_dirty = false;             //!< profile or devices changed since the last checkpoint
   std::vector<std::string> device_names;  //!< devices seen by rules; slots hold index + 1
 
   //! The index (from 1) of a device id, added if new; 0 for none or past 255 devices.
@@ -108,8 +220,20 @@ void apply_profile(ElderState& s, const vigil::v1::Elder& elder);
 //! Adds or replaces a device by device_id.
 void apply_device(ElderState& s, const vigil::v1::Device& device);
 
-//! Serialises the state; rule slots are written with their rule ids so a changed rule set can
-//! map them back (`rule_ids[i]` names slot i).
+//! Appends the registry part (ElderRecord fields elder, registered, devices) to `out`, writing
+//! the protos in place rather than copying them into a record.
+void append_profile(const ElderState& s, std::string* out);
+//! Appends the rule and alarm part (ElderRecord fields rules, alarms, alarm_seq, alarm_meta) to
+//! `out`. `scratch` is a reused buffer so that steady-state serialising does not allocate.
+void append_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
+                    vigil::state::ElderRecord& scratch, std::string* out);
+//! Applies what a record holds to `s`: the registry part if present, rule slots by rule id,
+//! alarms and counters. Takes either part alone (p/, e/) or a whole record.
+void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
+                  const std::vector<std::string>& rule_ids);
+
+//! Serialises the whole state (both parts; tests and tools); rule slots are written with their rule
+//! ids so a changed rule set can map them back (`rule_ids[i]` names slot i).
 vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::string>& rule_ids);
 //! Restores a state; slots of rules that no longer exist are dropped, new rules start empty.
 ElderState from_record(const vigil::state::ElderRecord& r, const std::vector<std::string>& rule_ids);

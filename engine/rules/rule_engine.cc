@@ -639,7 +639,7 @@ void RuleEngine::on_score(ElderState& e, uint32_t ri, const vigil::v1::DeviceEve
 
 void RuleEngine::on_timer(ElderState& e, uint32_t ri, uint64_t generation, TimeMs now,
                           RuleEffects& fx) const {
-  if (ri >= e.slots.size()) return;
+  if (ri >= e.slots.size() || e.slots.find(ri) == nullptr) return;  // no state: nothing armed
   RuleSlot& s = e.slots[ri];
   if (s.generation != generation || s.due == 0) return;  // stale: cancelled or re-armed
   const Rule& r = rules_->rules()[ri];
@@ -694,8 +694,9 @@ void RuleEngine::on_timer(ElderState& e, uint32_t ri, uint64_t generation, TimeM
 }
 
 void RuleEngine::rearm(const ElderState& e, RuleEffects& fx) const {
-  for (uint32_t ri = 0; ri < e.slots.size(); ++ri) {
-    if (e.slots[ri].due != 0) fx.arm(e, ri, e.slots[ri].due, e.slots[ri].generation);
+  for (size_t i = 0; i < e.slots.held(); ++i) {
+    const RuleSlot& s = e.slots.slot_at(i);
+    if (s.due != 0) fx.arm(e, e.slots.rule_at(i), s.due, s.generation);
   }
 }
 

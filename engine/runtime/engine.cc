@@ -125,7 +125,18 @@ void Engine::push(Ring& ring, Fill&& fill) {
 }
 
 void Engine::submit(const InputRecord& rec) {
-  offsets_[{rec.topic, rec.partition}] = rec.offset + 1;
+  // The next offset of the record's partition: a direct slot per (topic, partition < 64) into
+  // offsets_ (map nodes do not move), so the hot path does no map search.
+  const size_t at =
+      static_cast<size_t>(rec.topic) * kOffsetSlots + static_cast<size_t>(rec.partition);
+  if (rec.partition >= 0 && rec.partition < static_cast<int32_t>(kOffsetSlots)) {
+    if (at >= offset_slot_.size()) offset_slot_.resize(at + 1, nullptr);
+    int64_t*& slot = offset_slot_[at];
+    if (slot == nullptr) slot = &offsets_[{rec.topic, rec.partition}];
+    *slot = rec.offset + 1;
+  } else {
+    offsets_[{rec.topic, rec.partition}] = rec.offset + 1;
+  }
   bool to_dispatch = rec.topic == InTopic::kAgency;
   if (rec.topic == InTopic::kRegistry &&
       codec::decode(rec.payload, rec.format, &registry_) && registry_.has_agency()) {
@@ -157,11 +168,12 @@ void Engine::shard_loop(uint32_t i) {
   for (;;) {
     int n = 0;
     ShardMsg* m;
+    const TimeMs now = clock_.now_ms();  // one clock read per batch, not per record
     while (n < 512 && (m = ring.front()) != nullptr) {
       ++n;
       switch (m->kind) {
         case ShardMsg::Kind::kRecord:
-          core.process(m->rec, clock_.now_ms());
+          core.process(m->rec, now);
           break;
         case ShardMsg::Kind::kBarrier: {
           core.collect_dirty(shard_ops_[i]);

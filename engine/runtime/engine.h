@@ -154,6 +154,10 @@ class Engine {
   state::OffsetMap stored_offsets_;
   state::OffsetMap offsets_;           //!< next offset per partition, as submitted
   state::OffsetMap barrier_offsets_;   //!< snapshot taken with the barrier in flight
+  static constexpr size_t kOffsetSlots = 64;  //!< partitions per topic with a direct slot
+  //! [topic * kOffsetSlots + partition] -> its node's value in offsets_ (submit's fast path).
+  //! Valid because offsets_ is only ever added to after start(): never reassign or clear it.
+  std::vector<int64_t*> offset_slot_;
 
   std::unique_ptr<DispatchCore> dispatch_;
   std::vector<std::unique_ptr<RingPort>> ports_;

@@ -249,6 +249,11 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
     if (next->index_of(r.id) < 0) removed.push_back(&r.id);
   }
   stats.removed = static_cast<uint32_t>(removed.size());
+  // old index -> new index of the same unchanged rule, or -1.
+  std::vector<int> to(old.rules().size(), -1);
+  for (uint32_t j = 0; j < from.size(); ++j) {
+    if (from[j] >= 0) to[static_cast<size_t>(from[j])] = static_cast<int>(j);
+  }
 
   const size_t n = next->rules().size();
   if (reload_in_place(*next, from, stats)) {
@@ -270,20 +275,21 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
         ++stats.alarms_cleared;
       }
     }
-    std::vector<registry::RuleSlot> slots(next->rules().size());
-    for (uint32_t j = 0; j < slots.size(); ++j) {
-      const int i = from[j];
-      if (i >= 0 && static_cast<size_t>(i) < e.slots.size()) {
-        slots[j] = std::move(e.slots[static_cast<size_t>(i)]);
-      }
+    registry::SlotMap slots;
+    slots.resize(n);
+    for (size_t h = 0; h < e.slots.held(); ++h) {
+      const int j = to[e.slots.rule_at(h)];
+      if (j >= 0) slots[static_cast<size_t>(j)] = std::move(e.slots.slot_at(h));
     }
     // Slots of changed and removed rules are dropped: the record on disk must lose them too.
     if (stats.changed + stats.removed > 0) e.dirty = true;
     e.slots = std::move(slots);
-    for (uint32_t j = 0; j < e.slots.size(); ++j) {
-      if (e.slots[j].due != 0) {
-        handles_[k * n + j] = timers_.arm(e.slots[j].due, epoch_, static_cast<uint16_t>(j),
-                                          e.slots[j].generation, k);
+    for (size_t h = 0; h < e.slots.held(); ++h) {
+      const registry::RuleSlot& slot = e.slots.slot_at(h);
+      const uint32_t j = e.slots.rule_at(h);
+      if (slot.due != 0) {
+        handles_[k * n + j] =
+            timers_.arm(slot.due, epoch_, static_cast<uint16_t>(j), slot.generation, k);
         ++stats.timers_rearmed;
       }
     }
@@ -375,34 +381,90 @@ void ShardCore::arm(const registry::ElderState& e, uint32_t rule, TimeMs due, ui
 
 void ShardCore::collect_dirty(state::StateOps& ops) {
   const auto& ids = engine_.rules().ids();
+  std::string key;
   for (uint32_t k : dirty_) {
     registry::ElderState& e = elders_[k];
     if (!e.dirty) continue;
-    ops.put("e/" + e.profile.elder_id(), registry::to_record(e, ids).SerializeAsString());
+    const std::string& id = e.profile.elder_id();
+    if (e.profile_dirty) {
+      // The registry part: only when a registry record changed it (rare), never per event.
+      std::string value;
+      registry::append_profile(e, &value);
+      key.assign("p/").append(id);
+      ops.put(key, std::move(value));
+      e.profile_dirty = false;
+    }
+    // Slots that went idle with no timer pending give their memory back (a restart drops them
+    // the same way: idle slots are not stored).
+    const size_t n = ids.size();
+    e.slots.compact([&](uint32_t ri, const registry::RuleSlot& slot) {
+      return slot.idle() && slot.device == 0 && handles_[k * n + ri] == pipeline::TimerWheel::kNil;
+    });
+    std::string value;
+    registry::append_dynamic(e, ids, record_, &value);
+    key.assign("e/").append(id);
+    if (stored_.size() <= k) stored_.resize(k + 1, false);
+    if (!value.empty()) {
+      ops.put(key, std::move(value));
+      stored_[k] = true;
+    } else if (stored_[k]) {
+      ops.del(key);  // no rule or alarm state left: an empty elder needs no record
+      stored_[k] = false;
+    }
     e.dirty = false;
   }
   dirty_.clear();
   alarms_.collect_history(ops);
+  // RocksDB's memtable inserts a batch's keys much faster in key order (its skip list reuses the
+  // previous insert's position), and sorting here runs on the shard thread, not the ingest
+  // thread that writes the batch. Stable: a key put twice keeps its last value last.
+  std::stable_sort(ops.puts.begin(), ops.puts.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
 Status ShardCore::load(const state::StateStore& store) {
   const auto& ids = engine_.rules().ids();
   size_t corrupt = 0;
-  auto s = store.scan("e/", [&](std::string_view key, std::string_view value) {
-    if (pipeline::shard_of(key, shards_) != index_) return;
-    vigil::state::ElderRecord r;
-    if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      ++corrupt;
-      return;
-    }
-    registry::ElderState& e = elder_for(std::string(key));
-    e = registry::from_record(r, ids);
-    e.profile.set_elder_id(std::string(key));
-    engine_.rearm(e, *this);
-    alarms_.rearm(e);
-  });
+  vigil::state::ElderRecord r;
+  // p/ (profile, devices) first, then e/ (rule and alarm state; a store written before the
+  // split holds the whole record there, which merges the same way).
+  for (const char* prefix : {"p/", "e/"}) {
+    auto s = store.scan(prefix, [&](std::string_view key, std::string_view value) {
+      if (pipeline::shard_of(key, shards_) != index_) return;
+      r.Clear();
+      if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        ++corrupt;
+        return;
+      }
+      registry::ElderState& e = elder_for(std::string(key));
+      registry::merge_record(e, r, ids);
+      e.profile.set_elder_id(std::string(key));
+      if (prefix[0] == 'e') {
+        if (stored_.size() <= current_) stored_.resize(current_ + 1, false);
+        stored_[current_] = true;
+      }
+    });
+    if (!s) return s;
+  }
+  for (uint32_t k = 0; k < elders_.size(); ++k) {
+    current_ = k;
+    engine_.rearm(elders_[k], *this);
+    alarms_.rearm(elders_[k]);
+  }
   if (corrupt) log::error("shard", "skipped ", corrupt, " unreadable elder records");
-  return s;
+  return ok();
+}
+
+std::optional<vigil::state::ElderRecord> read_elder_record(const state::StateStore& store,
+                                                           const std::string& elder_id) {
+  auto p = store.get("p/" + elder_id);
+  auto e = store.get("e/" + elder_id);
+  if (!p || !e || (!p.value() && !e.value())) return std::nullopt;
+  // Two serialised parts of one message concatenate into the whole message.
+  std::string both = p.value().value_or("") + e.value().value_or("");
+  vigil::state::ElderRecord r;
+  if (!r.ParseFromString(both)) return std::nullopt;
+  return r;
 }
 
 }  // namespace vigil::runtime

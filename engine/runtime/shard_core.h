@@ -10,9 +10,10 @@
 // every event do not pile up stale timers. Timers carry the rule-set epoch; a reload cancels
 // every timer, bumps it, and re-arms the timers of kept rules under their new index.
 
-#include <deque>
 #include <algorithm>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -72,9 +73,10 @@ class ShardCore final : public rules::RuleEffects {
   ReloadStats reload(std::shared_ptr<const rules::RuleSet> next, TimeMs now);
   const rules::RuleSet& rules() const { return engine_.rules(); }
 
-  //! Serialises the elders changed since the last call into `ops`.
+  //! Serialises the elders changed since the last call into `ops`: e/<id> (rule and alarm
+  //! state) of each, p/<id> (profile and devices) of those a registry record changed.
   void collect_dirty(state::StateOps& ops);
-  //! Loads the elders this shard owns from the store and re-arms their timers.
+  //! Loads the elders this shard owns from the store (p/ then e/) and re-arms their timers.
   Status load(const state::StateStore& store);
 
   //! Earliest armed timer (INT64_MAX if none).
@@ -122,12 +124,19 @@ class ShardCore final : public rules::RuleEffects {
   uint32_t current_ = 0;  //!< index of the elder being evaluated (the key of timers it arms)
   std::string late_note_;  //!< appended to alarm messages while a late timer fires
   std::vector<uint32_t> dirty_;
+  std::vector<bool> stored_;       //!< [elder]: an e/ value (rule and alarm state) is on disk
   std::vector<uint32_t> touched_;  //!< elders an escalation pass looked at
   std::vector<TimeMs> watermarks_;  //!< per input partition (telemetry), see ShardOptions
   // Decode buffers, reused so that steady-state decoding does not allocate messages.
   vigil::v1::DeviceEvent event_;
   vigil::v1::CallEvent call_;
   vigil::v1::RegistryUpdate registry_;
+  vigil::state::ElderRecord record_;  //!< collect_dirty's reused serialising buffer
 };
+
+//! The whole stored record of one elder (its p/ and e/ values merged), std::nullopt if neither
+//! is stored or they do not parse. For the console and tools; any thread.
+std::optional<vigil::state::ElderRecord> read_elder_record(const state::StateStore& store,
+                                                           const std::string& elder_id);
 
 }  // namespace vigil::runtime

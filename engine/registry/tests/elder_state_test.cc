@@ -62,6 +62,89 @@ TEST(ElderState, KindStateRoundTrips) {
   EXPECT_EQ(back.slots[1].extra->data[0], 1.5);
 }
 
+TEST(ElderState, ProfileAndDynamicPartsMergeIntoTheWholeRecord) {
+  ElderState s;
+  vigil::v1::Elder e;
+  e.set_elder_id("e1");
+  e.set_timezone("Europe/Berlin");
+  e.add_medication_times("08:00");
+  apply_profile(s, e);
+  vigil::v1::Device d;
+  d.set_device_id("watch-1");
+  d.set_elder_id("e1");
+  d.set_type("watch");
+  apply_device(s, d);
+  EXPECT_TRUE(s.profile_dirty);
+  s.slots.resize(3);
+  s.slots[2].since = 1000;
+  s.slots[2].device = s.intern_device("watch-1");
+  s.alarm_seq["fever"] = 2;
+  s.alarm_meta["fever"].flaps = 1;
+  vigil::v1::AlarmEvent a;
+  a.set_alarm_id("e1-fever-2");
+  a.set_rule_id("fever");
+  s.alarms.push_back(a);
+  const std::vector<std::string> ids{"sos", "hr_high", "fever"};
+
+  std::string p, dyn;
+  append_profile(s, &p);
+  vigil::state::ElderRecord scratch;
+  append_dynamic(s, ids, scratch, &dyn);
+  vigil::state::ElderRecord profile_part, dynamic_part, both;
+  ASSERT_TRUE(profile_part.ParseFromString(p));
+  ASSERT_TRUE(dynamic_part.ParseFromString(dyn));
+  ASSERT_TRUE(both.ParseFromString(p + dyn));
+  // Each part holds its own fields only; together they are the whole record.
+  EXPECT_EQ(profile_part.rules_size(), 0);
+  EXPECT_EQ(profile_part.alarms_size(), 0);
+  EXPECT_FALSE(dynamic_part.has_elder());
+  EXPECT_EQ(dynamic_part.devices_size(), 0);
+  EXPECT_EQ(both.SerializeAsString(), to_record(s, ids).SerializeAsString());
+
+  // Loaded part by part (p/ then e/), as ShardCore::load does.
+  ElderState back;
+  merge_record(back, profile_part, ids);
+  merge_record(back, dynamic_part, ids);
+  EXPECT_EQ(back.timezone(), "Europe/Berlin");
+  EXPECT_TRUE(back.registered);
+  ASSERT_EQ(back.devices.size(), 1u);
+  EXPECT_EQ(back.devices[0].type(), "watch");
+  EXPECT_EQ(back.slots[2].since, 1000);
+  EXPECT_EQ(back.device_name(back.slots[2].device), "watch-1");
+  EXPECT_EQ(back.alarm_seq.at("fever"), 2u);
+  EXPECT_EQ(back.alarm_meta.at("fever").flaps, 1u);
+  ASSERT_EQ(back.alarms.size(), 1u);
+  EXPECT_EQ(back.alarms[0].alarm_id(), "e1-fever-2");
+  EXPECT_FALSE(back.profile_dirty);
+
+  // A record of the layout before the split (everything under e/) loads the same.
+  ElderState old = from_record(to_record(s, ids), ids);
+  EXPECT_EQ(to_record(old, ids).SerializeAsString(), to_record(back, ids).SerializeAsString());
+}
+
+TEST(ElderState, SlotsAreSparseAndCompact) {
+  ElderState s;
+  s.slots.resize(21);
+  EXPECT_EQ(s.slots.size(), 21u);
+  EXPECT_EQ(s.slots.held(), 0u);
+  const ElderState& cs = s;
+  EXPECT_TRUE(cs.slots[5].idle());  // read without giving the rule a slot
+  EXPECT_EQ(s.slots.held(), 0u);
+  s.slots[5].since = 10;
+  s.slots[9].generation = 3;  // idle: dropped by a compaction
+  s.slots[12].due = 99;
+  EXPECT_EQ(s.slots.held(), 3u);
+  s.slots.compact([](uint32_t, const RuleSlot& slot) { return slot.idle(); });
+  EXPECT_EQ(s.slots.held(), 2u);
+  EXPECT_EQ(s.slots.find(9), nullptr);
+  EXPECT_EQ(s.slots[5].since, 10);
+  EXPECT_EQ(s.slots[12].due, 99);
+  EXPECT_EQ(s.slots.rule_at(0), 5u);
+  s.slots.resize(10);  // rules past 10 go
+  EXPECT_EQ(s.slots.held(), 1u);
+  EXPECT_EQ(s.slots.find(5)->since, 10);
+}
+
 TEST(ElderState, DefaultsFromSpec) {
   ElderState s;
   EXPECT_EQ(s.timezone(), "Asia/Shanghai");

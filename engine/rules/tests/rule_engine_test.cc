@@ -701,12 +701,7 @@ TEST_F(NewKindsTest, MealMissedOnlyForMealServiceElders) {
 
 //! Bytes of rule state an elder holds in memory: the slots and what they own on the heap.
 size_t rule_state_bytes(const ElderState& e) {
-  size_t n = e.slots.capacity() * sizeof(registry::RuleSlot);
-  for (const auto& s : e.slots) {
-    if (!s.extra) continue;
-    n += sizeof(registry::SlotExtra) + s.extra->data.capacity() * sizeof(double) +
-         s.extra->keyed.capacity() * sizeof(registry::KeyedTime);
-  }
+  size_t n = e.slots.heap_bytes();
   n += e.device_names.capacity() * sizeof(std::string);
   for (const auto& d : e.device_names) n += d.capacity() > 15 ? d.capacity() + 1 : 0;
   return n;
@@ -726,7 +721,7 @@ TEST_F(NewKindsTest, RuleStatePerElderWithTheWholePackIsBoundedAndMeasured) {
     fix("e1", t, 0.001);
   }
   const size_t bytes = rule_state_bytes(e);
-  const size_t slots = e.slots.size() * sizeof(registry::RuleSlot);
+  const size_t slots = e.slots.held() * sizeof(registry::RuleSlot);
   const auto record = registry::to_record(e, engine_.rules().ids());
   size_t disk = 0;
   for (const auto& r : record.rules()) disk += r.ByteSizeLong();
