@@ -155,7 +155,10 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
     return 1;
   }
   out << "engine: " << loaded.rules->rules().size() << " rules from " << s.rules_dir << ", "
-      << s.shards << " shards, state in " << s.data_dir << ", brokers " << s.brokers << std::endl;
+      << s.shards << " shards, state in " << s.data_dir << ", brokers " << s.brokers
+      << ", outputs " << (s.exactly_once ? "exactly-once (sent after their checkpoint)"
+                                         : "at once (at-least-once across a crash)")
+      << std::endl;
 
   // Hot reload: SIGHUP, or a changed file in the rules directory (checked every rules_poll_s).
   auto& reload_requested = install_reload_signal();

@@ -137,7 +137,7 @@ class Vigil {
     std::vector<std::string> args = {VIGIL_BIN,   "run",          "--brokers", brokers_,
                                      "--data-dir", data_,         "--rules",
                                      VIGIL_SOURCE_DIR "/rules/eldercare", "--config", config_,
-                                     "--http",     "off"};
+                                     "--http",     "off",  "--progress", "0.5"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -198,16 +198,19 @@ std::map<std::string, int> outputs_of(const std::string& brokers) {
   return out;
 }
 
-//! The sum of the end offsets of every output partition: grows when the engine delivers.
+//! The sum of the end offsets of every output partition (grows when the engine delivers), or
+//! -1 if one could not be read.
 int64_t output_end(rd_kafka_t* rk) {
   int64_t sum = 0;
   for (OutTopic t : kOutputs) {
     for (int p = 0; p < kPartitions; ++p) {
       int64_t lo = 0, hi = 0;
-      if (rd_kafka_query_watermark_offsets(rk, TopicNames().of(t).c_str(), p, &lo, &hi, 5000) ==
-          RD_KAFKA_RESP_ERR_NO_ERROR) {
-        sum += hi;
+      if (rd_kafka_query_watermark_offsets(rk, TopicNames().of(t).c_str(), p, &lo, &hi, 5000) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          hi < 0) {
+        return -1;
       }
+      sum += hi;
     }
   }
   return sum;
@@ -288,33 +291,41 @@ TEST_F(FaultTest, SigkillAtRandomPointsLosesAndDoublesNoOutput) {
     TestProducer p(flt_brokers);
     for (size_t i = 0; i < input.size(); ++i) {
       p.send(input[i].topic, input[i].key, input[i].value);
-      if (i % 500 == 499) {
+      if (i % 500 == 499) {  // ~35 s of input: the engine is busy across every kill
         p.flush();
-        std::this_thread::sleep_for(std::chrono::milliseconds(120));
+        std::this_thread::sleep_for(std::chrono::milliseconds(700));
       }
     }
     p.flush();
     produced = true;
   });
   // Each kill lands while the engine is delivering again (its outputs grow after the restart's
-  // group rebalance), at a random moment after that.
+  // group rebalance), at a random moment shortly after that.
   auto conf = broker::make_conf({{"bootstrap.servers", flt_brokers}});
   ASSERT_TRUE(conf);
   auto watcher = broker::make_client(RD_KAFKA_PRODUCER, std::move(conf).value());
   ASSERT_TRUE(watcher);
   int kills = 0;
   for (int k = 0; k < 3; ++k) {
-    const int64_t before = output_end(watcher.value().get());
     const int64_t deadline = RealClock::instance().steady_ns() + 60'000'000'000;
-    while (output_end(watcher.value().get()) == before &&
+    int64_t before = -1;
+    while ((before = output_end(watcher.value().get())) < 0 &&
            RealClock::instance().steady_ns() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    const int wait_ms = static_cast<int>(rng() % 1200);
+    while (output_end(watcher.value().get()) < before + 20 &&
+           RealClock::instance().steady_ns() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    // Soon after outputs appear: in the middle of a checkpoint's delivery, or (with outputs sent
+    // at once) before the checkpoint that covers them, the moments a crash is most likely to
+    // lose or double something.
+    const int wait_ms = static_cast<int>(rng() % 150);
     std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
     flt.kill_now();
     ++kills;
-    std::cout << "SIGKILL " << kills << ", " << wait_ms << " ms after outputs resumed" << std::endl;
+    std::cout << "SIGKILL " << kills << ", " << wait_ms << " ms after outputs resumed (" << before
+              << " output records before)" << std::endl;
     flt.start();
   }
   producer.join();
@@ -347,8 +358,14 @@ TEST_F(FaultTest, SigkillAtRandomPointsLosesAndDoublesNoOutput) {
   {
     std::ifstream log(dir_.path() + "/flt.log");
     for (std::string line; std::getline(log, line);) {
-      if (line.find("delivered again") != std::string::npos) std::cout << "  log: " << line << "\n";
+      if (line.find("delivered again") != std::string::npos || (line.rfind("engine: ", 0) == 0 && line.find(", outputs ") != std::string::npos)) {
+        std::cout << "  log: " << line << "\n";
+      }
     }
+  }
+  if (const char* keep = std::getenv("VIGIL_FAULT_KEEP_LOG")) {  // for investigating a failure
+    std::ifstream from(dir_.path() + "/flt.log");
+    std::ofstream(keep) << from.rdbuf();
   }
   EXPECT_EQ(missing + extra + doubled, 0u);
   EXPECT_EQ(kills, 3);
