@@ -6,7 +6,6 @@
 #include <charconv>
 
 #include "engine/codec/codec.h"
-#include "schemas/outputs.pb.h"
 
 namespace vigil::egress {
 
@@ -21,21 +20,9 @@ void append_output_line(std::string* out, OutTopic topic, std::string_view key,
   out->push_back('}');
 }
 
-std::unique_ptr<google::protobuf::Message> new_output_message(OutTopic topic) {
-  switch (topic) {
-    case OutTopic::kAlarms: return std::make_unique<vigil::v1::AlarmEvent>();
-    case OutTopic::kDispatch: return std::make_unique<vigil::v1::DispatchOffer>();
-    case OutTopic::kTracking: return std::make_unique<vigil::v1::OrderEvent>();
-    case OutTopic::kOperator: return std::make_unique<vigil::v1::OperatorTask>();
-    case OutTopic::kReminders: return std::make_unique<vigil::v1::Reminder>();
-    case OutTopic::kDeadletter: return std::make_unique<vigil::v1::DeadLetter>();
-  }
-  return nullptr;
-}
-
 void Sink::emit_serialized(OutTopic topic, std::string_view key, std::string_view bytes,
                            const OutputTag&) {
-  auto msg = new_output_message(topic);
+  auto msg = codec::new_message(topic);
   if (msg->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) emit(topic, key, *msg);
 }
 

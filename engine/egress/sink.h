@@ -70,8 +70,6 @@ class Sink {
   }
 };
 
-//! An empty message of the type that `topic` carries (AlarmEvent for alarms, ...).
-std::unique_ptr<google::protobuf::Message> new_output_message(OutTopic topic);
 
 //! Writes the replay output form, one line per record:
 //! {"topic":"alarms","key":"e1","value":{...}}. Not thread-safe (replay is single-threaded).

@@ -172,7 +172,7 @@ class Vigil {
 
 //! One output record without its wall-clock fields, as a comparable line.
 std::string normalised(OutTopic topic, const std::string& key, const std::string& bytes) {
-  auto msg = egress::new_output_message(topic);
+  auto msg = codec::new_message(topic);
   if (!msg->ParseFromString(bytes)) return "unparsable:" + std::string(name(topic)) + ":" + key;
   const auto* d = msg->GetDescriptor();
   const auto* r = msg->GetReflection();

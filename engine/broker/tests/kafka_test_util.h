@@ -56,55 +56,19 @@ inline bool produce(const std::string& brokers, const std::string& topic,
   return rd_kafka_flush(rk, 15000) == RD_KAFKA_RESP_ERR_NO_ERROR && rd_kafka_outq_len(rk) == 0;
 }
 
-//! Reads partitions 0..partitions-1 of `topic` from the beginning, without a group, until
-//! `count` records arrived or the bound passed. Returns what arrived.
-inline std::vector<RawRecord> consume(const std::string& brokers, const std::string& topic,
-                                      int partitions, size_t count) {
-  std::vector<RawRecord> records;
-  auto conf = make_conf({{"bootstrap.servers", brokers},
-                         {"group.id", "vigil-test-reader"},
-                         {"enable.auto.commit", "false"},
-                         {"isolation.level", "read_committed"}});
-  if (!conf) return records;
-  auto consumer = make_client(RD_KAFKA_CONSUMER, std::move(conf).value());
-  if (!consumer) return records;
-  rd_kafka_t* rk = consumer.value().get();
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  rd_kafka_assign(rk, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
-  wait_until([&] {
-    rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk, 100);
-    if (msg != nullptr) {
-      if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        records.push_back({rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
-                           std::string(static_cast<const char*>(msg->key), msg->key_len),
-                           std::string(static_cast<const char*>(msg->payload), msg->len)});
-      }
-      rd_kafka_message_destroy(msg);
-    }
-    return records.size() >= count;
-  });
-  rd_kafka_consumer_close(rk);
-  return records;
-}
-
-//! Reads partitions 0..partitions-1 of `topic` from the beginning to their current end, as a
-//! read_committed consumer (aborted transactions' records are skipped). Returns the records
-//! in partition order, or whatever arrived if the bound passed first.
-inline std::vector<RawRecord> consume_to_end(const std::string& brokers, const std::string& topic,
-                                             int partitions) {
-  std::vector<RawRecord> records;
+//! Reads partitions 0..partitions-1 of `topic` from the beginning, without a group, as a
+//! read_committed consumer, passing every message (records and partition ends) to `take`
+//! until it returns true or the bound passes.
+inline void read_topic(const std::string& brokers, const std::string& topic, int partitions,
+                       const std::function<bool(const rd_kafka_message_t&)>& take) {
   auto conf = make_conf({{"bootstrap.servers", brokers},
                          {"group.id", "vigil-test-reader"},
                          {"enable.auto.commit", "false"},
                          {"enable.partition.eof", "true"},
                          {"isolation.level", "read_committed"}});
-  if (!conf) return records;
+  if (!conf) return;
   auto consumer = make_client(RD_KAFKA_CONSUMER, std::move(conf).value());
-  if (!consumer) return records;
+  if (!consumer) return;
   rd_kafka_t* rk = consumer.value().get();
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) {
@@ -112,25 +76,52 @@ inline std::vector<RawRecord> consume_to_end(const std::string& brokers, const s
   }
   rd_kafka_assign(rk, parts);
   rd_kafka_topic_partition_list_destroy(parts);
+  bool done = false;
+  wait_until([&] {
+    if (rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk, 100)) {
+      done = take(*msg);
+      rd_kafka_message_destroy(msg);
+    }
+    return done;
+  });
+  rd_kafka_consumer_close(rk);
+}
+
+inline RawRecord raw_record(const rd_kafka_message_t& msg) {
+  return {rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset,
+          std::string(static_cast<const char*>(msg.key), msg.key_len),
+          std::string(static_cast<const char*>(msg.payload), msg.len)};
+}
+
+//! Reads `topic` from the beginning until `count` records arrived or the bound passed. Returns
+//! what arrived.
+inline std::vector<RawRecord> consume(const std::string& brokers, const std::string& topic,
+                                      int partitions, size_t count) {
+  std::vector<RawRecord> records;
+  read_topic(brokers, topic, partitions, [&](const rd_kafka_message_t& msg) {
+    if (msg.err == RD_KAFKA_RESP_ERR_NO_ERROR) records.push_back(raw_record(msg));
+    return records.size() >= count;
+  });
+  return records;
+}
+
+//! Reads `topic` to its current end (aborted transactions' records are skipped). Returns the
+//! records, or whatever arrived if the bound passed first.
+inline std::vector<RawRecord> consume_to_end(const std::string& brokers, const std::string& topic,
+                                             int partitions) {
+  std::vector<RawRecord> records;
   std::vector<bool> at_end(static_cast<size_t>(partitions), false);
   int ends = 0;
-  wait_until([&] {
-    rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk, 100);
-    if (msg != nullptr) {
-      if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        records.push_back({rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
-                           std::string(static_cast<const char*>(msg->key), msg->key_len),
-                           std::string(static_cast<const char*>(msg->payload), msg->len)});
-      } else if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && msg->partition >= 0 &&
-                 msg->partition < partitions && !at_end[static_cast<size_t>(msg->partition)]) {
-        at_end[static_cast<size_t>(msg->partition)] = true;
-        ++ends;
-      }
-      rd_kafka_message_destroy(msg);
+  read_topic(brokers, topic, partitions, [&](const rd_kafka_message_t& msg) {
+    if (msg.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      records.push_back(raw_record(msg));
+    } else if (msg.err == RD_KAFKA_RESP_ERR__PARTITION_EOF && msg.partition >= 0 &&
+               msg.partition < partitions && !at_end[static_cast<size_t>(msg.partition)]) {
+      at_end[static_cast<size_t>(msg.partition)] = true;
+      ++ends;
     }
     return ends == partitions;
   });
-  rd_kafka_consumer_close(rk);
   return records;
 }
 
