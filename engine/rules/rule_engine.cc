@@ -43,7 +43,7 @@ std::string fmt_num(double v) {
 }
 
 std::string hhmm(int minute) {
-  char buf[6];
+  char buf[12];  // room for any int pair; callers pass 0..1439
   std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60 % 24, minute % 60);
   return buf;
 }
