@@ -12,12 +12,8 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   const Workload& w = *ctx.workload;
   ProbeSink sink(ctx.probe_elders, w.probes);
   const Clock& clock = RealClock::instance();
-  // The probes observe outputs when they are made; the durable sink gets them at checkpoints
-  // (exactly-once delivery, engine/state/README.md) and drops them here.
   egress::DiscardSink delivered;
-  runtime::EngineOptions eo = engine_options(ctx);
-  eo.observer = &sink;
-  runtime::Engine engine(eo, ctx.rules, delivered, clock);
+  runtime::Engine engine(engine_options(ctx, &sink), ctx.rules, delivered, clock);
   if (auto s = engine.start(); !s) {
     r.note = s.error().message;
     return r;

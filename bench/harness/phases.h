@@ -37,7 +37,10 @@ struct PhaseContext {
 class ProbeSink;
 
 //! The engine's options for a phase: its shard count and its fresh state directory.
-runtime::EngineOptions engine_options(const PhaseContext& ctx);
+//! The engine's options for a phase. `probes` observe every output when it is made; the
+//! durable sink (a DiscardSink in the phases) gets them at checkpoints, as exactly-once
+//! delivery does (engine/state/README.md).
+runtime::EngineOptions engine_options(const PhaseContext& ctx, egress::Sink* probes = nullptr);
 //! Copies the probes' latency percentiles and the output count into `r`.
 void take_latencies(const ProbeSink& sink, PhaseResult& r);
 //! A fresh embedded broker with the phase's partitions, or null with the reason in r.note.

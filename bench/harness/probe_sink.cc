@@ -53,8 +53,9 @@ double quantile(const std::vector<double>& sorted, double q) {
 
 namespace vigil::bench {
 
-runtime::EngineOptions engine_options(const PhaseContext& ctx) {
+runtime::EngineOptions engine_options(const PhaseContext& ctx, egress::Sink* probes) {
   runtime::EngineOptions eo;
+  eo.observer = probes;
   eo.shards = ctx.shards;
   eo.data_dir = ctx.dir;
   return eo;
