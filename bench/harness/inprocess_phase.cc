@@ -1,5 +1,6 @@
 #include <thread>
 
+#include "bench/harness/feed_clock.h"
 #include "bench/harness/phases.h"
 #include "bench/harness/probe_sink.h"
 #include "engine/core/clock.h"
@@ -12,13 +13,18 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   const Workload& w = *ctx.workload;
   ProbeSink sink(ctx.probe_elders, w.probes);
   const Clock& clock = RealClock::instance();
+  FeedClock engine_clock(w.event_ms.empty() ? clock.now_ms() : w.event_ms.front());
   egress::DiscardSink delivered;
-  runtime::Engine engine(engine_options(ctx, &sink), ctx.rules, delivered, clock);
+  runtime::Engine engine(engine_options(ctx, &sink), ctx.rules, delivered, engine_clock);
   if (auto s = engine.start(); !s) {
     r.note = s.error().message;
     return r;
   }
   for (const auto& rec : w.registry) engine.submit(rec);
+  if (auto s = settle(engine); !s) {
+    r.note = s.error().message;
+    return r;
+  }
 
   const int64_t t0 = clock.steady_ns();
   const int64_t limit = t0 + static_cast<int64_t>(ctx.duration_s * 1e9);
@@ -27,6 +33,7 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
     if ((n & 1023) == 0) {
       const int64_t now = clock.steady_ns();
       if (now >= limit) break;
+      engine_clock.follow(w.event_ms[n]);
       (void)engine.maybe_checkpoint();
       if (pace_per_s > 0) {
         // Hold the feed to the pace: record n is due at t0 + n / pace.

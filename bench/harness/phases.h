@@ -41,6 +41,10 @@ class ProbeSink;
 //! durable sink (a DiscardSink in the phases) gets them at checkpoints, as exactly-once
 //! delivery does (engine/state/README.md).
 runtime::EngineOptions engine_options(const PhaseContext& ctx, egress::Sink* probes = nullptr);
+//! Returns once everything submitted so far is processed and committed: a checkpoint begun
+//! after the last submit has committed (its barrier follows every record in the rings). The
+//! phases load the registry this way before their clock starts, so they measure events only.
+Status settle(runtime::Engine& engine);
 //! Copies the probes' latency percentiles and the output count into `r`.
 void take_latencies(const ProbeSink& sink, PhaseResult& r);
 //! A fresh embedded broker with the phase's partitions, or null with the reason in r.note.

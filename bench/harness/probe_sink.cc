@@ -1,7 +1,9 @@
 #include "bench/harness/probe_sink.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "bench/harness/phases.h"
 #include "schemas/outputs.pb.h"
@@ -59,6 +61,15 @@ runtime::EngineOptions engine_options(const PhaseContext& ctx, egress::Sink* pro
   eo.shards = ctx.shards;
   eo.data_dir = ctx.dir;
   return eo;
+}
+
+Status settle(runtime::Engine& engine) {
+  const uint64_t first = engine.checkpoints() + 2;  // the one in flight may predate the submits
+  while (engine.checkpoints() < first) {
+    if (auto s = engine.maybe_checkpoint(); !s) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return ok();
 }
 
 void take_latencies(const ProbeSink& sink, PhaseResult& r) {

@@ -49,6 +49,7 @@ Workload make_workload(const WorkloadOptions& o) {
   uint64_t since_probe = 0;
   w.events.reserve(o.events);
   w.probe_id.reserve(o.events);
+  w.event_ms.reserve(o.events);
   while (w.events.size() < o.events) {
     batch.clear();
     gen.generate(t, t + kSecond, batch);
@@ -63,10 +64,12 @@ Workload make_workload(const WorkloadOptions& o) {
         set_ts(probe.mutable_ts(), r.ts);
         add(w.events, InTopic::kTelemetry, probe.elder_id(), probe, &w.payload_bytes);
         w.probe_id.push_back(static_cast<int64_t>(w.probes++));
+        w.event_ms.push_back(r.ts);
         continue;
       }
       add(w.events, r.topic, r.key, r.proto(), &w.payload_bytes);
       w.probe_id.push_back(-1);
+      w.event_ms.push_back(r.ts);
     }
   }
   return w;

@@ -32,6 +32,8 @@ struct Workload {
   std::vector<InputRecord> events;    //!< telemetry and calls, in event-time order
   //! For each record of `events`: the probe's (elder index, sequence) or -1 for ordinary records.
   std::vector<int64_t> probe_id;
+  //! For each record of `events`: its event time (the engine's clock follows it, feed_clock.h).
+  std::vector<int64_t> event_ms;
   uint64_t probes = 0;
   uint64_t payload_bytes = 0;
 };

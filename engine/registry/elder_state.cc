@@ -2,6 +2,9 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include <cstring>
+#include <string_view>
+
 namespace vigil::registry {
 
 void SlotMap::resize(size_t n) {
@@ -87,6 +90,83 @@ constexpr uint32_t kRegisteredField = 2;
 constexpr uint32_t kDevicesField = 3;
 constexpr uint32_t kAlarmsField = 5;
 
+//! A length-delimited field written in place: the tag, one byte kept for the length, then the
+//! body; done() writes the length, moving the body only when it needs more than one byte (rare:
+//! bodies of 128 bytes or more). No allocation beyond `out` growing.
+class Nested {
+ public:
+  Nested(std::string* out, uint32_t field) : out_(out) {
+    append_varint(out, (static_cast<uint64_t>(field) << 3) | 2);
+    at_ = out->size();
+    out->push_back('\0');
+  }
+  void done() {
+    const size_t n = out_->size() - at_ - 1;
+    if (n < 0x80) {
+      (*out_)[at_] = static_cast<char>(n);
+      return;
+    }
+    std::string len;
+    append_varint(&len, n);
+    out_->replace(at_, 1, len);
+  }
+
+ private:
+  std::string* out_;
+  size_t at_;
+};
+
+void put_varint_field(std::string* out, uint32_t field, uint64_t v) {
+  if (v == 0) return;  // proto3: defaults are not written
+  append_varint(out, static_cast<uint64_t>(field) << 3);
+  append_varint(out, v);
+}
+void put_int64_field(std::string* out, uint32_t field, int64_t v) {
+  put_varint_field(out, field, static_cast<uint64_t>(v));  // two's complement, as protobuf does
+}
+void put_string_field(std::string* out, uint32_t field, std::string_view v) {
+  if (v.empty()) return;
+  append_varint(out, (static_cast<uint64_t>(field) << 3) | 2);
+  append_varint(out, v.size());
+  out->append(v);
+}
+
+// RuleSlotRecord, KeyedTimeRecord, AlarmMetaRecord and ElderRecord field numbers.
+constexpr uint32_t kRulesField = 4;
+constexpr uint32_t kAlarmSeqField = 6;
+constexpr uint32_t kAlarmMetaField = 20;
+
+void encode_slot(const ElderState& s, const std::string& rule_id, const RuleSlot& slot,
+                 std::string* out) {
+  Nested rs(out, kRulesField);
+  put_string_field(out, 1, rule_id);
+  put_int64_field(out, 2, slot.since);
+  put_int64_field(out, 3, slot.clear_since);
+  put_int64_field(out, 4, slot.last_unless());
+  put_int64_field(out, 5, slot.due);
+  put_string_field(out, 6, s.device_name(slot.device));
+  put_varint_field(out, 7, slot.generation);
+  if (slot.extra) {
+    if (!slot.extra->data.empty()) {  // packed repeated double
+      append_varint(out, (8u << 3) | 2);
+      append_varint(out, slot.extra->data.size() * sizeof(double));
+      for (double d : slot.extra->data) {
+        uint64_t bits;
+        std::memcpy(&bits, &d, sizeof bits);
+        for (int b = 0; b < 8; ++b) out->push_back(static_cast<char>(bits >> (8 * b)));
+      }
+    }
+    for (const auto& k : slot.extra->keyed) {
+      Nested kr(out, 9);
+      put_string_field(out, 1, s.device_name(k.device));
+      put_int64_field(out, 2, k.seen);
+      put_varint_field(out, 3, k.out ? 1 : 0);
+      kr.done();
+    }
+  }
+  rs.done();
+}
+
 void fill_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
                   vigil::state::ElderRecord& r) {
   for (size_t i = 0; i < s.slots.size() && i < rule_ids.size(); ++i) {
@@ -134,10 +214,37 @@ void append_profile(const ElderState& s, std::string* out) {
 }
 
 void append_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
-                    vigil::state::ElderRecord& scratch, std::string* out) {
-  scratch.Clear();
-  fill_dynamic(s, rule_ids, scratch);
-  scratch.AppendToString(out);
+                    std::string* out) {
+  // The same record fill_dynamic() builds, written straight to the wire (no message objects:
+  // this runs for every dirty elder at every checkpoint).
+  for (size_t i = 0; i < s.slots.size() && i < rule_ids.size(); ++i) {
+    const RuleSlot* held = s.slots.find(i);
+    if (held == nullptr || held->idle()) continue;  // an idle slot costs nothing on disk
+    encode_slot(s, rule_ids[i], *held, out);
+  }
+  for (const auto& [rule, n] : s.alarm_seq) {
+    Nested entry(out, kAlarmSeqField);
+    append_varint(out, (1u << 3) | 2);  // map entries carry key and value, as protobuf writes them
+    append_varint(out, rule.size());
+    out->append(rule);
+    append_varint(out, 2u << 3);
+    append_varint(out, n);
+    entry.done();
+  }
+  for (const auto& [rule, m] : s.alarm_meta) {
+    if (m.escalated == 0 && m.flap_start == 0 && m.flaps == 0 && !m.held) continue;
+    Nested entry(out, kAlarmMetaField);
+    append_varint(out, (1u << 3) | 2);
+    append_varint(out, rule.size());
+    out->append(rule);
+    Nested value(out, 2);
+    put_varint_field(out, 1, m.escalated);
+    put_int64_field(out, 2, m.flap_start);
+    put_varint_field(out, 3, m.flaps);
+    put_varint_field(out, 4, m.held ? 1 : 0);
+    value.done();
+    entry.done();
+  }
   // Open alarms go in place, in order, rather than copied into the record.
   for (const auto& a : s.alarms) append_message(out, kAlarmsField, a);
 }

@@ -224,9 +224,10 @@ void apply_device(ElderState& s, const vigil::v1::Device& device);
 //! the protos in place rather than copying them into a record.
 void append_profile(const ElderState& s, std::string* out);
 //! Appends the rule and alarm part (ElderRecord fields rules, alarms, alarm_seq, alarm_meta) to
-//! `out`. `scratch` is a reused buffer so that steady-state serialising does not allocate.
+//! `out`, encoding the wire format directly: steady-state serialising allocates nothing beyond
+//! `out` and builds no message objects. Parses as the same fields to_record() fills.
 void append_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
-                    vigil::state::ElderRecord& scratch, std::string* out);
+                    std::string* out);
 //! Applies what a record holds to `s`: the registry part if present, rule slots by rule id,
 //! alarms and counters. Takes either part alone (p/, e/) or a whole record.
 void merge_record(ElderState& s, const vigil::state::ElderRecord& r,

@@ -182,7 +182,7 @@ class Engine {
   uint64_t epoch_ = 0;
   uint64_t committed_epoch_ = 0;
   bool in_flight_ = false;
-  TimeMs last_checkpoint_ = 0;
+  int64_t last_checkpoint_ns_ = 0;  //!< clock_.steady_ns() when the last checkpoint began
   bool started_ = false;
   bool stopped_ = false;
   vigil::v1::RegistryUpdate registry_;  //!< ingest thread's decode buffer for routing

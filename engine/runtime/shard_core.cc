@@ -401,7 +401,7 @@ void ShardCore::collect_dirty(state::StateOps& ops) {
       return slot.idle() && slot.device == 0 && handles_[k * n + ri] == pipeline::TimerWheel::kNil;
     });
     std::string value;
-    registry::append_dynamic(e, ids, record_, &value);
+    registry::append_dynamic(e, ids, &value);
     key.assign("e/").append(id);
     if (stored_.size() <= k) stored_.resize(k + 1, false);
     if (!value.empty()) {

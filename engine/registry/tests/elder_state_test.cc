@@ -88,8 +88,7 @@ TEST(ElderState, ProfileAndDynamicPartsMergeIntoTheWholeRecord) {
 
   std::string p, dyn;
   append_profile(s, &p);
-  vigil::state::ElderRecord scratch;
-  append_dynamic(s, ids, scratch, &dyn);
+  append_dynamic(s, ids, &dyn);
   vigil::state::ElderRecord profile_part, dynamic_part, both;
   ASSERT_TRUE(profile_part.ParseFromString(p));
   ASSERT_TRUE(dynamic_part.ParseFromString(dyn));
@@ -149,6 +148,56 @@ TEST(ElderState, DefaultsFromSpec) {
   ElderState s;
   EXPECT_EQ(s.timezone(), "Asia/Shanghai");
   EXPECT_DOUBLE_EQ(s.geofence_radius_m(), 500);
+}
+
+// append_dynamic writes the wire format by hand: it must parse as exactly what to_record()
+// builds through the generated code, for every kind of field (negative and kNever times,
+// packed doubles, keyed per-device times, several map entries, bodies over 127 bytes).
+TEST(ElderState, DirectEncodingParsesAsTheGeneratedRecord) {
+  ElderState s;
+  s.slots.resize(4);
+  s.slots[0].since = -5;  // before the epoch: a 10-byte varint
+  s.slots[0].clear_since = 1'700'000'000'000;
+  s.slots[0].due = 1'700'000'060'000;
+  s.slots[0].generation = 300;
+  s.slots[0].device = s.intern_device("bed-sensor-with-a-rather-long-device-id-0001");
+  s.slots[0].ext().last_unless = kNever;  // stays kNever: not written, as the generated code
+  s.slots[0].ext().data = {1.5, -2.25, 0, 1e300};
+  s.slots[2].ext().last_unless = 123;
+  for (int i = 0; i < 12; ++i) {  // a keyed list long enough for a multi-byte length prefix
+    s.slots[2].ext().keyed.push_back(
+        {1000 + i, s.intern_device("door-" + std::to_string(i)), i % 2 == 0});
+  }
+  s.slots[3].due = 42;
+  s.alarm_seq["fever"] = 2;
+  s.alarm_seq["hr_high"] = 0;
+  s.alarm_seq["sos"] = 300;
+  s.alarm_meta["fever"] = AlarmMeta{2, 1'700'000'000'000, 3, true};
+  s.alarm_meta["sos"] = AlarmMeta{};  // all defaults: not stored
+  s.alarm_meta["spo2"] = AlarmMeta{0, 0, 1, false};
+  vigil::v1::AlarmEvent a;
+  a.set_alarm_id("e1-fever-2");
+  s.alarms.push_back(a);
+  const std::vector<std::string> ids{"absence", "idle", "offline", "sequence"};
+
+  std::string direct;
+  append_dynamic(s, ids, &direct);
+  vigil::state::ElderRecord parsed;
+  ASSERT_TRUE(parsed.ParseFromString(direct));
+  const vigil::state::ElderRecord expected = to_record(s, ids);
+  ASSERT_EQ(parsed.rules_size(), expected.rules_size());
+  for (int i = 0; i < expected.rules_size(); ++i) {
+    EXPECT_EQ(parsed.rules(i).SerializeAsString(), expected.rules(i).SerializeAsString()) << i;
+  }
+  ASSERT_EQ(parsed.alarm_seq().size(), expected.alarm_seq().size());
+  for (const auto& [rule, n] : expected.alarm_seq()) EXPECT_EQ(parsed.alarm_seq().at(rule), n);
+  ASSERT_EQ(parsed.alarm_meta().size(), expected.alarm_meta().size());
+  for (const auto& [rule, m] : expected.alarm_meta()) {
+    EXPECT_EQ(parsed.alarm_meta().at(rule).SerializeAsString(), m.SerializeAsString()) << rule;
+  }
+  ASSERT_EQ(parsed.alarms_size(), 1);
+  EXPECT_EQ(parsed.alarms(0).alarm_id(), "e1-fever-2");
+  EXPECT_FALSE(parsed.has_elder());
 }
 
 }  // namespace
