@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "engine/core/log.h"
 #include "engine/core/metrics.h"
@@ -107,6 +108,7 @@ Status Engine::start() {
             stored_offsets_.size(), " partition offsets");
   for (uint32_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { shard_loop(i); });
   threads_.emplace_back([this] { dispatch_loop(); });
+  committer_ = std::thread([this] { commit_loop(); });
   started_ = true;
   last_checkpoint_ns_ = clock_.steady_ns();
   return ok();
@@ -304,11 +306,56 @@ bool Engine::checkpoint_done() const {
   return dispatch_done_.load(std::memory_order_acquire) == epoch_;
 }
 
-Status Engine::commit_checkpoint() {
+void Engine::commit_loop() {
+  pthread_setname_np(pthread_self(), "vigil-commit");
+  std::unique_lock lock(commit_mu_);
+  for (;;) {
+    commit_cv_.wait(lock, [&] { return commit_requested_ || commit_exit_; });
+    if (commit_requested_) {
+      commit_requested_ = false;
+      lock.unlock();
+      Status s = write_checkpoint();
+      lock.lock();
+      commit_result_ = std::move(s);
+      commit_finished_.store(true, std::memory_order_release);
+      continue;
+    }
+    return;  // commit_exit_, nothing pending
+  }
+}
+
+void Engine::start_commit() {
+  committing_ = true;
+  commit_finished_.store(false, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(commit_mu_);
+    commit_requested_ = true;
+  }
+  commit_cv_.notify_one();
+}
+
+Status Engine::take_commit_result() {
+  std::lock_guard lock(commit_mu_);  // pairs with the commit thread's write of the result
+  committing_ = false;
+  in_flight_ = false;
+  return std::exchange(commit_result_, ok());
+}
+
+Status Engine::finish_in_flight() {
+  int spins = 0;
+  while (in_flight_ && !committing_ && !checkpoint_done()) idle(spins);
+  if (!in_flight_) return ok();
+  if (!committing_) start_commit();
+  while (!commit_finished()) idle(spins);
+  return take_commit_result();
+}
+
+Status Engine::write_checkpoint() {
   // Exactly-once (engine/state/README.md): the previous epoch's outputs must be acknowledged
   // before this batch says so and takes the sink's positions; this epoch's outputs go into the
   // batch (the outbox) and reach the sink only after it is durable.
   std::vector<OutRecord> outbox;
+  const uint64_t previous = committed_epoch_.load(std::memory_order_relaxed);
   if (options_.exactly_once) {
     if (auto s = wait_delivered(); !s) return s;
     for (auto& sealed : sealed_) {
@@ -316,7 +363,7 @@ Status Engine::commit_checkpoint() {
       sealed.clear();
     }
     coordinator_ops_.put(state::kEpochKey, std::to_string(epoch_));
-    coordinator_ops_.put(state::kDeliveredKey, std::to_string(committed_epoch_));
+    coordinator_ops_.put(state::kDeliveredKey, std::to_string(previous));
     coordinator_ops_.put(state::kOutboxKey, encode_outbox(outbox));
     coordinator_ops_.put(state::kOutputPositionsKey, encode_positions(sink_.positions()));
   }
@@ -328,11 +375,11 @@ Status Engine::commit_checkpoint() {
   for (auto& o : shard_ops_) o.clear();
   dispatch_ops_.clear();
   coordinator_ops_.clear();
-  in_flight_ = false;
   if (!s) return s;
-  committed_epoch_ = epoch_;
   if (options_.exactly_once) deliver(outbox, epoch_, {}, sink_);
   metrics().checkpoints.add();
+  // Last: whoever sees checkpoints() move also sees the epoch's outputs handed to the sink.
+  committed_epoch_.store(epoch_, std::memory_order_release);
   return ok();
 }
 
@@ -344,13 +391,13 @@ Status Engine::wait_delivered() {
     if (s) return s;
     const int64_t now = clock_.steady_ns();
     if (now >= deadline) {
-      return make_error(Errc::kBroker, "outputs of checkpoint " + std::to_string(committed_epoch_) +
+      return make_error(Errc::kBroker, "outputs of checkpoint " + std::to_string(committed_epoch_.load()) +
                                            " not acknowledged within " +
                                            std::to_string(options_.delivery_timeout_ms) +
                                            " ms: " + s.error().message);
     }
     if (now >= next_log) {  // a broker outage: processing waits here (back-pressure)
-      log::warn("engine", "waiting for the outputs of checkpoint ", committed_epoch_,
+      log::warn("engine", "waiting for the outputs of checkpoint ", committed_epoch_.load(),
                 " to be acknowledged: ", s.error().message);
       next_log = now + 10'000'000'000;
     }
@@ -393,7 +440,8 @@ Status Engine::load_identity_and_recover() {
   if (!epoch) return epoch.error();
   auto delivered = read_u64(state::kDeliveredKey);
   if (!delivered) return delivered.error();
-  epoch_ = committed_epoch_ = epoch.value();
+  epoch_ = epoch.value();
+  committed_epoch_.store(epoch_);
   if (epoch.value() <= delivered.value()) return ok();
 
   // The last checkpoint's outputs may be partly delivered: send what the sink lacks.
@@ -434,7 +482,11 @@ Status Engine::load_identity_and_recover() {
 Status Engine::maybe_checkpoint() {
   if (!started_ || stopped_) return ok();
   if (in_flight_) {
-    if (checkpoint_done()) return commit_checkpoint();
+    if (committing_) {
+      if (commit_finished()) return take_commit_result();
+    } else if (checkpoint_done()) {
+      start_commit();
+    }
     return ok();
   }
   // The interval is elapsed time, not engine time: a clock that follows event time (replay,
@@ -450,20 +502,22 @@ Status Engine::maybe_checkpoint() {
 Status Engine::stop() {
   if (!started_ || stopped_) return ok();
   // Finish the checkpoint in flight, then take a final one of everything submitted.
-  int spins = 0;
-  while (in_flight_ && !checkpoint_done()) idle(spins);
-  Status result = ok();
-  if (in_flight_) result = commit_checkpoint();
+  Status result = finish_in_flight();
   begin_checkpoint();
-  while (!checkpoint_done()) idle(spins);
-  if (auto s = commit_checkpoint(); !s) result = s;
+  if (auto s = finish_in_flight(); !s) result = s;
+  {
+    std::lock_guard lock(commit_mu_);
+    commit_exit_ = true;
+  }
+  commit_cv_.notify_one();
+  committer_.join();
   if (result && options_.exactly_once) {
     // A clean stop leaves nothing to look for at the next start.
     if (auto s = wait_delivered(); !s) {
       result = s;
     } else {
       state::StateOps ops;
-      ops.put(state::kDeliveredKey, std::to_string(committed_epoch_));
+      ops.put(state::kDeliveredKey, std::to_string(committed_epoch_.load()));
       if (auto c = store_->commit({&ops}, {}); !c) result = c;
     }
   }

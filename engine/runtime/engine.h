@@ -13,8 +13,9 @@
 // Checkpoints (Chandy-Lamport, aligned): every commit interval the ingest thread snapshots the
 // offsets and puts a barrier into every ring. A shard at the barrier serialises its dirty state
 // and forwards the barrier to the dispatcher, which waits for the barrier on all its rings
-// before serialising its own. Then the ingest thread writes all of it and the offsets in one
-// RocksDB WriteBatch. The state on disk therefore always matches the offsets on disk.
+// before serialising its own. Then the commit thread writes all of it and the offsets in one
+// RocksDB WriteBatch, while the ingest thread goes on filling the rings; the next checkpoint
+// begins only after that write. The state on disk therefore always matches the offsets on disk.
 //
 // Time: rules read each event's own time (event time). Timers fire on the engine's clock
 // (the real clock in production) held back by the bounded out-of-orderness, so an event up
@@ -25,7 +26,9 @@
 // swaps it between two records (ShardCore::reload). No lock on the hot path.
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,7 +123,7 @@ class Engine {
   //! Rule sets swapped in by every shard so far (any thread).
   uint64_t reloads_applied() const;
 
-  uint64_t checkpoints() const { return committed_epoch_; }
+  uint64_t checkpoints() const { return committed_epoch_.load(std::memory_order_acquire); }
   //! This data directory's engine identity (tags of exactly-once outputs).
   const std::string& instance_id() const { return instance_id_; }
   //! Outputs of the last checkpoint before a crash that start() delivered again (found
@@ -137,7 +140,19 @@ class Engine {
   void dispatch_loop();
   void begin_checkpoint();
   bool checkpoint_done() const;
-  Status commit_checkpoint();
+  //! Ingest thread: hands the checkpoint whose owners all reached the barrier to the commit
+  //! thread, which runs write_checkpoint().
+  void start_commit();
+  //! Ingest thread: whether the commit thread is done with the checkpoint; then its result.
+  bool commit_finished() const { return commit_finished_.load(std::memory_order_acquire); }
+  Status take_commit_result();
+  //! Ingest thread: waits for the checkpoint in flight to be written (starting its commit if
+  //! its owners are all at the barrier), returning the commit's result.
+  Status finish_in_flight();
+  //! Commit thread: waits for the previous epoch's delivery, writes state, offsets and outbox
+  //! in one WriteBatch, then hands the outbox to the sink.
+  Status write_checkpoint();
+  void commit_loop();
   Status load_identity_and_recover();
   Status wait_delivered();
   //! Emits the records, tagged, except the indices in `skip` (sorted).
@@ -180,8 +195,22 @@ class Engine {
 
   std::vector<std::thread> threads_;
   uint64_t epoch_ = 0;
-  uint64_t committed_epoch_ = 0;
+  //! Written by the commit thread (and start-up), read by any.
+  std::atomic<uint64_t> committed_epoch_{0};
+  //! A checkpoint is in flight from begin_checkpoint() until its commit finished; the next
+  //! begins only then, so the owners' StateOps and sealed outputs are never written twice.
   bool in_flight_ = false;
+  bool committing_ = false;  //!< ingest thread: the commit thread has the checkpoint in flight
+
+  // The commit thread ("vigil-commit"): RocksDB writes and delivery waits off the ingest
+  // thread, so records keep flowing into the rings while a checkpoint is written.
+  std::thread committer_;
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  bool commit_requested_ = false;  //!< guarded by commit_mu_
+  bool commit_exit_ = false;       //!< guarded by commit_mu_
+  std::atomic<bool> commit_finished_{false};
+  Status commit_result_ = ok();    //!< written by the commit thread before commit_finished_
   int64_t last_checkpoint_ns_ = 0;  //!< clock_.steady_ns() when the last checkpoint began
   bool started_ = false;
   bool stopped_ = false;
