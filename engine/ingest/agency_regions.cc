@@ -1,5 +1,6 @@
 #include "engine/ingest/agency_regions.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "engine/codec/codec.h"
