@@ -1,9 +1,9 @@
 #include "engine/ingest/agency_regions.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include "engine/codec/codec.h"
+#include "engine/core/clock.h"
 #include "engine/core/log.h"
 
 namespace vigil::ingest {
@@ -90,12 +90,12 @@ void AgencyRegions::catch_up() {
       ends[p] = hi;
     }
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(catch_up_ms_);
+  const int64_t deadline = RealClock::instance().steady_ns() + int64_t{catch_up_ms_} * 1'000'000;
   for (;;) {
     bool done = true;
     for (size_t p = 0; p < ends.size(); ++p) done &= next_[p] >= ends[p];
     if (done) return;
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (RealClock::instance().steady_ns() >= deadline) {
       log::warn("agency-regions", "the registry was not read to its end within ", catch_up_ms_, " ms");
       return;
     }
