@@ -11,7 +11,8 @@ namespace vigil::ingest {
 Result<std::unique_ptr<AgencyRegions>> AgencyRegions::start(std::string_view brokers,
                                                             const TopicNames& topics,
                                                             int catch_up_ms) {
-  std::unique_ptr<AgencyRegions> self(new AgencyRegions(topics.of(InTopic::kRegistry), catch_up_ms));
+  std::unique_ptr<AgencyRegions> self(
+      new AgencyRegions(topics.of(InTopic::kRegistry), catch_up_ms));
   // No group membership (assign, never subscribe) and nothing committed.
   auto conf = broker::make_conf({{"bootstrap.servers", std::string(brokers)},
                                  {"group.id", "vigil-agency-regions"},
@@ -42,7 +43,8 @@ Result<std::unique_ptr<AgencyRegions>> AgencyRegions::start(std::string_view bro
   }
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list, self->topic_.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(list, self->topic_.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
   }
   err = rd_kafka_assign(rk, list);
   rd_kafka_topic_partition_list_destroy(list);
@@ -96,7 +98,8 @@ void AgencyRegions::catch_up() {
     for (size_t p = 0; p < ends.size(); ++p) done &= next_[p] >= ends[p];
     if (done) return;
     if (RealClock::instance().steady_ns() >= deadline) {
-      log::warn("agency-regions", "the registry was not read to its end within ", catch_up_ms_, " ms");
+      log::warn("agency-regions", "the registry was not read to its end within ", catch_up_ms_,
+                " ms");
       return;
     }
     take(100);

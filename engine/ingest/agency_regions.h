@@ -47,7 +47,8 @@ class AgencyRegions {
   size_t size() const { return regions_.size(); }
 
  private:
-  AgencyRegions(std::string topic, int catch_up_ms) : topic_(std::move(topic)), catch_up_ms_(catch_up_ms) {}
+  AgencyRegions(std::string topic, int catch_up_ms)
+      : topic_(std::move(topic)), catch_up_ms_(catch_up_ms) {}
   //! Applies one fetched message or end-of-partition event; false if there was none.
   bool take(int timeout_ms);
   //! Reads until every partition has reached the end it had when this was called.

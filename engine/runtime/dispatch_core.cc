@@ -32,7 +32,8 @@ void DispatchCore::apply(const InputRecord& rec, TimeMs now) {
     return;
   }
   if (rec.topic != InTopic::kAgency) {
-    emit_deadletter(sink_, rec, "dispatcher cannot take topic " + std::string(name(rec.topic)), now);
+    emit_deadletter(sink_, rec, "dispatcher cannot take topic " + std::string(name(rec.topic)),
+                    now);
     return;
   }
   if (auto s = codec::decode(rec.payload, rec.format, &update_); !s) {
@@ -72,7 +73,8 @@ void DispatchCore::forward(const InputRecord& rec, TimeMs now) {
       return;
     }
     if (!registry_.has_agency()) {
-      emit_deadletter(sink_, rec, "dispatcher cannot take a registry record without an agency", now);
+      emit_deadletter(sink_, rec, "dispatcher cannot take a registry record without an agency",
+                      now);
       return;
     }
     region = registry_.agency().region();
@@ -96,7 +98,8 @@ void DispatchCore::forward(const InputRecord& rec, TimeMs now) {
     }
     region = *found;
   } else {
-    emit_deadletter(sink_, rec, "dispatcher cannot take topic " + std::string(name(rec.topic)), now);
+    emit_deadletter(sink_, rec, "dispatcher cannot take topic " + std::string(name(rec.topic)),
+                    now);
     return;
   }
   to_routed(rec, routed_msg_.mutable_input());

@@ -89,10 +89,11 @@ Status Engine::start() {
   for (uint32_t i = 0; i < n; ++i) {
     shard_to_dispatch_.push_back(std::make_unique<pipeline::SpscRing<DispatchMsg>>(1024));
     if (routed) {  // order work to the region's owner via `orders`, from the shard's own sink
-      ports_.push_back(std::make_unique<RoutedPort>(*owner_sinks_[i], [this, i](const std::string& id) {
+      auto region_of = [this, i](const std::string& id) {
         const registry::ElderState* e = shards_[i]->elder(id);
         return e != nullptr ? e->profile.region() : std::string();
-      }));
+      };
+      ports_.push_back(std::make_unique<RoutedPort>(*owner_sinks_[i], std::move(region_of)));
     } else {
       ports_.push_back(std::make_unique<RingPort>(*shard_to_dispatch_.back()));
     }

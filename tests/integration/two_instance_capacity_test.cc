@@ -15,8 +15,8 @@
 // instances know it in local mode; in kafka mode its four copies all reach the region's owner,
 // which applies the same entry four times (an upsert).
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -60,7 +60,8 @@ int64_t steady_ms() { return RealClock::instance().steady_ns() / 1'000'000; }
 //! `vigil run` as a child process, its output appended to `log`.
 class Vigil {
  public:
-  Vigil(std::vector<std::string> args, std::string log) : args_(std::move(args)), log_(std::move(log)) {}
+  Vigil(std::vector<std::string> args, std::string log)
+      : args_(std::move(args)), log_(std::move(log)) {}
   ~Vigil() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
@@ -184,12 +185,10 @@ class Writer {
             const google::protobuf::Message& msg) {
     const std::string bytes = msg.SerializeAsString();
     const std::string name = TopicNames().of(topic);
-    EXPECT_EQ(rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(name.c_str()),
-                                RD_KAFKA_V_PARTITION(partition),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_KEY(key.data(), key.size()),
-                                RD_KAFKA_V_VALUE(const_cast<char*>(bytes.data()), bytes.size()),
-                                RD_KAFKA_V_END),
+    EXPECT_EQ(rd_kafka_producev(
+                  rk_.get(), RD_KAFKA_V_TOPIC(name.c_str()), RD_KAFKA_V_PARTITION(partition),
+                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
+                  RD_KAFKA_V_VALUE(const_cast<char*>(bytes.data()), bytes.size()), RD_KAFKA_V_END),
               RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   void flush() { EXPECT_EQ(rd_kafka_flush(rk_.get(), kWaitMs), RD_KAFKA_RESP_ERR_NO_ERROR); }
@@ -229,8 +228,8 @@ TEST(TwoInstanceCapacity, SimultaneousOrdersFromTwoInstancesNeverPutACapacityOne
     return std::make_unique<Vigil>(
         std::vector<std::string>{VIGIL_BIN, "run", "--brokers", brokers, "--data-dir",
                                  dir.path() + "/" + name, "--rules",
-                                 VIGIL_SOURCE_DIR "/rules/eldercare", "--config", config,
-                                 "--http", "off", "--shards", "2"},
+                                 VIGIL_SOURCE_DIR "/rules/eldercare", "--config", config, "--http",
+                                 "off", "--shards", "2"},
         dir.path() + "/" + name + ".log");
   };
   auto a = make("a");
@@ -242,8 +241,8 @@ TEST(TwoInstanceCapacity, SimultaneousOrdersFromTwoInstancesNeverPutACapacityOne
   const int inputs = (local ? 4 : 5) * kPartitions;
   const int64_t split_deadline = steady_ms() + 2 * kWaitMs;
   while (!(a->assigned() > 0 && b->assigned() > 0 && a->assigned() + b->assigned() == inputs)) {
-    ASSERT_LT(steady_ms(), split_deadline) << "the group never split its partitions; logs in "
-                                          << a->log() << ", " << b->log();
+    ASSERT_LT(steady_ms(), split_deadline)
+        << "the group never split its partitions; logs in " << a->log() << ", " << b->log();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::cout << "group split: instance a " << a->assigned() << ", b " << b->assigned()
@@ -297,8 +296,8 @@ TEST(TwoInstanceCapacity, SimultaneousOrdersFromTwoInstancesNeverPutACapacityOne
 
   Reader outputs(brokers, {"dispatch", "tracking"});
   std::map<std::string, std::vector<vigil::v1::OrderEvent>> events;  // by order, in order
-  std::set<std::string> outstanding;                  // held by the agency: offered, not finished
-  std::map<std::string, int64_t> complete_at;         // accepted orders, when the agency finishes
+  std::set<std::string> outstanding;           // held by the agency: offered, not finished
+  std::map<std::string, int64_t> complete_at;  // accepted orders, when the agency finishes
   int offers = 0, over_capacity_offers = 0;
   auto pump = [&](int ms) {
     outputs.poll(ms, [&](const Rec& r) {
@@ -419,7 +418,8 @@ TEST(TwoInstanceCapacity, SimultaneousOrdersFromTwoInstancesNeverPutACapacityOne
       ++escalated;
     } else {
       ++inconsistent;
-      std::cout << "order " << order << " ends in " << vigil::v1::OrderState_Name(last) << std::endl;
+      std::cout << "order " << order << " ends in " << vigil::v1::OrderState_Name(last)
+                << std::endl;
     }
   }
   const size_t peak_held = peak(held), peak_accepted = peak(accepted);

@@ -130,7 +130,8 @@ TEST(RoutedDispatch, AgenciesAndUpdatesReachTheRegionsOwnerWhichAloneDecides) {
                  kT0 + 1000);
   reader.process(json_record(InTopic::kAgency, "o9",
                              R"({"agency_id":"ghost","order_id":"o9","status":"ACCEPTED",)"
-                             R"("ts":"2026-03-01T08:00:01Z"})", 7),
+                             R"("ts":"2026-03-01T08:00:01Z"})",
+                             7),
                  kT0 + 1000);
   forwarded = reader_sink.of(OutTopic::kOrders);
   ASSERT_EQ(forwarded.size(), 2u);

@@ -64,8 +64,9 @@ TEST_F(AgencyRegionsTest, TheSourceReadsOrdersOnlyWhenRouted) {
   ASSERT_TRUE(broker::testing::produce(brokers_, "vigil.orders", {{"r1", "x"}}, 0));
   ASSERT_TRUE(broker::testing::produce(brokers_, "vigil.calls", {{"e1", "y"}}, 0));
   for (bool routed : {false, true}) {
-    auto source = KafkaSource::start(brokers_, routed ? "routed" : "local", TopicNames(), {},
-                                     [](InTopic, int32_t) { return std::nullopt; }, routed);
+    auto source = KafkaSource::start(
+        brokers_, routed ? "routed" : "local", TopicNames(), {},
+        [](InTopic, int32_t) { return std::nullopt; }, routed);
     ASSERT_TRUE(source) << source.error().message;
     std::vector<InputRecord> batch;
     bool calls = false, orders = false;
