@@ -103,6 +103,17 @@ void apply_yaml(Settings& s, const std::string& file) {
         }
         field = v;
       };
+      if (d["routing"]) {
+        const auto routing = d["routing"].as<std::string>();
+        if (routing == "local") {
+          s.dispatch.routing = dispatch::Routing::kLocal;
+        } else if (routing == "kafka") {
+          s.dispatch.routing = dispatch::Routing::kKafka;
+        } else {
+          throw UsageError(file + ":" + std::to_string(d["routing"].Mark().line + 1) +
+                           ": dispatch.routing must be local or kafka, got '" + routing + "'");
+        }
+      }
       at_least_one("max_candidates", s.dispatch.max_candidates);
       at_least_one("offers_per_candidate", s.dispatch.offers_per_candidate);
       if (d["category_kmh"]) {

@@ -7,6 +7,7 @@
 #include "engine/core/log.h"
 #include "engine/core/metrics.h"
 #include "engine/egress/kafka_sink.h"
+#include "engine/ingest/agency_regions.h"
 #include "engine/ingest/kafka_source.h"
 #include "engine/rules/rule_set.h"
 #include "engine/app/signals.h"
@@ -58,6 +59,19 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   eo.max_out_of_order_ms = s.max_out_of_order_ms;
   eo.late_timer_ms = s.late_timer_ms;
   const Clock& clock = RealClock::instance();
+  // Routed dispatch (docs/design.md "Several instances"): agency updates go to the owner of
+  // their agency's region, found in the whole registry by a consumer of its own.
+  const bool routed = s.dispatch.routing == dispatch::Routing::kKafka;
+  std::unique_ptr<ingest::AgencyRegions> agency_regions;
+  if (routed) {
+    auto regions = ingest::AgencyRegions::start(s.brokers, topics);
+    if (!regions) {
+      std::cerr << "vigil: " << regions.error().message << "\n";
+      return 1;
+    }
+    agency_regions = std::move(regions).value();
+    eo.agency_region = [r = agency_regions.get()](const std::string& id) { return r->region_of(id); };
+  }
 
   // The console and HTTP API (engine/api): a tee in front of the Kafka sink feeds its views;
   // operator and agency actions go to the calls and agency topics like any other input.
@@ -149,7 +163,8 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
         auto it = stored.find({t, p});
         if (it == stored.end()) return std::nullopt;
         return it->second;
-      });
+      },
+      routed);
   if (!source) {
     std::cerr << "vigil: " << source.error().message << "\n";
     return 1;
@@ -158,6 +173,7 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
       << s.shards << " shards, state in " << s.data_dir << ", brokers " << s.brokers
       << ", outputs " << (s.exactly_once ? "exactly-once (sent after their checkpoint)"
                                          : "at once (at-least-once across a crash)")
+      << (routed ? ", dispatch routed by region through " + topics.of(InTopic::kOrders) : "")
       << std::endl;
 
   // Hot reload: SIGHUP, or a changed file in the rules directory (checked every rules_poll_s).

@@ -39,7 +39,7 @@ Result<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::start(int brokers, int p
     auto status = broker->create_topic(topics.of(t), partitions);
     if (!status) return status.error();
   }
-  for (OutTopic t : kOutputs) {
+  for (OutTopic t : all_outputs()) {  // with the internal `orders` topic
     auto status = broker->create_topic(topics.of(t), partitions);
     if (!status) return status.error();
   }

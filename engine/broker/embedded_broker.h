@@ -23,7 +23,7 @@ namespace vigil::broker {
 class EmbeddedBroker {
  public:
   //! Starts `brokers` brokers (ids 1..brokers) and creates every topic of kKafkaInputs and
-  //! kOutputs under `topics`' prefix with `partitions` partitions each. Returns kBroker if the
+  //! all_outputs() (with the internal `orders`) under `topics`' prefix with `partitions` partitions each. Returns kBroker if the
   //! cluster cannot start or a topic cannot be created, kConfig for a bad count.
   static Result<std::unique_ptr<EmbeddedBroker>> start(int brokers, int partitions,
                                                        const TopicNames& topics);

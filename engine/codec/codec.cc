@@ -124,6 +124,7 @@ std::unique_ptr<pb::Message> new_message(InTopic topic) {
     case InTopic::kAgency: return std::make_unique<vigil::v1::AgencyUpdate>();
     case InTopic::kRegistry: return std::make_unique<vigil::v1::RegistryUpdate>();
     case InTopic::kClock: return nullptr;
+    case InTopic::kOrders: return std::make_unique<vigil::v1::RoutedOrder>();
   }
   return nullptr;
 }
@@ -136,6 +137,7 @@ std::unique_ptr<pb::Message> new_message(OutTopic topic) {
     case OutTopic::kOperator: return std::make_unique<vigil::v1::OperatorTask>();
     case OutTopic::kReminders: return std::make_unique<vigil::v1::Reminder>();
     case OutTopic::kDeadletter: return std::make_unique<vigil::v1::DeadLetter>();
+    case OutTopic::kOrders: return std::make_unique<vigil::v1::RoutedOrder>();
   }
   return nullptr;
 }

@@ -12,6 +12,7 @@
 #include "engine/core/result.h"
 #include "schemas/agency.pb.h"
 #include "schemas/calls.pb.h"
+#include "schemas/orders.pb.h"
 #include "schemas/outputs.pb.h"
 #include "schemas/registry.pb.h"
 #include "schemas/telemetry.pb.h"

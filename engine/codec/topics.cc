@@ -9,6 +9,7 @@ std::string_view name(InTopic topic) {
     case InTopic::kAgency: return "agency";
     case InTopic::kRegistry: return "registry";
     case InTopic::kClock: return "clock";
+    case InTopic::kOrders: return "orders";
   }
   return "?";
 }
@@ -21,13 +22,14 @@ std::string_view name(OutTopic topic) {
     case OutTopic::kOperator: return "operator";
     case OutTopic::kReminders: return "reminders";
     case OutTopic::kDeadletter: return "deadletter";
+    case OutTopic::kOrders: return "orders";
   }
   return "?";
 }
 
 std::optional<InTopic> parse_in_topic(std::string_view bare_name) {
   for (auto t : {InTopic::kTelemetry, InTopic::kCalls, InTopic::kAgency, InTopic::kRegistry,
-                 InTopic::kClock}) {
+                 InTopic::kClock, InTopic::kOrders}) {
     if (name(t) == bare_name) return t;
   }
   return std::nullopt;
@@ -35,6 +37,9 @@ std::optional<InTopic> parse_in_topic(std::string_view bare_name) {
 
 std::optional<OutTopic> parse_out_topic(std::string_view bare_name) {
   for (auto t : kOutputs) {
+    if (name(t) == bare_name) return t;
+  }
+  for (auto t : kInternalOutputs) {
     if (name(t) == bare_name) return t;
   }
   return std::nullopt;

@@ -8,7 +8,14 @@
 
 namespace vigil::dispatch {
 
+//! Where a shard's order work goes (docs/design.md, "Several instances").
+enum class Routing : uint8_t {
+  kLocal,  //!< this instance's dispatcher, directly (replay; one instance)
+  kKafka,  //!< the region owner's dispatcher, through the internal `orders` topic
+};
+
 struct DispatchConfig {
+  Routing routing = Routing::kLocal;  //!< `dispatch.routing: local|kafka`; replay ignores it
   double service_circle_min = 15;  //!< the service circle, in minutes of travel
   double walking_kmh = 4;          //!< default speed: 15 min at 4 km/h = 1 km
   std::map<std::string, double> category_kmh = {{"emergency_response", 40}};  //!< vehicles

@@ -53,7 +53,8 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::start(std::string_view brokers,
   auto producer = broker::make_client(RD_KAFKA_PRODUCER, std::move(conf).value());
   if (!producer) return producer.error();
   sink->producer_ = std::move(producer).value();
-  for (OutTopic t : kOutputs) {
+  // The internal `orders` topic too: routed order work is exactly-once like every output.
+  for (OutTopic t : all_outputs()) {
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(sink->producer_.get(), topics.of(t).c_str(), nullptr);
     if (rkt == nullptr) {
       return make_error(Errc::kBroker, "egress cannot open topic " + topics.of(t) + ": " +
@@ -125,7 +126,7 @@ void KafkaSink::produce(OutTopic topic, std::string_view key, std::string_view b
 
 Result<std::vector<std::pair<OutTopic, int32_t>>> KafkaSink::output_partitions(int timeout_ms) {
   std::vector<std::pair<OutTopic, int32_t>> out;
-  for (OutTopic t : kOutputs) {
+  for (OutTopic t : all_outputs()) {
     const rd_kafka_metadata_t* md = nullptr;
     rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0,
                                                 topic_handles_[static_cast<size_t>(t)], &md, timeout_ms);

@@ -78,7 +78,7 @@ class KafkaSink final : public Sink {
   OutputPositions positions_;  //!< guarded by positions_mu_
   bool positions_seeded_ = false;
   //! One topic handle per OutTopic, indexed by its value; destroyed before the producer.
-  std::array<rd_kafka_topic_t*, kOutputs.size()> topic_handles_{};
+  std::array<rd_kafka_topic_t*, kOutputs.size() + kInternalOutputs.size()> topic_handles_{};
   Counter delivered_;
   broker::ErrorTally failures_{"egress"};
   //! Client-level errors (broker down and the like); librdkafka retries those itself.

@@ -42,15 +42,18 @@ bool is_cooperative(rd_kafka_t* rk) {
 
 }  // namespace
 
-KafkaSource::KafkaSource(TopicNames topics, StoredOffsetFn stored_offset)
-    : topics_(std::move(topics)), stored_offset_(std::move(stored_offset)) {}
+KafkaSource::KafkaSource(TopicNames topics, StoredOffsetFn stored_offset, bool routed_orders)
+    : topics_(std::move(topics)), stored_offset_(std::move(stored_offset)),
+      routed_orders_(routed_orders) {}
 
 Result<std::unique_ptr<KafkaSource>> KafkaSource::start(std::string_view brokers,
                                                         std::string_view group_id,
                                                         const TopicNames& topics,
                                                         const broker::ConfMap& extra_conf,
-                                                        StoredOffsetFn stored_offset) {
-  std::unique_ptr<KafkaSource> source(new KafkaSource(topics, std::move(stored_offset)));
+                                                        StoredOffsetFn stored_offset,
+                                                        bool routed_orders) {
+  std::unique_ptr<KafkaSource> source(
+      new KafkaSource(topics, std::move(stored_offset), routed_orders));
 
   broker::ConfMap settings = default_settings();
   settings["bootstrap.servers"] = std::string(brokers);
@@ -72,6 +75,10 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::start(std::string_view brokers
       rd_kafka_topic_partition_list_new(static_cast<int>(kKafkaInputs.size()));
   for (InTopic t : kKafkaInputs) {
     rd_kafka_topic_partition_list_add(subscription, topics.of(t).c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  if (routed_orders) {
+    rd_kafka_topic_partition_list_add(subscription, topics.of(InTopic::kOrders).c_str(),
+                                      RD_KAFKA_PARTITION_UA);
   }
   rd_kafka_resp_err_t err = rd_kafka_subscribe(source->consumer_.get(), subscription);
   rd_kafka_topic_partition_list_destroy(subscription);
@@ -276,6 +283,7 @@ void KafkaSource::refresh_assignment() {
 std::optional<InTopic> KafkaSource::input_topic(std::string_view full_name) const {
   std::optional<InTopic> topic = parse_in_topic(topics_.strip(full_name));
   if (topic == InTopic::kClock) return std::nullopt;  // replay-only, never on Kafka
+  if (topic == InTopic::kOrders && !routed_orders_) return std::nullopt;
   return topic;
 }
 

@@ -45,14 +45,16 @@ using StoredOffsetFn = std::function<std::optional<int64_t>(InTopic topic, int32
 class KafkaSource {
  public:
   //! Joins group `group_id` on `brokers` and subscribes to the four input topics under
-  //! `topics`' prefix. `extra_conf` is put over vigil's consumer settings, except that offset
-  //! commits stay disabled. Returns kConfig for a rejected property, kBroker if the consumer
-  //! cannot be created or subscribe.
+  //! `topics`' prefix, and to the internal `orders` topic if `routed_orders` (dispatch.routing:
+  //! kafka: owning an `orders` partition is owning those regions' dispatch). `extra_conf` is
+  //! put over vigil's consumer settings, except that offset commits stay disabled. Returns
+  //! kConfig for a rejected property, kBroker if the consumer cannot be created or subscribe.
   static Result<std::unique_ptr<KafkaSource>> start(std::string_view brokers,
                                                     std::string_view group_id,
                                                     const TopicNames& topics,
                                                     const broker::ConfMap& extra_conf,
-                                                    StoredOffsetFn stored_offset);
+                                                    StoredOffsetFn stored_offset,
+                                                    bool routed_orders = false);
   //! Leaves the group (close()) and destroys the consumer.
   ~KafkaSource();
   KafkaSource(const KafkaSource&) = delete;
@@ -87,7 +89,7 @@ class KafkaSource {
   static constexpr int kRegistryCatchUpMs = 30'000;
 
  private:
-  KafkaSource(TopicNames topics, StoredOffsetFn stored_offset);
+  KafkaSource(TopicNames topics, StoredOffsetFn stored_offset, bool routed_orders);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
@@ -104,6 +106,7 @@ class KafkaSource {
 
   TopicNames topics_;
   StoredOffsetFn stored_offset_;
+  bool routed_orders_ = false;
   broker::ClientPtr consumer_;
   bool closed_ = false;
   mutable std::mutex assignment_mu_;

@@ -7,8 +7,20 @@
 namespace vigil::runtime {
 
 void DispatchCore::process(const InputRecord& rec, TimeMs now) {
-  metrics().events_in.add();
   now_ = std::max(now_, now);
+  if (rec.topic == InTopic::kOrders) {  // internal: its inputs were counted where they were read
+    apply_routed(rec, now);
+    return;
+  }
+  metrics().events_in.add();
+  if (routed_) {
+    forward(rec, now);
+  } else {
+    apply(rec, now);
+  }
+}
+
+void DispatchCore::apply(const InputRecord& rec, TimeMs now) {
   if (rec.topic == InTopic::kRegistry) {
     if (auto s = codec::decode(rec.payload, rec.format, &registry_); !s) {
       emit_deadletter(sink_, rec, s.error().message, now);
@@ -20,7 +32,8 @@ void DispatchCore::process(const InputRecord& rec, TimeMs now) {
     return;
   }
   if (rec.topic != InTopic::kAgency) {
-    emit_deadletter(sink_, rec, "dispatcher cannot take topic " + std::string(name(rec.topic)), now);
+    emit_deadletter(sink_, rec, "dispatcher cannot take topic " + std::string(name(rec.topic)),
+                    now);
     return;
   }
   if (auto s = codec::decode(rec.payload, rec.format, &update_); !s) {
@@ -46,6 +59,85 @@ void DispatchCore::order_action(const dispatch::OrderActionRequest& request) {
   if (!s) {
     emit_deadletter(sink_, request.source, s.error().message, now_);
   }
+}
+
+void DispatchCore::forward(const InputRecord& rec, TimeMs now) {
+  std::string region;
+  if (rec.topic == InTopic::kRegistry) {
+    if (auto s = codec::decode(rec.payload, rec.format, &registry_); !s) {
+      emit_deadletter(sink_, rec, s.error().message, now);
+      return;
+    }
+    if (auto v = codec::validate(registry_); !v) {
+      emit_deadletter(sink_, rec, v.error().message, now);
+      return;
+    }
+    if (!registry_.has_agency()) {
+      emit_deadletter(sink_, rec, "dispatcher cannot take a registry record without an agency",
+                      now);
+      return;
+    }
+    region = registry_.agency().region();
+  } else if (rec.topic == InTopic::kAgency) {
+    if (auto s = codec::decode(rec.payload, rec.format, &update_); !s) {
+      emit_deadletter(sink_, rec, s.error().message, now);
+      return;
+    }
+    if (auto s = codec::validate(update_); !s) {
+      emit_deadletter(sink_, rec, s.error().message, now);
+      return;
+    }
+    std::optional<std::string> found;
+    if (agency_region_) found = agency_region_(update_.agency_id());
+    if (!found) {
+      emit_deadletter(sink_, rec,
+                      "agency '" + update_.agency_id() +
+                          "' is not in the registry: its region's dispatcher cannot be found",
+                      now);
+      return;
+    }
+    region = *found;
+  } else {
+    emit_deadletter(sink_, rec, "dispatcher cannot take topic " + std::string(name(rec.topic)),
+                    now);
+    return;
+  }
+  to_routed(rec, routed_msg_.mutable_input());
+  sink_.emit(OutTopic::kOrders, region_key(region), routed_msg_);
+}
+
+void DispatchCore::apply_routed(const InputRecord& rec, TimeMs now) {
+  if (auto s = codec::decode(rec.payload, rec.format, &routed_msg_); !s) {
+    emit_deadletter(sink_, rec, s.error().message, now);
+    return;
+  }
+  switch (routed_msg_.body_case()) {
+    case vigil::v1::RoutedOrder::kRequest:
+      advance_to(now);  // timers due before it first, as the ring path does
+      request_order(from_routed(routed_msg_.request()));
+      return;
+    case vigil::v1::RoutedOrder::kAction: {
+      auto action = from_routed(routed_msg_.action());
+      if (!action) {
+        emit_deadletter(sink_, rec, action.error().message, now);
+        return;
+      }
+      order_action(action.value());
+      return;
+    }
+    case vigil::v1::RoutedOrder::kInput: {
+      auto input = from_routed(routed_msg_.input());
+      if (!input) {
+        emit_deadletter(sink_, rec, input.error().message, now);
+        return;
+      }
+      apply(input.value(), now);  // its deadletters cite the record as it was first read
+      return;
+    }
+    case vigil::v1::RoutedOrder::BODY_NOT_SET:
+      break;
+  }
+  emit_deadletter(sink_, rec, "routed order record without a request, action or input", now);
 }
 
 }  // namespace vigil::runtime

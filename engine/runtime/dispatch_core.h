@@ -3,10 +3,15 @@
 // shards' order requests to the Dispatcher, and turns refusals into deadletters.
 // Owned by one thread (the dispatch thread live, the replay loop in replay). In replay it is
 // also the shards' DispatchPort: requests are applied at once, in order.
+//
+// Routed mode (dispatch.routing: kafka, engine/runtime/order_router.h): the agency and registry
+// agency records this instance reads are forwarded to their region's owner through `orders`,
+// and the `orders` records this instance reads (it owns those regions) are applied here.
 
 #include "engine/codec/record.h"
 #include "engine/dispatch/dispatcher.h"
 #include "engine/egress/sink.h"
+#include "engine/runtime/order_router.h"
 
 namespace vigil::runtime {
 
@@ -15,8 +20,15 @@ class DispatchCore final : public dispatch::DispatchPort {
   DispatchCore(dispatch::DispatchConfig config, egress::Sink& sink)
       : dispatcher_(std::move(config), sink), sink_(sink) {}
 
-  //! Applies an `agency` record, or a `registry` record that carries an Agency.
+  //! Applies an `agency` record, or a `registry` record that carries an Agency (forwards
+  //! either in routed mode), or an `orders` record.
   void process(const InputRecord& rec, TimeMs now);
+  //! Switches to routed mode; `agency_region` finds an agency update's region (may be empty:
+  //! then every agency update is deadlettered, as its owner cannot be found).
+  void route_through_kafka(AgencyRegionFn agency_region) {
+    routed_ = true;
+    agency_region_ = std::move(agency_region);
+  }
   void advance_to(TimeMs now) {
     now_ = std::max(now_, now);
     dispatcher_.advance_to(now);
@@ -30,8 +42,16 @@ class DispatchCore final : public dispatch::DispatchPort {
   dispatch::Dispatcher& dispatcher() { return dispatcher_; }
 
  private:
+  //! The pre-routing path: applies an agency or registry-agency record to this dispatcher.
+  void apply(const InputRecord& rec, TimeMs now);
+  void forward(const InputRecord& rec, TimeMs now);
+  void apply_routed(const InputRecord& rec, TimeMs now);
+
   dispatch::Dispatcher dispatcher_;
   egress::Sink& sink_;
+  bool routed_ = false;
+  AgencyRegionFn agency_region_;
+  vigil::v1::RoutedOrder routed_msg_;
   TimeMs now_ = 0;
   vigil::v1::AgencyUpdate update_;
   vigil::v1::RegistryUpdate registry_;

@@ -81,13 +81,23 @@ Status Engine::start() {
   }
   sealed_.resize(owners);
   dispatch_ = std::make_unique<DispatchCore>(options_.dispatch, *owner_sinks_.back());
+  const bool routed = options_.dispatch.routing == dispatch::Routing::kKafka;
+  if (routed) dispatch_->route_through_kafka(options_.agency_region);
   if (auto s = dispatch_->dispatcher().load(*store_); !s) return s;
   dispatch_ring_ = std::make_unique<pipeline::SpscRing<DispatchMsg>>(options_.ring_capacity);
   const uint32_t n = options_.shards;
   shard_ops_.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
     shard_to_dispatch_.push_back(std::make_unique<pipeline::SpscRing<DispatchMsg>>(1024));
-    ports_.push_back(std::make_unique<RingPort>(*shard_to_dispatch_.back()));
+    if (routed) {  // order work to the region's owner via `orders`, from the shard's own sink
+      auto region_of = [this, i](const std::string& id) {
+        const registry::ElderState* e = shards_[i]->elder(id);
+        return e != nullptr ? e->profile.region() : std::string();
+      };
+      ports_.push_back(std::make_unique<RoutedPort>(*owner_sinks_[i], std::move(region_of)));
+    } else {
+      ports_.push_back(std::make_unique<RingPort>(*shard_to_dispatch_.back()));
+    }
     shard_rings_.push_back(std::make_unique<pipeline::SpscRing<ShardMsg>>(options_.ring_capacity));
     ShardOptions so;
     so.max_out_of_order_ms = options_.max_out_of_order_ms;
@@ -139,7 +149,7 @@ void Engine::submit(const InputRecord& rec) {
   } else {
     offsets_[{rec.topic, rec.partition}] = rec.offset + 1;
   }
-  bool to_dispatch = rec.topic == InTopic::kAgency;
+  bool to_dispatch = rec.topic == InTopic::kAgency || rec.topic == InTopic::kOrders;
   if (rec.topic == InTopic::kRegistry &&
       codec::decode(rec.payload, rec.format, &registry_) && registry_.has_agency()) {
     to_dispatch = true;

@@ -5,7 +5,10 @@
 // Threads and ownership
 //   ingest thread (the caller of submit/maybe_checkpoint/stop): routes records by key to shard
 //     rings (telemetry, calls, elder/device registry) or the dispatch ring (agency, registry
-//     agencies); tracks the next offset of every partition; coordinates checkpoints.
+//     agencies, routed `orders`); tracks the next offset of every partition; coordinates
+//     checkpoints.
+//   With dispatch.routing: kafka, shards put order work on the `orders` topic (as outputs)
+//   instead of their ring to the dispatcher (engine/runtime/order_router.h).
 //   shard thread i: owns ShardCore i (its elders' state, timers, alarms).
 //   dispatch thread: owns DispatchCore (agencies, orders); reads its ingest ring and one ring
 //     from each shard (order requests and actions).
@@ -41,6 +44,7 @@
 #include "engine/egress/sink.h"
 #include "engine/pipeline/spsc_ring.h"
 #include "engine/rules/rule_set.h"
+#include "engine/runtime/order_router.h"
 #include "engine/runtime/outbox.h"
 #include "engine/state/state_store.h"
 
@@ -74,6 +78,9 @@ struct EngineOptions {
   //! The longest a checkpoint waits for the previous one's outputs to be acknowledged (a
   //! broker outage); then the engine stops with an error and a restart resumes safely.
   int delivery_timeout_ms = 300'000;
+  //! dispatch.routing: kafka only: an agency update's region, to forward it to its owner
+  //! (engine/runtime/order_router.h). Called on the dispatch thread.
+  AgencyRegionFn agency_region;
 };
 
 //! A message on a shard's ring.
@@ -175,7 +182,7 @@ class Engine {
   std::vector<int64_t*> offset_slot_;
 
   std::unique_ptr<DispatchCore> dispatch_;
-  std::vector<std::unique_ptr<RingPort>> ports_;
+  std::vector<std::unique_ptr<dispatch::DispatchPort>> ports_;  //!< RingPort, or RoutedPort
   std::vector<std::unique_ptr<ShardCore>> shards_;
   std::vector<std::unique_ptr<pipeline::SpscRing<ShardMsg>>> shard_rings_;
   std::unique_ptr<pipeline::SpscRing<DispatchMsg>> dispatch_ring_;  //!< from ingest

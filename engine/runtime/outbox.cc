@@ -35,7 +35,8 @@ bool get_bytes(std::string_view& in, std::string* out) {
 }  // namespace
 
 void OwnerSink::emit(OutTopic topic, std::string_view key, const google::protobuf::Message& msg) {
-  if (observer_ != nullptr) observer_->emit(topic, key, msg);
+  // Internal topics (routed orders) are engine plumbing, not something the views show.
+  if (observer_ != nullptr && !is_internal(topic)) observer_->emit(topic, key, msg);
   if (direct_ != nullptr) {
     direct_->emit(topic, key, msg);
     return;
@@ -68,7 +69,7 @@ bool decode_outbox(std::string_view value, std::vector<OutRecord>* records) {
   while (!value.empty()) {
     const auto topic = static_cast<uint8_t>(value.front());
     value.remove_prefix(1);
-    if (topic >= kOutputs.size()) return false;
+    if (topic > static_cast<uint8_t>(OutTopic::kOrders)) return false;
     OutRecord& r = records->emplace_back();
     r.topic = static_cast<OutTopic>(topic);
     if (!get_bytes(value, &r.key) || !get_bytes(value, &r.bytes)) return false;

@@ -149,7 +149,7 @@ TEST_F(KafkaSinkTest, TaggedRecordsOfAnEpochAreFoundFromEarlierPositions) {
     sink.value()->emit(OutTopic::kAlarms, "e0", a);  // untagged, before the positions
     ASSERT_TRUE(sink.value()->flush(kFlushMs));
     const OutputPositions before = sink.value()->positions();
-    EXPECT_EQ(before.size(), static_cast<size_t>(kPartitions) * kOutputs.size());
+    EXPECT_EQ(before.size(), static_cast<size_t>(kPartitions) * all_outputs().size());
     for (uint32_t i = 0; i < 5; ++i) {
       a.set_count(i + 1);
       ASSERT_TRUE(a.SerializeToString(&bytes));
