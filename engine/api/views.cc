@@ -51,6 +51,7 @@ void ViewStore::count_day(std::map<int64_t, uint64_t>& days, TimeMs ts) {
 }
 
 void ViewStore::apply(OutTopic topic, const google::protobuf::Message& msg) {
+  if (topic == OutTopic::kOrders) return;  // internal (routed dispatch), not a console view
   std::lock_guard lock(mu_);
   ++counters_.records_out[static_cast<size_t>(topic) % 6];
   switch (topic) {
@@ -59,7 +60,8 @@ void ViewStore::apply(OutTopic topic, const google::protobuf::Message& msg) {
     case OutTopic::kTracking: apply_order_event(static_cast<const OrderEvent&>(msg)); break;
     case OutTopic::kOperator: apply_task(static_cast<const OperatorTask&>(msg)); break;
     case OutTopic::kReminders:
-    case OutTopic::kDeadletter: break;
+    case OutTopic::kDeadletter:
+    case OutTopic::kOrders: break;
   }
 }
 
