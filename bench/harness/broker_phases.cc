@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "bench/harness/feed_clock.h"
@@ -26,12 +27,15 @@ struct Feed {
   std::atomic<uint64_t> produced{0};
   std::atomic<uint64_t> consumed{0};
   std::atomic<bool> stop{false};
+  //! Set by the reader once the registry is processed: the events start then, so no phase
+  //! measures a backlog built while the engine was still loading the registry.
+  std::atomic<bool> go{false};
   std::string error;
 };
 
 //! Produces the registry, then the events, never more than kMaxLag ahead of `consumed`.
 void produce(const std::string& brokers, const Workload& w, uint64_t limit_events, Feed& feed,
-             ProbeSink* probes) {
+             ProbeSink* probes, double pace_per_s) {
   auto conf = broker::make_conf({{"bootstrap.servers", brokers},
                                  {"linger.ms", "5"},
                                  {"batch.num.messages", "10000"},
@@ -64,8 +68,18 @@ void produce(const std::string& brokers, const Workload& w, uint64_t limit_event
   };
   for (const auto& r : w.registry) send(r);
   rd_kafka_flush(rk, 10'000);
+  while (!feed.go.load() && !feed.stop.load()) rd_kafka_poll(rk, 1);
   const Clock& clock = RealClock::instance();
+  const int64_t t0 = clock.steady_ns();
   for (uint64_t i = 0; i < limit_events && !feed.stop.load(); ++i) {
+    if (pace_per_s > 0 && (i & 255) == 0) {
+      // Event i is due at t0 + i / pace.
+      const int64_t due = t0 + static_cast<int64_t>(static_cast<double>(i) / pace_per_s * 1e9);
+      // Sleep, not spin: a spinning producer would take a core from the engine it feeds.
+      rd_kafka_poll(rk, 0);
+      const int64_t wait_ns = due - clock.steady_ns();
+      if (wait_ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait_ns));
+    }
     while (feed.produced.load(std::memory_order_relaxed) >
                feed.consumed.load(std::memory_order_relaxed) + kMaxLag &&
            !feed.stop.load()) {
@@ -81,7 +95,7 @@ void produce(const std::string& brokers, const Workload& w, uint64_t limit_event
 
 }  // namespace
 
-PhaseResult run_broker(const PhaseContext& ctx) {
+PhaseResult run_broker(const PhaseContext& ctx, double pace_per_s) {
   PhaseResult r;
   const Workload& w = *ctx.workload;
   auto b = start_broker(ctx, r);
@@ -104,7 +118,7 @@ PhaseResult run_broker(const PhaseContext& ctx) {
   }
   Feed feed;
   const uint64_t total = w.registry.size() + w.events.size();
-  std::thread producer([&] { produce(brokers, w, w.events.size(), feed, &sink); });
+  std::thread producer([&] { produce(brokers, w, w.events.size(), feed, &sink, pace_per_s); });
   std::vector<InputRecord> batch;
   int64_t t0 = 0;
   const int64_t give_up = clock.steady_ns() + static_cast<int64_t>((ctx.duration_s + 60) * 1e9);
@@ -117,6 +131,7 @@ PhaseResult run_broker(const PhaseContext& ctx) {
       // clock starts, so the figure is events only, as in the in-process phases.
       if (auto s = settle(engine); !s) r.note = s.error().message;
       t0 = clock.steady_ns();
+      feed.go.store(true);
     }
     consumed += n;
     feed.consumed.store(consumed, std::memory_order_relaxed);
@@ -176,7 +191,8 @@ PhaseResult run_raw_consumer(const PhaseContext& ctx) {
   rd_kafka_topic_partition_list_destroy(parts);
   Feed feed;
   const uint64_t total = w.registry.size() + w.events.size();
-  std::thread producer([&] { produce(brokers, w, w.events.size(), feed, nullptr); });
+  feed.go.store(true);  // a bare consumer has nothing to load first
+  std::thread producer([&] { produce(brokers, w, w.events.size(), feed, nullptr, 0); });
   const Clock& clock = RealClock::instance();
   int64_t t0 = 0;
   const int64_t give_up = clock.steady_ns() + static_cast<int64_t>((ctx.duration_s + 60) * 1e9);

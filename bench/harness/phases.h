@@ -53,7 +53,10 @@ std::unique_ptr<broker::EmbeddedBroker> start_broker(const PhaseContext& ctx, Ph
 //! The engine fed in-process by submit(); pace_per_s 0 = as fast as it takes them.
 PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s);
 //! The engine fed by KafkaSource from the embedded broker, a paced producer in front.
-PhaseResult run_broker(const PhaseContext& ctx);
+//! The engine through the embedded broker. pace_per_s > 0 paces the producer at that many
+//! events per second (latency at a rate the engine sustains); 0 produces as fast as the engine
+//! reads (throughput; the latency then includes the backlog the producer builds up).
+PhaseResult run_broker(const PhaseContext& ctx, double pace_per_s = 0);
 //! A bare librdkafka consumer on the embedded broker with the same records.
 PhaseResult run_raw_consumer(const PhaseContext& ctx);
 //! RocksDB batched writes of elder-sized values with the engine's options: keys/s.
