@@ -176,6 +176,10 @@ void Engine::shard_loop(uint32_t i) {
   auto& to_dispatch = *shard_to_dispatch_[i];
   // The timer clock: the real clock held back by the bounded out-of-orderness.
   auto timer_now = [&] { return clock_.now_ms() - options_.max_out_of_order_ms; };
+  // Elders serialised per loop turn while a snapshot is in progress: ~1-2 us each, so a turn
+  // holds the ring for well under a millisecond.
+  constexpr size_t kSnapshotStep = 128;
+  uint64_t snapshot_epoch = 0;  //!< the barrier whose snapshot is being written, 0 if none
   int spins = 0;
   for (;;) {
     int n = 0;
@@ -188,14 +192,16 @@ void Engine::shard_loop(uint32_t i) {
           core.process(m->rec, now);
           break;
         case ShardMsg::Kind::kBarrier: {
-          core.collect_dirty(shard_ops_[i]);
+          // Copy-on-write: the dirty elders are serialised over the next batches (or just
+          // before they change), not all here; the barrier goes on to the dispatcher at once,
+          // ahead of any order request made after it.
+          core.begin_snapshot(shard_ops_[i]);
           owner_sinks_[i]->seal(sealed_[i]);
-          const uint64_t epoch = m->epoch;
+          snapshot_epoch = m->epoch;
           push(to_dispatch, [&](DispatchMsg& d) {
             d.kind = DispatchMsg::Kind::kBarrier;
-            d.epoch = epoch;
+            d.epoch = snapshot_epoch;
           });
-          shard_done_[i]->store(epoch, std::memory_order_release);
           break;
         }
         case ShardMsg::Kind::kReload: {
@@ -216,6 +222,12 @@ void Engine::shard_loop(uint32_t i) {
       ring.pop();
     }
     core.advance_to(timer_now());
+    if (snapshot_epoch != 0 && core.continue_snapshot(kSnapshotStep)) {
+      shard_done_[i]->store(snapshot_epoch, std::memory_order_release);
+      snapshot_epoch = 0;
+      continue;
+    }
+    if (snapshot_epoch != 0) continue;  // more of the snapshot to write: no idling
     if (n == 0) idle(spins);
     else spins = 0;
   }

@@ -41,6 +41,7 @@ registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
     handles_.resize(elders_.size() * engine_.rules().rules().size(), pipeline::TimerWheel::kNil);
   }
   current_ = it->second;
+  before_change(current_);
   return elders_[current_];
 }
 
@@ -201,6 +202,7 @@ void ShardCore::advance_to(TimeMs now) {
     uint32_t& handle = handles_[static_cast<size_t>(t.key) * engine_.rules().rules().size() + t.slot];
     if (handle == t.handle) handle = pipeline::TimerWheel::kNil;
     current_ = t.key;
+    before_change(t.key);
     registry::ElderState& e = elders_[t.key];
     const bool was_dirty = e.dirty;
     metrics().timers_fired.add();
@@ -222,6 +224,7 @@ void ShardCore::advance_to(TimeMs now) {
     auto it = index_of_.find(id);
     if (it == index_of_.end()) return nullptr;
     touched_.push_back(it->second);
+    before_change(it->second);
     return &elders_[it->second];
   });
   for (uint32_t k : touched_) {
@@ -230,6 +233,7 @@ void ShardCore::advance_to(TimeMs now) {
 }
 
 ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs now) {
+  continue_snapshot(SIZE_MAX);  // a reload touches every elder: finish the snapshot first
   ReloadStats stats;
   const rules::RuleSet& old = engine_.rules();
   // new index -> old index of the same unchanged rule, or -1 (changed or added).
@@ -380,46 +384,74 @@ void ShardCore::arm(const registry::ElderState& e, uint32_t rule, TimeMs due, ui
 }
 
 void ShardCore::collect_dirty(state::StateOps& ops) {
-  const auto& ids = engine_.rules().ids();
-  std::string key;
-  for (uint32_t k : dirty_) {
-    registry::ElderState& e = elders_[k];
-    if (!e.dirty) continue;
-    const std::string& id = e.profile.elder_id();
-    if (e.profile_dirty) {
-      // The registry part: only when a registry record changed it (rare), never per event.
-      std::string value;
-      registry::append_profile(e, &value);
-      key.assign("p/").append(id);
-      ops.put(key, std::move(value));
-      e.profile_dirty = false;
-    }
-    // Slots that went idle with no timer pending give their memory back (a restart drops them
-    // the same way: idle slots are not stored).
-    const size_t n = ids.size();
-    e.slots.compact([&](uint32_t ri, const registry::RuleSlot& slot) {
-      return slot.idle() && slot.device == 0 && handles_[k * n + ri] == pipeline::TimerWheel::kNil;
-    });
-    std::string value;
-    registry::append_dynamic(e, ids, &value);
-    key.assign("e/").append(id);
-    if (stored_.size() <= k) stored_.resize(k + 1, false);
-    if (!value.empty()) {
-      ops.put(key, std::move(value));
-      stored_[k] = true;
-    } else if (stored_[k]) {
-      ops.del(key);  // no rule or alarm state left: an empty elder needs no record
-      stored_[k] = false;
-    }
-    e.dirty = false;
-  }
+  begin_snapshot(ops);
+  continue_snapshot(SIZE_MAX);
+}
+
+void ShardCore::begin_snapshot(state::StateOps& ops) {
+  if (snap_ops_ != nullptr) continue_snapshot(SIZE_MAX);  // never two at once
+  snap_ops_ = &ops;
+  snap_list_.swap(dirty_);
   dirty_.clear();
-  alarms_.collect_history(ops);
+  snap_next_ = 0;
+  if (snap_pending_.size() < elders_.size()) snap_pending_.resize(elders_.size(), false);
+  for (uint32_t k : snap_list_) snap_pending_[k] = elders_[k].dirty;  // repeats: set twice
+  alarms_.collect_history(ops);  // the alarm book's part, as of the barrier
+}
+
+bool ShardCore::continue_snapshot(size_t budget) {
+  if (snap_ops_ == nullptr) return true;
+  for (size_t done = 0; snap_next_ < snap_list_.size() && done < budget; ++snap_next_) {
+    const uint32_t k = snap_list_[snap_next_];
+    if (!snap_pending_[k]) continue;  // already serialised (changed after the barrier) or a repeat
+    snapshot_elder(k);
+    ++done;
+  }
+  if (snap_next_ < snap_list_.size()) return false;
   // RocksDB's memtable inserts a batch's keys much faster in key order (its skip list reuses the
-  // previous insert's position), and sorting here runs on the shard thread, not the ingest
+  // previous insert's position), and sorting here runs on the shard thread, not the commit
   // thread that writes the batch. Stable: a key put twice keeps its last value last.
-  std::stable_sort(ops.puts.begin(), ops.puts.end(),
+  std::stable_sort(snap_ops_->puts.begin(), snap_ops_->puts.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  snap_list_.clear();
+  snap_ops_ = nullptr;
+  return true;
+}
+
+void ShardCore::snapshot_elder(uint32_t k) {
+  snap_pending_[k] = false;
+  registry::ElderState& e = elders_[k];
+  if (!e.dirty) return;
+  state::StateOps& ops = *snap_ops_;
+  const auto& ids = engine_.rules().ids();
+  const std::string& id = e.profile.elder_id();
+  std::string key;
+  if (e.profile_dirty) {
+    // The registry part: only when a registry record changed it (rare), never per event.
+    std::string value;
+    registry::append_profile(e, &value);
+    key.assign("p/").append(id);
+    ops.put(key, std::move(value));
+    e.profile_dirty = false;
+  }
+  // Slots that went idle with no timer pending give their memory back (a restart drops them
+  // the same way: idle slots are not stored).
+  const size_t n = ids.size();
+  e.slots.compact([&](uint32_t ri, const registry::RuleSlot& slot) {
+    return slot.idle() && slot.device == 0 && handles_[k * n + ri] == pipeline::TimerWheel::kNil;
+  });
+  std::string value;
+  registry::append_dynamic(e, ids, &value);
+  key.assign("e/").append(id);
+  if (stored_.size() <= k) stored_.resize(k + 1, false);
+  if (!value.empty()) {
+    ops.put(key, std::move(value));
+    stored_[k] = true;
+  } else if (stored_[k]) {
+    ops.del(key);  // no rule or alarm state left: an empty elder needs no record
+    stored_[k] = false;
+  }
+  e.dirty = false;
 }
 
 Status ShardCore::load(const state::StateStore& store) {

@@ -75,7 +75,19 @@ class ShardCore final : public rules::RuleEffects {
 
   //! Serialises the elders changed since the last call into `ops`: e/<id> (rule and alarm
   //! state) of each, p/<id> (profile and devices) of those a registry record changed.
+  //! begin_snapshot() + continue_snapshot() until done, at once.
   void collect_dirty(state::StateOps& ops);
+
+  //! The same, copy-on-write, so that a checkpoint does not stall the shard for the time it
+  //! takes to serialise every dirty elder: at the barrier, begin_snapshot() only takes the list
+  //! of dirty elders (and the alarm history). The shard goes on processing; an elder still on
+  //! the list is serialised just before its first change after the barrier (elder_for, timers,
+  //! escalations), and continue_snapshot() serialises up to `budget` of the rest between
+  //! batches. `ops` therefore holds exactly the state as of the barrier once
+  //! continue_snapshot() returns true. One snapshot at a time; reload() completes it first.
+  void begin_snapshot(state::StateOps& ops);
+  bool continue_snapshot(size_t budget);
+  bool snapshot_in_progress() const { return snap_ops_ != nullptr; }
   //! Loads the elders this shard owns from the store (p/ then e/) and re-arms their timers.
   Status load(const state::StateStore& store);
 
@@ -100,6 +112,11 @@ class ShardCore final : public rules::RuleEffects {
 
  private:
   registry::ElderState& elder_for(const std::string& elder_id);
+  //! Before elder k changes: if it is still waiting for the snapshot in progress, serialise it.
+  void before_change(uint32_t k) {
+    if (snap_ops_ != nullptr && k < snap_pending_.size() && snap_pending_[k]) snapshot_elder(k);
+  }
+  void snapshot_elder(uint32_t k);
   void mark_dirty(registry::ElderState& e, bool was_dirty);
   //! reload() when every rule keeps its index: keeps the kept rules' timers (see the .cc).
   bool reload_in_place(const rules::RuleSet& next, const std::vector<int>& from, ReloadStats& stats);
@@ -131,7 +148,12 @@ class ShardCore final : public rules::RuleEffects {
   vigil::v1::DeviceEvent event_;
   vigil::v1::CallEvent call_;
   vigil::v1::RegistryUpdate registry_;
-  vigil::state::ElderRecord record_;  //!< collect_dirty's reused serialising buffer
+  vigil::state::ElderRecord record_;  //!< load's reused parsing buffer
+  // The snapshot in progress (begin_snapshot): where it goes, the elders it still owes.
+  state::StateOps* snap_ops_ = nullptr;
+  std::vector<uint32_t> snap_list_;
+  size_t snap_next_ = 0;
+  std::vector<bool> snap_pending_;  //!< [elder]: on snap_list_ and not yet serialised
 };
 
 //! The whole stored record of one elder (its p/ and e/ values merged), std::nullopt if neither
