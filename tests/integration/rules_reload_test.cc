@@ -1,9 +1,10 @@
 // Hot reload without a broker: ShardCore's rule-set swap (kept, changed, removed rules) and the
-// RulesWatcher's refusal of a broken file. The live path through the rings is in
+// RulesWatcher's refusal of a broken file; ShardCore's copy-on-write checkpoint snapshot. The live path through the rings is in
 // rules_live_test.cc.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -201,6 +202,52 @@ TEST(RulesWatcher, BrokenFileIsRefusedWithLocatedErrorsAndAFixReloads) {
   ASSERT_NE(next, nullptr);
   EXPECT_EQ(next->rules().size(), 4u);
   EXPECT_NE(watcher.poll(true), nullptr) << "SIGHUP reloads even when nothing changed";
+}
+
+// Copy-on-write checkpoint snapshots (ShardCore::begin_snapshot): what a snapshot writes is the
+// state at its barrier, even when the elder changes before the snapshot reaches it.
+const vigil::state::RuleSlotRecord* stored_slot(const state::StateOps& ops, const std::string& key,
+                                                const std::string& rule,
+                                                vigil::state::ElderRecord* scratch) {
+  for (const auto& [k, v] : ops.puts) {
+    if (k != key) continue;
+    EXPECT_TRUE(scratch->ParseFromString(v));
+    for (const auto& r : scratch->rules()) {
+      if (r.rule_id() == rule) return &r;
+    }
+  }
+  return nullptr;
+}
+
+TEST_F(ShardReload, SnapshotHoldsTheBarrierStateOfAnElderChangedAfterIt) {
+  runtime::ShardCore shard(0, 1, load_text(kBase), sink_, dispatch_);
+  shard.process(event("e1", "fall", 1, kT0), kT0);  // arms fall_no_recovery
+  shard.process(event("e2", "fall", 1, kT0), kT0);
+  shard.process(event("e3", "fall", 1, kT0), kT0);
+  state::StateOps ops;
+  shard.begin_snapshot(ops);  // the barrier
+  EXPECT_TRUE(shard.snapshot_in_progress());
+  // After the barrier e1 recovers: its sequence is over and its slot goes idle.
+  shard.process(event("e1", "fall_cancel", 1, kT0 + 5 * kSecond), kT0 + 5 * kSecond);
+  EXPECT_FALSE(shard.continue_snapshot(1)) << "one of the other two elders per step";
+  EXPECT_TRUE(shard.continue_snapshot(1));
+  EXPECT_FALSE(shard.snapshot_in_progress());
+  vigil::state::ElderRecord r;
+  for (const char* id : {"e1", "e2", "e3"}) {
+    const auto* slot = stored_slot(ops, std::string("e/") + id, "fall_no_recovery", &r);
+    ASSERT_NE(slot, nullptr) << id << ": the fall, as it was at the barrier";
+    EXPECT_EQ(slot->since_ms(), kT0) << id;
+    EXPECT_EQ(slot->due_ms(), kT0 + 60 * kSecond) << id;
+  }
+  // The change after the barrier belongs to the next snapshot: e1 only, its fall over.
+  state::StateOps next;
+  shard.collect_dirty(next);
+  EXPECT_EQ(stored_slot(next, "e/e1", "fall_no_recovery", &r), nullptr);
+  const bool e1_written = std::any_of(next.puts.begin(), next.puts.end(),
+                                      [](const auto& p) { return p.first == "e/e1"; }) ||
+                          std::count(next.deletes.begin(), next.deletes.end(), "e/e1") == 1;
+  EXPECT_TRUE(e1_written);
+  for (const auto& [k, v] : next.puts) EXPECT_TRUE(k == "e/e1") << k << " was not changed";
 }
 
 }  // namespace
