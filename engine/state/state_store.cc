@@ -19,10 +19,10 @@ std::string offset_key(InTopic topic, int32_t partition) {
 
 namespace {
 
-// RocksDB's info log goes to vigil's log (stderr), errors only (the engine says what a failure means), never to a LOG file
-// in the data directory: on a full disk that file's writer fails, and RocksDB 7.8 asserts on the
-// next line written to a failed writer (WritableFileWriter::AssertFalseAndGetStatusForPrevError),
-// which would turn a full disk into a crash.
+// RocksDB's info log goes to vigil's log (stderr), errors only (the engine says what a failure
+// means), never to a LOG file in the data directory: on a full disk that file's writer fails,
+// and RocksDB 7.8 asserts on the next line written to a failed writer
+// (WritableFileWriter::AssertFalseAndGetStatusForPrevError): a full disk would become a crash.
 class RocksLog final : public rocksdb::Logger {
  public:
   RocksLog() : rocksdb::Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
