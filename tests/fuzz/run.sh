@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${FUZZ_SECONDS:-}
-declare -A runs=([decode]=40000 [replay]=600 [rules]=20000 [http]=200000)
+declare -A runs=([decode]=40000 [replay]=600 [rules]=20000 [http]=100000)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target fuzz_decode fuzz_replay fuzz_rules fuzz_http
 out=build/fuzz
