@@ -2,7 +2,7 @@
 // in 1970 and 2100, an oversized record, malformed bytes, and registry updates for an elder the
 // registry does not know. Nothing crashes or stalls; each bad record is one dead letter with a
 // reason; far-off device clocks raise what their events call for and no timer storm (the live
-// timer clock is the wall clock, not the device's: engine/runtime/README.md).
+// timer clock is the wall clock, not the device's: docs/design.md, "Time").
 
 #include <gtest/gtest.h>
 
