@@ -375,7 +375,8 @@ std::unique_ptr<egress::Sink> ApiService::make_tee(egress::Sink* downstream) {
 
 Status ApiService::start() {
   if (server_) return make_error(Errc::kRejected, "api already started");
-  ctx_ = std::make_unique<ApiContext>(config_, hooks_, views_, hub_, clock_);
+  // Braces, not make_unique: clang before 16 has no parenthesised aggregate init (fuzz build).
+  ctx_.reset(new ApiContext{config_, hooks_, views_, hub_, clock_, {}});
   ctx_->stats = [this] { return stats(); };
   ctx_->vitals = &vitals_;
   server_ = std::make_unique<Server>(*ctx_);

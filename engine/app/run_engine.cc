@@ -156,12 +156,17 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
       std::cerr << "vigil: console vitals off: " << feed.error().message << "\n";
     }
   }
-  const auto stored = engine.stored_offsets();
+  // Where an assigned partition starts: the engine's position, not the start-up snapshot. A
+  // rebalance within the run (a broker outage longer than a heartbeat or two revokes and
+  // re-assigns every partition) must not read again what the engine's state already holds:
+  // that doubled outputs (tests/fault/broker_down_test.cc). Called on this (the ingest) thread
+  // from inside poll_batch().
   auto source = ingest::KafkaSource::start(
       s.brokers, s.group_id, topics, {},
-      [stored](InTopic t, int32_t p) -> std::optional<int64_t> {
-        auto it = stored.find({t, p});
-        if (it == stored.end()) return std::nullopt;
+      [&engine](InTopic t, int32_t p) -> std::optional<int64_t> {
+        const auto& at = engine.submitted_offsets();
+        auto it = at.find({t, p});
+        if (it == at.end()) return std::nullopt;
         return it->second;
       },
       routed);

@@ -9,6 +9,11 @@ namespace pb = google::protobuf;
 
 Status decode(std::string_view payload, Format format, pb::Message* msg) {
   msg->Clear();
+  if (payload.size() > kMaxRecordBytes) {
+    return make_error(Errc::kInvalidInput, "record of " + std::to_string(payload.size()) +
+                                               " bytes is over the limit of " +
+                                               std::to_string(kMaxRecordBytes) + " bytes");
+  }
   if (format == Format::kBinary) {
     if (!msg->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
       return make_error(Errc::kInvalidInput,

@@ -23,8 +23,15 @@ namespace vigil::codec {
 //! carry JSON.
 enum class Format : uint8_t { kBinary, kJson };
 
+//! The largest input record the engine decodes (256 KiB; a device event or registry entry is
+//! well under 1 KiB). Larger records are dead-lettered with their size as the reason, and the
+//! dead letter carries only this many bytes of them, so it stays under the producer's
+//! message.max.bytes (1 MB) and cannot block the outputs behind it (docs/operations.md).
+inline constexpr size_t kMaxRecordBytes = 256 * 1024;
+
 //! Parses `payload` into `msg` (cleared first). Returns an kInvalidInput Error naming the
-//! message type and the parser's complaint if the bytes are not a valid message.
+//! message type and the parser's complaint if the bytes are not a valid message, or the size if
+//! the payload is over kMaxRecordBytes.
 Status decode(std::string_view payload, Format format, google::protobuf::Message* msg);
 
 //! Checks the fields every message of the topic must carry (ids, a timestamp where the SPEC

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "engine/core/log.h"
@@ -372,6 +373,39 @@ Status Engine::finish_in_flight() {
   return take_commit_result();
 }
 
+// --- Disk full or unwritable data directory mid-run (docs/operations.md) -------------------
+// The batch stays in memory and is written again until the disk takes it; RocksDB applied none
+// of it, and the previous checkpoint stays whole. This waits on the commit thread: no new
+// checkpoint begins, the ingest thread fills the rings and then waits on them (back-pressure). Outputs of the epoch are in the
+// batch's outbox and reach the sink only after it is durable, so nothing is lost or doubled.
+// Errors that waiting cannot heal (corruption) stop the engine as before.
+namespace {
+Status hold_until_committed(state::StateStore& store, const Clock& clock,
+                            const std::vector<const state::StateOps*>& ops,
+                            const state::OffsetMap& offsets, uint64_t epoch, Status first) {
+  if (!store.last_failure_retryable()) return first;
+  constexpr int kRetryMs = 2000;
+  log::error("engine", "data dir ", store.dir(), ": ", first.error().message,
+             "; holding input, retrying every ", kRetryMs / 1000, " s");
+  const int64_t since = clock.steady_ns();
+  for (int attempt = 1;; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kRetryMs));
+    Status s = store.recover();
+    if (s) s = store.commit(ops, offsets);
+    if (s) {
+      log::info("engine", "data dir ", store.dir(), ": checkpoint ", epoch, " written after ",
+                (clock.steady_ns() - since) / 1'000'000'000, " s on hold; resuming input");
+      return s;
+    }
+    if (!store.last_failure_retryable()) return s;
+    if (attempt % 30 == 0) {  // once a minute: still waiting, and why
+      log::error("engine", "data dir ", store.dir(), ": still holding input: ", s.error().message);
+    }
+  }
+}
+}  // namespace
+// --- end of the disk-full handling ----------------------------------------------------------
+
 Status Engine::write_checkpoint() {
   // Exactly-once (engine/state/README.md): the previous epoch's outputs must be acknowledged
   // before this batch says so and takes the sink's positions; this epoch's outputs go into the
@@ -394,6 +428,7 @@ Status Engine::write_checkpoint() {
   ops.push_back(&dispatch_ops_);
   ops.push_back(&coordinator_ops_);
   auto s = store_->commit(ops, barrier_offsets_);
+  if (!s) s = hold_until_committed(*store_, clock_, ops, barrier_offsets_, epoch_, std::move(s));
   for (auto& o : shard_ops_) o.clear();
   dispatch_ops_.clear();
   coordinator_ops_.clear();

@@ -116,6 +116,10 @@ class Engine {
 
   //! The next offset to read per partition, as of the last checkpoint (valid after start()).
   const state::OffsetMap& stored_offsets() const { return stored_offsets_; }
+  //! Ingest thread: the next offset to read per partition as submitted so far (the stored
+  //! offsets plus everything submitted since start()). Where a partition assigned again within
+  //! this run must resume: the engine's state already holds everything before it.
+  const state::OffsetMap& submitted_offsets() const { return offsets_; }
 
   //! Ingest thread: hands one record to its owner. Blocks (spinning) while that ring is full.
   void submit(const InputRecord& rec);

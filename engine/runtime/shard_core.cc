@@ -15,8 +15,14 @@ void emit_deadletter(egress::Sink& sink, const InputRecord& rec, const std::stri
   dl.set_topic(std::string(name(rec.topic)));
   dl.set_partition(rec.partition);
   dl.set_offset(rec.offset);
-  dl.set_payload(rec.payload);
-  dl.set_reason(reason);
+  if (rec.payload.size() > codec::kMaxRecordBytes) {  // oversized: a dead letter that fits
+    dl.set_payload(rec.payload.substr(0, codec::kMaxRecordBytes));
+    dl.set_reason(reason + " (payload cut to its first " + std::to_string(codec::kMaxRecordBytes) +
+                  " bytes)");
+  } else {
+    dl.set_payload(rec.payload);
+    dl.set_reason(reason);
+  }
   set_ts(dl.mutable_ts(), now);
   metrics().deadletters.add();
   sink.emit(OutTopic::kDeadletter, rec.key, dl);

@@ -5,6 +5,11 @@
 #include <rocksdb/write_batch.h>
 
 #include <charconv>
+#include <cstdarg>
+#include <cstdio>
+#include <memory>
+
+#include "engine/core/log.h"
 
 namespace vigil::state {
 
@@ -12,18 +17,54 @@ std::string offset_key(InTopic topic, int32_t partition) {
   return "o/" + std::string(name(topic)) + "/" + std::to_string(partition);
 }
 
+namespace {
+
+// RocksDB's info log goes to vigil's log (stderr), errors only (the engine says what a failure
+// means), never to a LOG file in the data directory: on a full disk that file's writer fails,
+// and RocksDB 7.8 asserts on the next line written to a failed writer
+// (WritableFileWriter::AssertFalseAndGetStatusForPrevError): a full disk would become a crash.
+class RocksLog final : public rocksdb::Logger {
+ public:
+  RocksLog() : rocksdb::Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    log::warn("rocksdb", line);
+  }
+};
+
+Error closed_error(const std::string& dir) {
+  return make_error(Errc::kIo, "state in " + dir + " is closed after a failed write; waiting for "
+                                                   "the disk to accept writes again");
+}
+
+}  // namespace
+
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& dir) {
+  auto db = open_db(dir);
+  if (!db) return db.error();
+  return std::unique_ptr<StateStore>(new StateStore(dir, std::move(db).value()));
+}
+
+Result<std::unique_ptr<rocksdb::DB>> StateStore::open_db(const std::string& dir) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
   options.OptimizeLevelStyleCompaction();
   options.compression = rocksdb::kLZ4Compression;
+  // No memtable flush on close: the WAL already holds every batch. Needed by recover(): after a
+  // failed WAL write that flush would write to the failed WAL writer, which RocksDB 7.8 asserts
+  // against (WritableFileWriter::AssertFalseAndGetStatusForPrevError). The cost: the next start
+  // replays the WAL since the last flush.
+  options.avoid_flush_during_shutdown = true;
+  options.info_log = std::make_shared<RocksLog>();
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) {
     return make_error(Errc::kIo, "cannot open state in " + dir + ": " + s.ToString());
   }
-  return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw)));
+  return std::unique_ptr<rocksdb::DB>(raw);
 }
 
 Status StateStore::commit(const std::vector<const StateOps*>& ops, const OffsetMap& offsets) {
@@ -37,8 +78,34 @@ Status StateStore::commit(const std::vector<const StateOps*>& ops, const OffsetM
   }
   rocksdb::WriteOptions wo;
   wo.sync = false;  // the WAL is written; fsync per checkpoint is a config decision (docs)
+  std::shared_lock lock(mu_);
+  if (!db_) {
+    last_failure_retryable_ = true;
+    return closed_error(dir_);
+  }
   auto s = db_->Write(wo, &batch);
-  if (!s.ok()) return make_error(Errc::kIo, "checkpoint write failed: " + s.ToString());
+  if (!s.ok()) {
+    // Corruption or a bad argument will not heal by waiting; the file system may.
+    last_failure_retryable_ = s.IsIOError() || s.IsNoSpace();
+    return make_error(Errc::kIo, "checkpoint write failed: " + s.ToString());
+  }
+  return ok();
+}
+
+Status StateStore::recover() {
+  std::unique_lock lock(mu_);
+  if (db_) {
+    // Not DB::Resume(): after a failed WAL write, RocksDB 7.8 keeps the DB in a fatal state,
+    // and resuming writes to the failed WAL writer trips its assertion
+    // (WritableFileWriter::AssertFalseAndGetStatusForPrevError). Close and open instead: the
+    // WAL is replayed to its last complete batch, so the database holds exactly the checkpoints
+    // that succeeded. Close first: the directory's LOCK allows one DB object.
+    db_->Close().PermitUncheckedError();
+    db_.reset();
+  }
+  auto db = open_db(dir_);
+  if (!db) return db.error();
+  db_ = std::move(db).value();
   return ok();
 }
 
@@ -66,6 +133,8 @@ Result<OffsetMap> StateStore::load_offsets() const {
 
 Status StateStore::scan(std::string_view prefix,
                         const std::function<void(std::string_view, std::string_view)>& fn) const {
+  std::shared_lock lock(mu_);
+  if (!db_) return closed_error(dir_);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
     auto key = it->key().ToStringView();
@@ -80,6 +149,8 @@ Status StateStore::scan(std::string_view prefix,
 
 Result<std::optional<std::string>> StateStore::get(std::string_view key) const {
   std::string value;
+  std::shared_lock lock(mu_);
+  if (!db_) return closed_error(dir_);
   auto s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return make_error(Errc::kIo, "state read failed: " + s.ToString());
@@ -88,7 +159,8 @@ Result<std::optional<std::string>> StateStore::get(std::string_view key) const {
 
 uint64_t StateStore::estimated_live_bytes() const {
   uint64_t v = 0;
-  db_->GetIntProperty("rocksdb.estimate-live-data-size", &v);
+  std::shared_lock lock(mu_);
+  if (db_) db_->GetIntProperty("rocksdb.estimate-live-data-size", &v);
   return v;
 }
 

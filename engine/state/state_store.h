@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,8 +50,23 @@ class StateStore {
   static Result<std::unique_ptr<StateStore>> open(const std::string& dir);
 
   //! Writes every owner's ops and the offsets in one atomic WriteBatch (synced to the WAL).
-  //! Returns kIo with RocksDB's reason on failure; nothing of the batch is applied then.
+  //! Returns kIo with RocksDB's reason on failure; nothing of the batch is applied then, and
+  //! writing the same batch again later is safe (puts and deletes of whole values).
   Status commit(const std::vector<const StateOps*>& ops, const OffsetMap& offsets);
+
+  //! True if the last failed commit failed on the file system (no space left, a read-only or
+  //! unwritable directory, any I/O error) rather than on corrupt data: the same commit may
+  //! succeed once the operator frees space or fixes the directory.
+  bool last_failure_retryable() const { return last_failure_retryable_; }
+
+  //! After a failed commit: closes and reopens the database, which replays the WAL up to the
+  //! last complete batch (RocksDB keeps a DB whose WAL write failed unusable). Returns kIo while
+  //! the disk still refuses (the database stays closed then, and get/scan answer kIo until a
+  //! later recover() succeeds). engine/state/README.md, "Disk full".
+  Status recover();
+
+  //! The directory this store lives in.
+  const std::string& dir() const { return dir_; }
 
   //! The stored offsets (empty on a new database).
   Result<OffsetMap> load_offsets() const;
@@ -66,8 +82,16 @@ class StateStore {
   uint64_t estimated_live_bytes() const;
 
  private:
-  explicit StateStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
-  std::unique_ptr<rocksdb::DB> db_;
+  StateStore(std::string dir, std::unique_ptr<rocksdb::DB> db)
+      : dir_(std::move(dir)), db_(std::move(db)) {}
+  static Result<std::unique_ptr<rocksdb::DB>> open_db(const std::string& dir);
+
+  std::string dir_;
+  //! Shared by readers (get, scan, commit), exclusive while recover() reopens the database: the
+  //! API's io threads read the store while the ingest thread commits.
+  mutable std::shared_mutex mu_;
+  std::unique_ptr<rocksdb::DB> db_;  //!< null between a failed reopen and the next recover()
+  bool last_failure_retryable_ = false;
 };
 
 // Keys of the coordinator (engine/state/README.md, "Exactly-once outputs").

@@ -8,14 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${FUZZ_SECONDS:-}
-declare -A runs=([decode]=40000 [replay]=600 [rules]=20000)
+declare -A runs=([decode]=40000 [replay]=600 [rules]=20000 [http]=100000)
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target fuzz_decode fuzz_replay fuzz_rules
+cmake --build --preset fuzz --target fuzz_decode fuzz_replay fuzz_rules fuzz_http
 out=build/fuzz
-mkdir -p "$out/findings" "$out/corpus/decode" "$out/corpus/replay" "$out/corpus/rules"
+mkdir -p "$out/findings" "$out/corpus/decode" "$out/corpus/replay" "$out/corpus/rules" "$out/corpus/http"
 cp tests/replay/*/input.jsonl "$out/corpus/replay/" 2>/dev/null || true
 for f in tests/replay/*/input.jsonl; do cp "$f" "$out/corpus/replay/$(basename "$(dirname "$f")").jsonl"; done
 cp rules/eldercare/*.yaml tests/rules/*.yaml "$out/corpus/rules/"
+# HTTP seeds: one real request per endpoint of engine/api/README.md (tests/fuzz/http_seeds/).
+cp tests/fuzz/http_seeds/*.http "$out/corpus/http/"
 # JSON seeds for the decoders: each replay value with the JSON-format selector byte per topic.
 python3 - "$out/corpus/decode" tests/replay/*/input.jsonl <<'PY'
 import json, sys
@@ -43,7 +45,7 @@ for f in tests/fuzz/regressions/*; do
     echo "fuzz: regression $(basename "$f") ok"
   fi
 done
-for t in decode replay rules; do
+for t in decode replay rules http; do
   if [[ -n "$seconds" ]]; then bound=(-max_total_time="$seconds"); what="${seconds} s"
   else bound=(-seed=1 -runs="${runs[$t]}"); what="${runs[$t]} runs, seed 1"; fi
   echo "fuzz: fuzz_$t for $what"

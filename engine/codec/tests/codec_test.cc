@@ -27,6 +27,20 @@ TEST(Codec, RejectsUnknownJsonField) {
   EXPECT_FALSE(decode(R"({"elder_id":"e1","colour":"red"})", Format::kJson, &e));
 }
 
+TEST(Codec, RejectsOversizedRecordWithItsSize) {
+  vigil::v1::DeviceEvent e;
+  e.set_elder_id("e1");
+  e.set_device_id(std::string(kMaxRecordBytes, 'd'));  // a valid message, but too large
+  const std::string bytes = e.SerializeAsString();
+  auto s = decode(bytes, Format::kBinary, &e);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kInvalidInput);
+  EXPECT_EQ(s.error().message, "record of " + std::to_string(bytes.size()) +
+                                   " bytes is over the limit of 262144 bytes");
+  EXPECT_TRUE(e.elder_id().empty());  // cleared, not half-filled
+  EXPECT_FALSE(decode(std::string(kMaxRecordBytes, ' ') + "{}", Format::kJson, &e));
+}
+
 TEST(Codec, RejectsGarbageWireBytes) {
   vigil::v1::DeviceEvent e;
   EXPECT_FALSE(decode(std::string("\xff\xff\xff\xff", 4), Format::kBinary, &e));

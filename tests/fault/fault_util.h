@@ -1,0 +1,95 @@
+#pragma once
+// Shared by the fault tests (tests/fault/): the deterministic input, `vigil run` as a child
+// process, and the comparison of every output record of a faulted run with an uninterrupted
+// reference run of the same input (nothing missing, nothing extra, nothing doubled).
+//
+// Outputs are compared without the fields that come from the wall clock at the moment a record
+// is made (offer and order-event times, task creation times, the "(late: ...)" note of a timer
+// that fired after a restart): those differ between any two runs, faulted or not. What
+// identifies a record (ids, states, counts, severities, keys, order of attempts) must match.
+// The input is built so that the set of outputs does not depend on timing: escalations are due
+// before the run starts (event time ten minutes ago), offers never expire during the test, and
+// each category has one agency, so ranking never depends on which order reached it first.
+
+#include <librdkafka/rdkafka.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/core/time_util.h"
+
+namespace vigil::testing {
+
+inline constexpr int kFaultPartitions = 4;
+
+struct Input {
+  std::string topic;
+  std::string key;
+  std::string value;
+};
+
+//! Registry first, then `rounds` rounds of telemetry (and some calls and bad records) for
+//! `elders` elders; deterministic.
+std::vector<Input> make_input(TimeMs t0, int elders = 400, int rounds = 60);
+
+//! `vigil run` as a child process, stdout and stderr appended to `log`.
+class Vigil {
+ public:
+  Vigil(std::string brokers, std::string data_dir, std::string config, std::string log)
+      : brokers_(std::move(brokers)), data_(std::move(data_dir)), config_(std::move(config)),
+        log_(std::move(log)) {}
+  ~Vigil() { kill_now(); }
+  Vigil(const Vigil&) = delete;
+  Vigil& operator=(const Vigil&) = delete;
+
+  //! Starts the process; false if it could not be spawned.
+  bool start();
+  void kill_now();
+  //! SIGTERM: final checkpoint and clean stop. Returns the exit status.
+  int stop();
+  //! Waits up to `timeout_s` for the process to exit by itself; its exit status, or -1.
+  int wait_exit(int timeout_s);
+  bool alive() const;
+
+ private:
+  std::string brokers_, data_, config_, log_;
+  pid_t pid_ = -1;
+};
+
+//! Every output record on `brokers` as a normalised line, with how often it occurs.
+std::map<std::string, int> outputs_of(const std::string& brokers);
+
+//! The sum of the end offsets of every output partition (grows when the engine delivers), or
+//! -1 if one could not be read.
+int64_t output_end(rd_kafka_t* rk);
+
+size_t total(const std::map<std::string, int>& m);
+
+//! Waits until the outputs on `brokers` stop changing for a few seconds (the engine is idle).
+std::map<std::string, int> settled_outputs(const std::string& brokers, int max_s);
+
+struct Comparison {
+  size_t missing = 0, extra = 0, doubled = 0;
+  size_t faults() const { return missing + extra + doubled; }
+};
+//! Counts what `faulted` lacks, has beyond and has twice against `reference`; adds a gtest
+//! failure naming the first few of each.
+Comparison compare_outputs(const std::map<std::string, int>& reference,
+                           const std::map<std::string, int>& faulted);
+
+//! The reference: all of `input` on `brokers`, one uninterrupted `vigil run` on `data_dir`,
+//! clean stop. Returns its settled outputs.
+std::map<std::string, int> reference_run(const std::vector<Input>& input, const std::string& brokers,
+                                         const std::string& data_dir, const std::string& config,
+                                         const std::string& log);
+
+//! The config the fault tests run with (commit every 200 ms; offers that never expire).
+std::string write_fault_config(const std::string& dir);
+
+//! True if `path`'s text contains `needle`.
+bool file_contains(const std::string& path, const std::string& needle);
+
+}  // namespace vigil::testing
