@@ -39,21 +39,25 @@ ShardCore::ShardCore(uint32_t index, uint32_t shards, std::shared_ptr<const rule
       alarms_(sink, dispatch, options.alarm) {}
 
 registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
-  auto [it, inserted] = index_of_.try_emplace(elder_id, static_cast<uint32_t>(elders_.size()));
+  // The new elder's record holds its id before the index reads it back (key_of).
+  const auto next = static_cast<uint32_t>(elders_.size());
+  const uint32_t found = find_elder(elder_id);
+  const bool inserted = found == pipeline::KeyIndex::kNone;
   if (inserted) {
     registry::ElderState& e = elders_.emplace_back();
     e.profile.set_elder_id(elder_id);
+    index_of_.insert(elder_id, next, [this](uint32_t k) { return id_at(k); });
     e.slots.resize(engine_.rules().rules().size());
     handles_.resize(elders_.size() * engine_.rules().rules().size(), pipeline::TimerWheel::kNil);
   }
-  current_ = it->second;
+  current_ = inserted ? next : found;
   before_change(current_);
   return elders_[current_];
 }
 
 const registry::ElderState* ShardCore::elder(const std::string& id) const {
-  auto it = index_of_.find(id);
-  return it == index_of_.end() ? nullptr : &elders_[it->second];
+  const uint32_t k = find_elder(id);
+  return k == pipeline::KeyIndex::kNone ? nullptr : &elders_[k];
 }
 
 void ShardCore::mark_dirty(registry::ElderState& e, bool was_dirty) {
@@ -227,11 +231,11 @@ void ShardCore::advance_to(TimeMs now) {
   if (alarms_.next_due() > now) return;
   touched_.clear();
   alarms_.advance_to(now, [this](const std::string& id) -> registry::ElderState* {
-    auto it = index_of_.find(id);
-    if (it == index_of_.end()) return nullptr;
-    touched_.push_back(it->second);
-    before_change(it->second);
-    return &elders_[it->second];
+    const uint32_t k = find_elder(id);
+    if (k == pipeline::KeyIndex::kNone) return nullptr;
+    touched_.push_back(k);
+    before_change(k);
+    return &elders_[k];
   });
   for (uint32_t k : touched_) {
     if (elders_[k].dirty) dirty_.push_back(k);  // collect_dirty skips repeats
@@ -380,9 +384,8 @@ void ShardCore::arm(const registry::ElderState& e, uint32_t rule, TimeMs due, ui
   // The rule engine arms only for the elder it is evaluating; look the index up otherwise.
   uint32_t key = current_;
   if (current_ >= elders_.size() || &elders_[current_] != &e) {
-    auto it = index_of_.find(e.profile.elder_id());
-    if (it == index_of_.end()) return;
-    key = it->second;
+    key = find_elder(e.profile.elder_id());
+    if (key == pipeline::KeyIndex::kNone) return;
   }
   uint32_t& handle = handles_[static_cast<size_t>(key) * engine_.rules().rules().size() + rule];
   if (handle != pipeline::TimerWheel::kNil) timers_.cancel(handle);  // the slot moved its deadline

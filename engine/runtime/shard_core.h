@@ -22,6 +22,7 @@
 #include "engine/codec/record.h"
 #include "engine/dispatch/order_request.h"
 #include "engine/egress/sink.h"
+#include "engine/pipeline/key_index.h"
 #include "engine/pipeline/timer_wheel.h"
 #include "engine/registry/elder_state.h"
 #include "engine/rules/rule_engine.h"
@@ -137,7 +138,12 @@ class ShardCore final : public rules::RuleEffects {
   uint16_t epoch_ = 0;  //!< rule-set generation (wrapping); timers of older epochs are stale
   std::vector<uint32_t> handles_;  //!< [elder * rules + rule]: its armed timer, or kNil
   std::deque<registry::ElderState> elders_;  //!< by elder index; a deque keeps references stable
-  std::unordered_map<std::string, uint32_t> index_of_;
+  pipeline::KeyIndex index_of_;  //!< elder id -> index in elders_
+  //! The key of an index for index_of_: the elder's own id.
+  std::string_view id_at(uint32_t k) const { return elders_[k].profile.elder_id(); }
+  uint32_t find_elder(std::string_view id) const {
+    return index_of_.find(id, [this](uint32_t k) { return id_at(k); });
+  }
   uint32_t current_ = 0;  //!< index of the elder being evaluated (the key of timers it arms)
   std::string late_note_;  //!< appended to alarm messages while a late timer fires
   std::vector<uint32_t> dirty_;
