@@ -1,8 +1,10 @@
 #include "engine/state/state_store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <charconv>
 
@@ -18,6 +20,20 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& dir) {
   options.IncreaseParallelism(2);
   options.OptimizeLevelStyleCompaction();
   options.compression = rocksdb::kLZ4Compression;
+  // A fixed memory budget (bench/README.md, "Memory"): OptimizeLevelStyleCompaction
+  // alone lets memtables grow to 6 x 128 MiB before the first flush, which a long run (or
+  // 100,000 rule reloads, each dirtying every elder) fills. 32 MiB write buffers, flushed one at
+  // a time, at most 3 of them, and a WriteBufferManager capping all memtables at 64 MiB; index
+  // and filter blocks live in a 32 MiB block cache instead of growing with the number of files.
+  options.write_buffer_size = kWriteBufferBytes;
+  options.max_write_buffer_number = 3;
+  options.min_write_buffer_number_to_merge = 1;
+  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) {
@@ -84,6 +100,14 @@ Result<std::optional<std::string>> StateStore::get(std::string_view key) const {
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return make_error(Errc::kIo, "state read failed: " + s.ToString());
   return std::optional<std::string>(std::move(value));
+}
+
+StateStore::MemoryStats StateStore::memory_stats() const {
+  MemoryStats m;
+  db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &m.memtable_bytes);
+  db_->GetIntProperty("rocksdb.block-cache-usage", &m.block_cache_bytes);
+  db_->GetIntProperty("rocksdb.estimate-table-readers-mem", &m.table_readers_bytes);
+  return m;
 }
 
 uint64_t StateStore::estimated_live_bytes() const {
