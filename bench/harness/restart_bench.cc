@@ -19,6 +19,7 @@
 #include "engine/core/clock.h"
 #include "engine/core/time_util.h"
 #include "engine/runtime/engine.h"
+#include "engine/state/state_store.h"
 #include "schemas/outputs.pb.h"
 #include "schemas/telemetry.pb.h"
 
@@ -200,6 +201,8 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
   bool alarm = false;
   uint64_t outputs_at_start = 0, stored_elders = 0;
   uint64_t rss_loaded = 0;
+  state::StateStore::MemoryStats rocks{};
+  ElderMemory mem;
   {
     // The probe observes outputs when they are made; delivery (at the next checkpoint, for
     // exactly-once) goes to a discarding sink.
@@ -213,6 +216,7 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
     }
     t1 = clock.steady_ns();
     rss_loaded = rss_bytes();
+    rocks = engine.store()->memory_stats();
     vigil::v1::DeviceEvent sos;
     sos.set_type("sos");
     sos.set_elder_id(probe_elder(0));
@@ -237,6 +241,7 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
     outputs_at_start = sink.records_before_arm();
     if (auto s = engine.stop(); !s) out << "restart: stop: " << s.error().message << "\n";
     (void)engine.store()->scan("e/", [&](std::string_view, std::string_view) { ++stored_elders; });
+    mem = elder_memory(*engine.store(), loaded.rules->ids());
   }
   if (!alarm) seen = clock.steady_ns();
   const double load_s = static_cast<double>(t1 - t0) / 1e9;
@@ -260,6 +265,21 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
   line("outputs before the first event (late timers)", std::to_string(outputs_at_start));
   line("RSS before start (MiB)", fmt(static_cast<double>(rss_before) / kMiB, 0));
   line("RSS after load (MiB)", fmt(static_cast<double>(rss_loaded) / kMiB, 0));
+  // Memory per elder (bench/README.md, "Memory"): RSS growth over the load, less
+  // what RocksDB holds by design (memtables refilled by the WAL recovery, block cache).
+  const uint64_t rocks_bytes = rocks.memtable_bytes + rocks.block_cache_bytes + rocks.table_readers_bytes;
+  const double per_elder_rss =
+      stored_elders ? (static_cast<double>(rss_loaded) - static_cast<double>(rss_before)) / stored_elders : 0;
+  const double per_elder_net =
+      stored_elders ? (static_cast<double>(rss_loaded) - static_cast<double>(rss_before) -
+                       static_cast<double>(rocks_bytes)) / stored_elders
+                    : 0;
+  line("RocksDB memory after load (MiB: memtables+cache)", fmt(static_cast<double>(rocks_bytes) / kMiB, 1));
+  line("RSS growth per elder stored (bytes)", fmt(per_elder_rss, 0));
+  line("... less RocksDB's memory (bytes)", fmt(per_elder_net, 0));
+  line("elder state in memory, mean (bytes, " + std::to_string(mem.elders) + " elders)", fmt(mem.mean_bytes, 0));
+  line("elder state in memory, p50 / p99 / max (bytes)",
+       std::to_string(mem.p50_bytes) + " / " + std::to_string(mem.p99_bytes) + " / " + std::to_string(mem.max_bytes));
   line("state build (s, not measured work)", fmt(build_s, 1));
 
   boost::json::object j;
@@ -279,6 +299,14 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
   j["rss_before_start_mib"] = static_cast<double>(rss_before) / kMiB;
   j["rss_after_load_mib"] = static_cast<double>(rss_loaded) / kMiB;
   j["build_s"] = build_s;
+  j["rocksdb_memory_after_load_bytes"] = rocks_bytes;
+  j["rss_growth_per_elder_bytes"] = per_elder_rss;
+  j["rss_growth_per_elder_less_rocksdb_bytes"] = per_elder_net;
+  j["elder_memory_sampled"] = mem.elders;
+  j["elder_memory_mean_bytes"] = mem.mean_bytes;
+  j["elder_memory_p50_bytes"] = mem.p50_bytes;
+  j["elder_memory_p99_bytes"] = mem.p99_bytes;
+  j["elder_memory_max_bytes"] = mem.max_bytes;
   if (!o.json_path.empty()) {
     std::ofstream(o.json_path) << boost::json::serialize(j) << "\n";
     out << "restart: JSON written to " << o.json_path << "\n";

@@ -20,13 +20,13 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& dir) {
   options.IncreaseParallelism(2);
   options.OptimizeLevelStyleCompaction();
   options.compression = rocksdb::kLZ4Compression;
-  // A fixed memory budget (bench/README.md, "Memory"): OptimizeLevelStyleCompaction
-  // alone lets memtables grow to 6 x 128 MiB before the first flush, which a long run (or
-  // 100,000 rule reloads, each dirtying every elder) fills. 32 MiB write buffers, flushed one at
-  // a time, at most 3 of them, and a WriteBufferManager capping all memtables at 64 MiB; index
-  // and filter blocks live in a 32 MiB block cache instead of growing with the number of files.
+  // A fixed memory budget (bench/README.md, "Memory"): OptimizeLevelStyleCompaction alone lets
+  // memtables grow to 6 x 128 MiB before the first flush, which a long run (or 100,000 rule
+  // reloads, each dirtying every elder) fills, so RSS grew for minutes. Instead 16 MiB write
+  // buffers, flushed one at a time, at most 3 (48 MiB, also the WriteBufferManager's cap), and
+  // index and filter blocks in the 32 MiB block cache instead of growing with the files.
   options.write_buffer_size = kWriteBufferBytes;
-  options.max_write_buffer_number = 3;
+  options.max_write_buffer_number = kMaxWriteBuffers;
   options.min_write_buffer_number_to_merge = 1;
   options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes);
   rocksdb::BlockBasedTableOptions table;

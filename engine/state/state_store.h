@@ -66,8 +66,9 @@ class StateStore {
   uint64_t estimated_live_bytes() const;
 
   //! RocksDB's fixed memory budgets (open()): all memtables, then the block cache.
-  static constexpr uint64_t kWriteBufferBytes = 32ull << 20;
-  static constexpr uint64_t kMemtableBudgetBytes = 64ull << 20;
+  static constexpr uint64_t kWriteBufferBytes = 16ull << 20;
+  static constexpr int kMaxWriteBuffers = 3;
+  static constexpr uint64_t kMemtableBudgetBytes = kWriteBufferBytes * kMaxWriteBuffers;
   static constexpr uint64_t kBlockCacheBytes = 32ull << 20;
   //! What RocksDB holds in memory now (benches subtract the budgets that fill by design).
   struct MemoryStats {

@@ -31,7 +31,7 @@ TEST(ElderState, RecordRoundTripMapsSlotsByRuleId) {
   EXPECT_EQ(back.slots[0].due, 5000);
   EXPECT_EQ(back.device_name(back.slots[0].device), "d1");
   EXPECT_EQ(back.slots[1].since, 0);
-  EXPECT_EQ(back.devices.size(), 1u);
+  EXPECT_EQ(devices(back).size(), 1u);
   EXPECT_EQ(back.timezone(), "Europe/Berlin");
   EXPECT_EQ(back.alarm_seq.at("hr_high"), 3u);
   EXPECT_TRUE(back.registered);
@@ -106,8 +106,8 @@ TEST(ElderState, ProfileAndDynamicPartsMergeIntoTheWholeRecord) {
   merge_record(back, dynamic_part, ids);
   EXPECT_EQ(back.timezone(), "Europe/Berlin");
   EXPECT_TRUE(back.registered);
-  ASSERT_EQ(back.devices.size(), 1u);
-  EXPECT_EQ(back.devices[0].type(), "watch");
+  ASSERT_EQ(devices(back).size(), 1u);
+  EXPECT_EQ(devices(back)[0].type(), "watch");
   EXPECT_EQ(back.slots[2].since, 1000);
   EXPECT_EQ(back.device_name(back.slots[2].device), "watch-1");
   EXPECT_EQ(back.alarm_seq.at("fever"), 2u);
