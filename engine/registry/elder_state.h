@@ -49,20 +49,29 @@ struct RuleSlot {
   TimeMs due = 0;           //!< armed timer's due time, 0 when none
   uint32_t generation = 0;
   uint16_t device = 0;      //!< the device that started the current episode (device_name index)
-  uint16_t rule = 0;        //!< SlotMap: the rule index this slot belongs to (in the padding)
+  //! SlotMap's: the rule index this slot belongs to (in what was padding). Constructing copies
+  //! it; assigning keeps the target's (a slot assigned into a map stays its rule's).
+  uint16_t rule = 0;
   std::unique_ptr<SlotExtra> extra;
 
   RuleSlot() = default;
   RuleSlot(RuleSlot&&) noexcept = default;
-  RuleSlot& operator=(RuleSlot&&) noexcept = default;
-  RuleSlot(const RuleSlot& o) { *this = o; }
+  RuleSlot& operator=(RuleSlot&& o) noexcept {
+    since = o.since;
+    clear_since = o.clear_since;
+    due = o.due;
+    generation = o.generation;
+    device = o.device;
+    extra = std::move(o.extra);
+    return *this;
+  }
+  RuleSlot(const RuleSlot& o) : rule(o.rule) { *this = o; }
   RuleSlot& operator=(const RuleSlot& o) {
     since = o.since;
     clear_since = o.clear_since;
     due = o.due;
     generation = o.generation;
     device = o.device;
-    rule = o.rule;
     extra = o.extra ? std::make_unique<SlotExtra>(*o.extra) : nullptr;
     return *this;
   }
@@ -121,7 +130,10 @@ class SlotMap {
         pos_[slots_[i].rule] = 0;
         continue;
       }
-      if (w != i) slots_[w] = std::move(slots_[i]);
+      if (w != i) {
+        slots_[w] = std::move(slots_[i]);
+        slots_[w].rule = slots_[i].rule;
+      }
       pos_[slots_[w].rule] = static_cast<uint16_t>(w + 1);
       auto& x = slots_[w].extra;  // per-device entries grow by doubling: trimmed here
       if (x && x->keyed.capacity() > x->keyed.size()) x->keyed.shrink_to_fit();

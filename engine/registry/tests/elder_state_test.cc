@@ -202,3 +202,44 @@ TEST(ElderState, DirectEncodingParsesAsTheGeneratedRecord) {
 
 }  // namespace
 }  // namespace vigil::registry
+
+namespace vigil::registry {
+namespace {
+
+TEST(SlotMap, AssignedSlotsKeepTheirRuleAcrossRemapResetAndCompaction) {
+  // As ShardCore::reload remaps slots to a new rule order and resets a changed rule's slot.
+  SlotMap old;
+  old.resize(4);
+  old[3].since = 30;
+  old[1].since = 10;
+  old[1].ext().data = {1, 2};
+  SlotMap next;
+  next.resize(4);
+  const int to[4] = {-1, 0, -1, 2};  // rule 1 -> 0, rule 3 -> 2
+  for (size_t h = 0; h < old.held(); ++h) {
+    const int j = to[old.rule_at(h)];
+    if (j >= 0) next[static_cast<size_t>(j)] = std::move(old.slot_at(h));
+  }
+  ASSERT_EQ(next.held(), 2u);
+  EXPECT_EQ(next.rule_at(0), 2u);  // slots are held in the order first used
+  EXPECT_EQ(next.rule_at(1), 0u);
+  EXPECT_EQ(next[2].since, 30);
+  EXPECT_EQ(next[0].since, 10);
+  ASSERT_NE(next.find(0)->extra, nullptr);
+  next[2] = RuleSlot{};  // a changed rule starts fresh, still rule 2's slot
+  EXPECT_EQ(next.rule_at(0), 2u);
+  next[1].since = 5;
+  next.compact([](uint32_t, const RuleSlot& s) { return s.idle(); });  // drops rule 2's
+  ASSERT_EQ(next.held(), 2u);
+  EXPECT_EQ(next.rule_at(0), 0u);
+  EXPECT_EQ(next.rule_at(1), 1u);
+  EXPECT_EQ(next.find(2), nullptr);
+  EXPECT_EQ(next[0].since, 10);
+  EXPECT_EQ(next[1].since, 5);
+  SlotMap copy = next;  // ElderState copies keep the mapping too
+  EXPECT_EQ(copy.rule_at(1), 1u);
+  EXPECT_EQ(copy[1].since, 5);
+}
+
+}  // namespace
+}  // namespace vigil::registry
