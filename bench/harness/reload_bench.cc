@@ -77,7 +77,9 @@ uint64_t rocks_bytes(const runtime::Engine& engine) {
 }
 
 double pct(uint64_t from, uint64_t to) {
-  return from ? 100.0 * (static_cast<double>(to) - static_cast<double>(from)) / static_cast<double>(from) : 0;
+  return from ? 100.0 * (static_cast<double>(to) - static_cast<double>(from)) /
+                    static_cast<double>(from)
+              : 0;
 }
 
 }  // namespace

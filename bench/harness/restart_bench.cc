@@ -267,19 +267,26 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
   line("RSS after load (MiB)", fmt(static_cast<double>(rss_loaded) / kMiB, 0));
   // Memory per elder (bench/README.md, "Memory"): RSS growth over the load, less
   // what RocksDB holds by design (memtables refilled by the WAL recovery, block cache).
-  const uint64_t rocks_bytes = rocks.memtable_bytes + rocks.block_cache_bytes + rocks.table_readers_bytes;
+  const uint64_t rocks_bytes =
+      rocks.memtable_bytes + rocks.block_cache_bytes + rocks.table_readers_bytes;
   const double per_elder_rss =
-      stored_elders ? (static_cast<double>(rss_loaded) - static_cast<double>(rss_before)) / stored_elders : 0;
+      stored_elders
+          ? (static_cast<double>(rss_loaded) - static_cast<double>(rss_before)) / stored_elders
+          : 0;
   const double per_elder_net =
       stored_elders ? (static_cast<double>(rss_loaded) - static_cast<double>(rss_before) -
-                       static_cast<double>(rocks_bytes)) / stored_elders
+                       static_cast<double>(rocks_bytes)) /
+                          stored_elders
                     : 0;
-  line("RocksDB memory after load (MiB: memtables+cache)", fmt(static_cast<double>(rocks_bytes) / kMiB, 1));
+  line("RocksDB memory after load (MiB: memtables+cache)",
+       fmt(static_cast<double>(rocks_bytes) / kMiB, 1));
   line("RSS growth per elder stored (bytes)", fmt(per_elder_rss, 0));
   line("... less RocksDB's memory (bytes)", fmt(per_elder_net, 0));
-  line("elder state in memory, mean (bytes, " + std::to_string(mem.elders) + " elders)", fmt(mem.mean_bytes, 0));
-  line("elder state in memory, p50 / p99 / max (bytes)",
-       std::to_string(mem.p50_bytes) + " / " + std::to_string(mem.p99_bytes) + " / " + std::to_string(mem.max_bytes));
+  line("elder state in memory, mean (bytes, " + std::to_string(mem.elders) + " elders)",
+       fmt(mem.mean_bytes, 0));
+  line("elder state in memory, p50 / p99 / max (bytes)", std::to_string(mem.p50_bytes) + " / " +
+                                                             std::to_string(mem.p99_bytes) + " / " +
+                                                             std::to_string(mem.max_bytes));
   line("state build (s, not measured work)", fmt(build_s, 1));
 
   boost::json::object j;

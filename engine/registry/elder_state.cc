@@ -55,7 +55,8 @@ std::string_view ElderState::device_name(uint16_t index) const {
 
 size_t ElderState::device_count() const {
   size_t i = 0;
-  for (size_t at = 0; at < device_names.size(); ++i) at += 1 + static_cast<uint8_t>(device_names[at]);
+  for (size_t at = 0; at < device_names.size(); ++i)
+    at += 1 + static_cast<uint8_t>(device_names[at]);
   return i;
 }
 

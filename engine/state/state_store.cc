@@ -28,7 +28,8 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& dir) {
   options.write_buffer_size = kWriteBufferBytes;
   options.max_write_buffer_number = kMaxWriteBuffers;
   options.min_write_buffer_number_to_merge = 1;
-  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes);
+  options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
   table.cache_index_and_filter_blocks = true;
