@@ -12,9 +12,15 @@
 // Both print a table and optionally write JSON; they assert nothing about time. Exit code 0
 // means the functional facts held (the alarm came; all reloads applied; RSS was read).
 
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <vector>
+
+namespace vigil::state {
+class StateStore;
+}
 
 namespace vigil::bench {
 
@@ -40,6 +46,17 @@ int run_reload_bench(const StateBenchOptions& options, std::ostream& out);
 uint64_t rss_bytes();
 //! Bytes of heap in use (glibc mallinfo2: uordblks + hblkhd).
 uint64_t heap_in_use_bytes();
+//! In-memory state per elder (registry::memory_bytes) of the elders stored in `store`, each
+//! rebuilt from its p/ and e/ values exactly as ShardCore::load does; the first `limit` elders
+//! in key order (a sample, so that the bench does not hold a second copy of 1M elders).
+struct ElderMemory {
+  uint64_t elders = 0;  //!< elders with a p/ or e/ value
+  double mean_bytes = 0;
+  uint64_t p50_bytes = 0, p99_bytes = 0, max_bytes = 0;
+};
+ElderMemory elder_memory(const state::StateStore& store, const std::vector<std::string>& rule_ids,
+                         size_t limit = 100'000);
+
 //! Bytes of all regular files under `dir`.
 uint64_t dir_bytes(const std::string& dir);
 

@@ -77,6 +77,9 @@ class TimerWheel {
     --size_;
     if (node.prev == kInHeap) {  // the heap cannot unlink: dropped when it reaches the top
       node.prev = kDead;
+      // ... or, once most of the heap is dead, all at once: an owner re-arming a past-due
+      // timer on every event must not hold a node per event until the due times pass.
+      if (++dead_ > kPurgeMin && 2 * dead_ > overdue_.size()) purge_dead();
       return;
     }
     if (node.due == now_ && !ready_.empty()) {
@@ -123,10 +126,13 @@ class TimerWheel {
   TimeMs now() const { return now_; }
   //! Bytes held by the pool (for benchmarks and memory figures).
   size_t pool_bytes() const { return pool_.capacity() * sizeof(Node); }
+  //! Nodes in use (armed timers plus cancelled ones the overdue heap still holds).
+  size_t nodes_in_use() const { return size_ + dead_; }
 
  private:
   static constexpr uint32_t kInHeap = kNil - 1;  //!< prev of a node in the overdue heap
   static constexpr uint32_t kDead = kNil - 2;    //!< ... cancelled there
+  static constexpr size_t kPurgeMin = 64;        //!< dead heap nodes tolerated before a purge
 
   struct Node {
     TimeMs due;
@@ -207,7 +213,21 @@ class TimerWheel {
       std::pop_heap(overdue_.begin(), overdue_.end(), Later{});
       release(overdue_.back().node);
       overdue_.pop_back();
+      --dead_;
     }
+  }
+
+  //! Frees every cancelled timer of the overdue heap and rebuilds it; (due, seq) keys are
+  //! unique, so the fire order is unchanged. Amortised O(1) per cancel (run when half is dead).
+  void purge_dead() {
+    size_t w = 0;
+    for (const Overdue& o : overdue_) {
+      if (pool_[o.node].prev == kDead) release(o.node);
+      else overdue_[w++] = o;
+    }
+    overdue_.resize(w);
+    std::make_heap(overdue_.begin(), overdue_.end(), Later{});
+    dead_ = 0;
   }
 
   static int index_of(TimeMs due, int level) {
@@ -317,6 +337,7 @@ class TimerWheel {
   TimeMs now_ = 0;
   uint64_t next_seq_ = 0;
   size_t size_ = 0;
+  size_t dead_ = 0;         //!< cancelled nodes still in the overdue heap
   size_t wheel_count_ = 0;  //!< timers in slots and overflow
   mutable TimeMs min_cache_ = 0;
   mutable bool min_valid_ = false;

@@ -13,8 +13,7 @@ void SlotMap::resize(size_t n) {
 }
 
 size_t SlotMap::heap_bytes() const {
-  size_t n = pos_.capacity() * sizeof(uint16_t) + rule_.capacity() * sizeof(uint16_t) +
-             slots_.capacity() * sizeof(RuleSlot);
+  size_t n = pos_.capacity() * sizeof(uint16_t) + slots_.capacity() * sizeof(RuleSlot);
   for (const auto& s : slots_) {
     if (!s.extra) continue;
     n += sizeof(SlotExtra) + s.extra->data.capacity() * sizeof(double) +
@@ -29,18 +28,36 @@ const std::string& ElderState::timezone() const {
 }
 
 uint16_t ElderState::intern_device(std::string_view id) {
-  if (id.empty()) return 0;
-  for (size_t i = 0; i < device_names.size(); ++i) {
-    if (device_names[i] == id) return static_cast<uint16_t>(i + 1);
+  if (id.empty() || id.size() > 255) return 0;
+  size_t i = 0, at = 0;
+  for (; at < device_names.size(); ++i) {
+    const size_t n = static_cast<uint8_t>(device_names[at]);
+    if (std::string_view(device_names).substr(at + 1, n) == id) return static_cast<uint16_t>(i + 1);
+    at += 1 + n;
   }
-  if (device_names.size() >= 255) return 0;  // bounded; the alarm then names no device
-  device_names.emplace_back(id);
-  return static_cast<uint16_t>(device_names.size());
+  if (i >= 255) return 0;  // bounded; the alarm then names no device
+  device_names.reserve(device_names.size() + 1 + id.size());  // exact: names are added rarely
+  device_names.push_back(static_cast<char>(id.size()));
+  device_names.append(id);
+  return static_cast<uint16_t>(i + 1);
 }
 
-const std::string& ElderState::device_name(uint16_t index) const {
-  static const std::string kNone;
-  return index == 0 || index > device_names.size() ? kNone : device_names[index - 1];
+std::string_view ElderState::device_name(uint16_t index) const {
+  if (index == 0) return {};
+  size_t at = 0;
+  for (uint16_t i = 1; at < device_names.size(); ++i) {
+    const size_t n = static_cast<uint8_t>(device_names[at]);
+    if (i == index) return std::string_view(device_names).substr(at + 1, n);
+    at += 1 + n;
+  }
+  return {};
+}
+
+size_t ElderState::device_count() const {
+  size_t i = 0;
+  for (size_t at = 0; at < device_names.size(); ++i)
+    at += 1 + static_cast<uint8_t>(device_names[at]);
+  return i;
 }
 
 void apply_profile(ElderState& s, const vigil::v1::Elder& elder) {
@@ -50,16 +67,37 @@ void apply_profile(ElderState& s, const vigil::v1::Elder& elder) {
   s.profile_dirty = true;
 }
 
+namespace {
+void append_message(std::string* out, uint32_t field, const google::protobuf::MessageLite& m);
+constexpr uint32_t kDeviceRecordField = 3;  // ElderRecord.devices
+}  // namespace
+
+std::vector<vigil::v1::Device> devices(const ElderState& s) {
+  std::vector<vigil::v1::Device> out;
+  vigil::state::ElderRecord r;
+  if (!s.device_records.empty() && r.ParseFromString(s.device_records)) {
+    out.assign(r.devices().begin(), r.devices().end());
+  }
+  return out;
+}
+
 void apply_device(ElderState& s, const vigil::v1::Device& device) {
-  for (auto& d : s.devices) {
+  auto all = devices(s);
+  bool found = false;
+  for (auto& d : all) {
     if (d.device_id() == device.device_id()) {
       d = device;
-      s.dirty = true;
-      s.profile_dirty = true;
-      return;
+      found = true;
+      break;
     }
   }
-  s.devices.push_back(device);
+  if (found) {
+    s.device_records.clear();
+    for (const auto& d : all) append_message(&s.device_records, kDeviceRecordField, d);
+  } else {
+    append_message(&s.device_records, kDeviceRecordField, device);
+  }
+  s.device_records.shrink_to_fit();
   s.dirty = true;
   s.profile_dirty = true;
 }
@@ -179,13 +217,13 @@ void fill_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
     rs->set_clear_since_ms(slot.clear_since);
     rs->set_last_unless_ms(slot.last_unless());
     rs->set_due_ms(slot.due);
-    rs->set_device_id(s.device_name(slot.device));
+    rs->set_device_id(std::string(s.device_name(slot.device)));
     rs->set_generation(slot.generation);
     if (slot.extra) {
       for (double d : slot.extra->data) rs->add_data(d);
       for (const auto& k : slot.extra->keyed) {
         auto* kr = rs->add_keyed();
-        kr->set_key(s.device_name(k.device));
+        kr->set_key(std::string(s.device_name(k.device)));
         kr->set_seen_ms(k.seen);
         kr->set_out(k.out);
       }
@@ -210,7 +248,7 @@ void append_profile(const ElderState& s, std::string* out) {
     append_varint(out, kRegisteredField << 3);
     out->push_back(1);
   }
-  for (const auto& d : s.devices) append_message(out, kDevicesField, d);
+  out->append(s.device_records);  // already ElderRecord field 3 entries
 }
 
 void append_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
@@ -253,7 +291,7 @@ vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::
   vigil::state::ElderRecord r;
   *r.mutable_elder() = s.profile;
   r.set_registered(s.registered);
-  for (const auto& d : s.devices) *r.add_devices() = d;
+  for (auto& d : devices(s)) *r.add_devices() = std::move(d);
   fill_dynamic(s, rule_ids, r);
   for (const auto& a : s.alarms) *r.add_alarms() = a;
   return r;
@@ -263,7 +301,11 @@ void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
                   const std::vector<std::string>& rule_ids) {
   if (r.has_elder()) s.profile = r.elder();
   if (r.registered()) s.registered = true;
-  if (r.devices_size() > 0) s.devices.assign(r.devices().begin(), r.devices().end());
+  if (r.devices_size() > 0) {
+    s.device_records.clear();
+    for (const auto& d : r.devices()) append_message(&s.device_records, kDevicesField, d);
+    s.device_records.shrink_to_fit();
+  }
   s.slots.resize(rule_ids.size());
   for (const auto& rs : r.rules()) {
     for (size_t i = 0; i < rule_ids.size(); ++i) {
@@ -289,6 +331,19 @@ void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
   for (const auto& [rule, m] : r.alarm_meta()) {
     s.alarm_meta[rule] = AlarmMeta{m.escalated(), m.flap_start_ms(), m.flaps(), m.held()};
   }
+}
+
+size_t memory_bytes(const ElderState& s) {
+  auto str = [](const std::string& v) { return v.capacity() > 15 ? v.capacity() + 1 : 0; };
+  size_t n = sizeof(ElderState);
+  n += s.profile.SpaceUsedLong() - sizeof(s.profile);
+  n += str(s.device_records);
+  n += s.slots.heap_bytes();
+  n += s.alarms.capacity() * sizeof(vigil::v1::AlarmEvent);
+  for (const auto& a : s.alarms) n += a.SpaceUsedLong() - sizeof(a);
+  n += s.alarm_seq.heap_bytes() + s.alarm_meta.heap_bytes();
+  n += str(s.device_names);
+  return n;
 }
 
 ElderState from_record(const vigil::state::ElderRecord& r,

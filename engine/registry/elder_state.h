@@ -49,12 +49,23 @@ struct RuleSlot {
   TimeMs due = 0;           //!< armed timer's due time, 0 when none
   uint32_t generation = 0;
   uint16_t device = 0;      //!< the device that started the current episode (device_name index)
+  //! SlotMap's: the rule index this slot belongs to (in what was padding). Constructing copies
+  //! it; assigning keeps the target's (a slot assigned into a map stays its rule's).
+  uint16_t rule = 0;
   std::unique_ptr<SlotExtra> extra;
 
   RuleSlot() = default;
   RuleSlot(RuleSlot&&) noexcept = default;
-  RuleSlot& operator=(RuleSlot&&) noexcept = default;
-  RuleSlot(const RuleSlot& o) { *this = o; }
+  RuleSlot& operator=(RuleSlot&& o) noexcept {
+    since = o.since;
+    clear_since = o.clear_since;
+    due = o.due;
+    generation = o.generation;
+    device = o.device;
+    extra = std::move(o.extra);
+    return *this;
+  }
+  RuleSlot(const RuleSlot& o) : rule(o.rule) { *this = o; }
   RuleSlot& operator=(const RuleSlot& o) {
     since = o.since;
     clear_since = o.clear_since;
@@ -89,8 +100,10 @@ class SlotMap {
   RuleSlot& operator[](size_t ri) {
     uint16_t& p = pos_[ri];
     if (p == 0) {
-      slots_.emplace_back();
-      rule_.push_back(static_cast<uint16_t>(ri));
+      // Grown two at a time, not doubled: an elder gains a slot per rule once, and a doubled
+      // vector of 40-byte slots is a fifth of a typical elder's memory (bench/README.md "Memory").
+      if (slots_.size() == slots_.capacity()) slots_.reserve(slots_.size() + 2);
+      slots_.emplace_back().rule = static_cast<uint16_t>(ri);
       p = static_cast<uint16_t>(slots_.size());
     }
     return slots_[p - 1];
@@ -105,7 +118,7 @@ class SlotMap {
   //! Slots held (rules with state).
   size_t held() const { return slots_.size(); }
   //! The rule index of the i-th held slot, and that slot.
-  uint32_t rule_at(size_t i) const { return rule_[i]; }
+  uint32_t rule_at(size_t i) const { return slots_[i].rule; }
   RuleSlot& slot_at(size_t i) { return slots_[i]; }
   const RuleSlot& slot_at(size_t i) const { return slots_[i]; }
   //! Drops the slots for which `drop(rule, slot)` is true (an idle slot with no timer pending).
@@ -113,23 +126,21 @@ class SlotMap {
   void compact(Drop&& drop) {
     size_t w = 0;
     for (size_t i = 0; i < slots_.size(); ++i) {
-      if (drop(static_cast<uint32_t>(rule_[i]), slots_[i])) {
-        pos_[rule_[i]] = 0;
+      if (drop(static_cast<uint32_t>(slots_[i].rule), slots_[i])) {
+        pos_[slots_[i].rule] = 0;
         continue;
       }
       if (w != i) {
         slots_[w] = std::move(slots_[i]);
-        rule_[w] = rule_[i];
+        slots_[w].rule = slots_[i].rule;
       }
-      pos_[rule_[w]] = static_cast<uint16_t>(w + 1);
+      pos_[slots_[w].rule] = static_cast<uint16_t>(w + 1);
+      auto& x = slots_[w].extra;  // per-device entries grow by doubling: trimmed here
+      if (x && x->keyed.capacity() > x->keyed.size()) x->keyed.shrink_to_fit();
       ++w;
     }
     slots_.resize(w);
-    rule_.resize(w);
-    if (slots_.capacity() > 2 * w + 2) {  // give memory back after a burst of state
-      slots_.shrink_to_fit();
-      rule_.shrink_to_fit();
-    }
+    if (slots_.capacity() > w + 2) slots_.shrink_to_fit();  // give memory back after a burst
   }
   //! Heap bytes this map holds, slot extras included (for state-size figures).
   size_t heap_bytes() const;
@@ -137,7 +148,6 @@ class SlotMap {
  private:
   std::vector<uint16_t> pos_;    //!< rule index -> position in slots_ + 1, 0 for none
   std::vector<RuleSlot> slots_;  //!< held slots, in the order they were first used
-  std::vector<uint16_t> rule_;   //!< rule index of slots_[i]
 };
 
 //! A small map from rule id to a value: a vector, searched linearly (an elder has a handful of
@@ -195,19 +205,27 @@ struct AlarmMeta {
 struct ElderState {
   vigil::v1::Elder profile;
   bool registered = false;  //!< false until a registry entry arrived (events still count)
-  std::vector<vigil::v1::Device> devices;
+  //! The registry's devices as their p/ bytes: ElderRecord field 3 entries (tag, length, Device),
+  //! in arrival order. Only the checkpoint and the rare registry paths read them (devices(),
+  //! apply_device), so they are kept serialised: ~30 bytes a device instead of ~200 as protos.
+  std::string device_records;
   SlotMap slots;                              //!< indexed like the RuleSet's rules
   std::vector<vigil::v1::AlarmEvent> alarms;  //!< open (not CLOSED) alarms, one per rule at most
   RuleIdMap<uint32_t> alarm_seq;              //!< rule_id -> alarms raised so far
   RuleIdMap<AlarmMeta> alarm_meta;            //!< rule_id -> bookkeeping
   bool dirty = false;  //!< changed since the last checkpoint
   bool profile_dirty = false;             //!< profile or devices changed since the last checkpoint
-  std::vector<std::string> device_names;  //!< devices seen by rules; slots hold index + 1
+  //! Devices seen by rules, slots hold index + 1: the ids one after another, each after a
+  //! length byte, in one string (a vector of strings cost 32 bytes a name plus its doubling).
+  std::string device_names;
 
-  //! The index (from 1) of a device id, added if new; 0 for none or past 255 devices.
+  //! The index (from 1) of a device id, added if new; 0 for none, past 255 devices or an id
+  //! longer than 255 bytes.
   uint16_t intern_device(std::string_view id);
-  //! The device id of an index from intern_device ("" for 0).
-  const std::string& device_name(uint16_t index) const;
+  //! The device id of an index from intern_device ("" for 0); valid until the next intern.
+  std::string_view device_name(uint16_t index) const;
+  //! Number of interned device ids.
+  size_t device_count() const;
 
   double geofence_radius_m() const {
     return profile.has_geofence_radius_m() ? profile.geofence_radius_m() : kDefaultGeofenceM;
@@ -219,6 +237,13 @@ struct ElderState {
 void apply_profile(ElderState& s, const vigil::v1::Elder& elder);
 //! Adds or replaces a device by device_id.
 void apply_device(ElderState& s, const vigil::v1::Device& device);
+//! The registry's devices of `s`, parsed from device_records (rare paths: tools, tests).
+std::vector<vigil::v1::Device> devices(const ElderState& s);
+
+//! Bytes one elder's state holds in memory: the struct and what it owns on the heap (strings,
+//! vectors, protos; allocator overhead not counted). The figure issue #6's "state per elder"
+//! is measured with (bench/README.md, "Memory").
+size_t memory_bytes(const ElderState& s);
 
 //! Appends the registry part (ElderRecord fields elder, registered, devices) to `out`, writing
 //! the protos in place rather than copying them into a record.

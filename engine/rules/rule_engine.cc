@@ -419,8 +419,9 @@ void RuleEngine::device_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEffect
     if (k.out) continue;
     if (k.seen + d <= due) {
       k.out = true;
-      const std::string& name = e.device_name(k.device);
-      fx.raise(e, ri, name, k.seen + d, "no event from device " + name + " for " + fmt_num(dur) + " s");
+      const std::string_view name = e.device_name(k.device);
+      fx.raise(e, ri, name, k.seen + d,
+               "no event from device " + std::string(name) + " for " + fmt_num(dur) + " s");
     } else {
       next = std::min(next, k.seen + d);
     }

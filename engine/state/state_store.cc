@@ -1,8 +1,10 @@
 #include "engine/state/state_store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <charconv>
 #include <cstdarg>
@@ -59,6 +61,21 @@ Result<std::unique_ptr<rocksdb::DB>> StateStore::open_db(const std::string& dir)
   // replays the WAL since the last flush.
   options.avoid_flush_during_shutdown = true;
   options.info_log = std::make_shared<RocksLog>();
+  // A fixed memory budget (bench/README.md, "Memory"): OptimizeLevelStyleCompaction alone lets
+  // memtables grow to 6 x 128 MiB before the first flush, which a long run (or 100,000 rule
+  // reloads, each dirtying every elder) fills, so RSS grew for minutes. Instead 16 MiB write
+  // buffers, flushed one at a time, at most 3 (48 MiB, also the WriteBufferManager's cap), and
+  // index and filter blocks in the 32 MiB block cache instead of growing with the files.
+  options.write_buffer_size = kWriteBufferBytes;
+  options.max_write_buffer_number = kMaxWriteBuffers;
+  options.min_write_buffer_number_to_merge = 1;
+  options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) {
@@ -155,6 +172,14 @@ Result<std::optional<std::string>> StateStore::get(std::string_view key) const {
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return make_error(Errc::kIo, "state read failed: " + s.ToString());
   return std::optional<std::string>(std::move(value));
+}
+
+StateStore::MemoryStats StateStore::memory_stats() const {
+  MemoryStats m;
+  db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &m.memtable_bytes);
+  db_->GetIntProperty("rocksdb.block-cache-usage", &m.block_cache_bytes);
+  db_->GetIntProperty("rocksdb.estimate-table-readers-mem", &m.table_readers_bytes);
+  return m;
 }
 
 uint64_t StateStore::estimated_live_bytes() const {

@@ -81,6 +81,19 @@ class StateStore {
   //! Bytes of live data RocksDB estimates (for state-per-elder figures).
   uint64_t estimated_live_bytes() const;
 
+  //! RocksDB's fixed memory budgets (open()): all memtables, then the block cache.
+  static constexpr uint64_t kWriteBufferBytes = 16ull << 20;
+  static constexpr int kMaxWriteBuffers = 3;
+  static constexpr uint64_t kMemtableBudgetBytes = kWriteBufferBytes * kMaxWriteBuffers;
+  static constexpr uint64_t kBlockCacheBytes = 32ull << 20;
+  //! What RocksDB holds in memory now (benches subtract the budgets that fill by design).
+  struct MemoryStats {
+    uint64_t memtable_bytes = 0;       //!< rocksdb.cur-size-all-mem-tables
+    uint64_t block_cache_bytes = 0;    //!< rocksdb.block-cache-usage
+    uint64_t table_readers_bytes = 0;  //!< rocksdb.estimate-table-readers-mem (outside the cache)
+  };
+  MemoryStats memory_stats() const;
+
  private:
   StateStore(std::string dir, std::unique_ptr<rocksdb::DB> db)
       : dir_(std::move(dir)), db_(std::move(db)) {}

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <queue>
 #include <random>
 
@@ -181,6 +182,40 @@ TEST(TimerWheel, RearmingOnEveryEventKeepsOneTimerPerDeadline) {
   }
   EXPECT_EQ(w.size(), handle.size());
   EXPECT_LE(w.pool_bytes(), 2 * 32 * handle.size());
+}
+
+TEST(TimerWheel, RearmingPastDueTimersFreesTheCancelledHeapNodes) {
+  // Timers armed before the wheel's time sit in the overdue heap, which cannot unlink: cancelled
+  // ones used to keep their node until their due time reached the top (one node per re-arm).
+  TimerWheel w;
+  w.arm(kT0 + kHour, 0, 0, 0, 99999);
+  ASSERT_TRUE(drain(w, kT0 + kHour).size() == 1);  // the wheel's time is now kT0 + 1 h
+  std::vector<uint32_t> handle(1000, TimerWheel::kNil);
+  for (int round = 0; round < 200; ++round) {
+    for (uint32_t k = 0; k < handle.size(); ++k) {
+      if (handle[k] != TimerWheel::kNil) w.cancel(handle[k]);
+      // past due, later each round for even keys and earlier for odd ones
+      const TimeMs due = kT0 + (k % 2 == 0 ? round : -round) * kSecond + k;
+      handle[k] = w.arm(due, 0, 0, static_cast<uint64_t>(round), k);
+    }
+    ASSERT_LE(w.nodes_in_use(), 2 * handle.size() + 64) << "round " << round;
+  }
+  EXPECT_EQ(w.size(), handle.size());
+  EXPECT_LE(w.pool_bytes(), 2 * 32 * (2 * handle.size() + 64));
+  // Only the last arm of each key fires, in due order.
+  std::vector<std::pair<TimeMs, uint32_t>> want;
+  for (uint32_t k = 0; k < handle.size(); ++k) {
+    want.emplace_back(kT0 + (k % 2 == 0 ? 199 : -199) * kSecond + k, k);
+  }
+  std::sort(want.begin(), want.end());
+  WheelTimer t;
+  std::vector<std::pair<TimeMs, uint32_t>> got;
+  while (w.pop_due(kT0 + kHour, &t)) {
+    EXPECT_EQ(t.generation, 199u);
+    got.emplace_back(t.due, t.key);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(w.nodes_in_use(), 0u);
 }
 
 TEST(TimerWheel, CancelMatchesTheHeapWithLazyCancellation) {

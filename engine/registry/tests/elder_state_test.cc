@@ -31,7 +31,7 @@ TEST(ElderState, RecordRoundTripMapsSlotsByRuleId) {
   EXPECT_EQ(back.slots[0].due, 5000);
   EXPECT_EQ(back.device_name(back.slots[0].device), "d1");
   EXPECT_EQ(back.slots[1].since, 0);
-  EXPECT_EQ(back.devices.size(), 1u);
+  EXPECT_EQ(devices(back).size(), 1u);
   EXPECT_EQ(back.timezone(), "Europe/Berlin");
   EXPECT_EQ(back.alarm_seq.at("hr_high"), 3u);
   EXPECT_TRUE(back.registered);
@@ -106,8 +106,8 @@ TEST(ElderState, ProfileAndDynamicPartsMergeIntoTheWholeRecord) {
   merge_record(back, dynamic_part, ids);
   EXPECT_EQ(back.timezone(), "Europe/Berlin");
   EXPECT_TRUE(back.registered);
-  ASSERT_EQ(back.devices.size(), 1u);
-  EXPECT_EQ(back.devices[0].type(), "watch");
+  ASSERT_EQ(devices(back).size(), 1u);
+  EXPECT_EQ(devices(back)[0].type(), "watch");
   EXPECT_EQ(back.slots[2].since, 1000);
   EXPECT_EQ(back.device_name(back.slots[2].device), "watch-1");
   EXPECT_EQ(back.alarm_seq.at("fever"), 2u);
@@ -198,6 +198,47 @@ TEST(ElderState, DirectEncodingParsesAsTheGeneratedRecord) {
   ASSERT_EQ(parsed.alarms_size(), 1);
   EXPECT_EQ(parsed.alarms(0).alarm_id(), "e1-fever-2");
   EXPECT_FALSE(parsed.has_elder());
+}
+
+}  // namespace
+}  // namespace vigil::registry
+
+namespace vigil::registry {
+namespace {
+
+TEST(SlotMap, AssignedSlotsKeepTheirRuleAcrossRemapResetAndCompaction) {
+  // As ShardCore::reload remaps slots to a new rule order and resets a changed rule's slot.
+  SlotMap old;
+  old.resize(4);
+  old[3].since = 30;
+  old[1].since = 10;
+  old[1].ext().data = {1, 2};
+  SlotMap next;
+  next.resize(4);
+  const int to[4] = {-1, 0, -1, 2};  // rule 1 -> 0, rule 3 -> 2
+  for (size_t h = 0; h < old.held(); ++h) {
+    const int j = to[old.rule_at(h)];
+    if (j >= 0) next[static_cast<size_t>(j)] = std::move(old.slot_at(h));
+  }
+  ASSERT_EQ(next.held(), 2u);
+  EXPECT_EQ(next.rule_at(0), 2u);  // slots are held in the order first used
+  EXPECT_EQ(next.rule_at(1), 0u);
+  EXPECT_EQ(next[2].since, 30);
+  EXPECT_EQ(next[0].since, 10);
+  ASSERT_NE(next.find(0)->extra, nullptr);
+  next[2] = RuleSlot{};  // a changed rule starts fresh, still rule 2's slot
+  EXPECT_EQ(next.rule_at(0), 2u);
+  next[1].since = 5;
+  next.compact([](uint32_t, const RuleSlot& s) { return s.idle(); });  // drops rule 2's
+  ASSERT_EQ(next.held(), 2u);
+  EXPECT_EQ(next.rule_at(0), 0u);
+  EXPECT_EQ(next.rule_at(1), 1u);
+  EXPECT_EQ(next.find(2), nullptr);
+  EXPECT_EQ(next[0].since, 10);
+  EXPECT_EQ(next[1].since, 5);
+  SlotMap copy = next;  // ElderState copies keep the mapping too
+  EXPECT_EQ(copy.rule_at(1), 1u);
+  EXPECT_EQ(copy[1].since, 5);
 }
 
 }  // namespace

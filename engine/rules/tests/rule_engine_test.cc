@@ -702,8 +702,7 @@ TEST_F(NewKindsTest, MealMissedOnlyForMealServiceElders) {
 //! Bytes of rule state an elder holds in memory: the slots and what they own on the heap.
 size_t rule_state_bytes(const ElderState& e) {
   size_t n = e.slots.heap_bytes();
-  n += e.device_names.capacity() * sizeof(std::string);
-  for (const auto& d : e.device_names) n += d.capacity() > 15 ? d.capacity() + 1 : 0;
+  n += e.device_names.capacity() > 15 ? e.device_names.capacity() + 1 : 0;
   return n;
 }
 
@@ -753,6 +752,39 @@ TEST_F(NewKindsTest, RuleStatePerElderWithTheWholePackIsBoundedAndMeasured) {
               rule_state_bytes(t), rule_state_bytes(idle));
   RecordProperty("typical_rule_state_bytes", static_cast<int>(rule_state_bytes(t)));
   EXPECT_LT(rule_state_bytes(idle), 1024u);
+
+  // The whole typical elder as the standard workload registers it (engine/sim/population.cc):
+  // profile, four devices, and the rule state above; registry::memory_bytes is the figure issue
+  // #6's "under 1 KiB per elder" is read as (bench/README.md, "Memory").
+  t.profile.set_name("Wang Fang");
+  t.profile.set_home_lat(31.2304);
+  t.profile.set_home_lon(121.4737);
+  t.profile.set_region("r-03-02");
+  t.profile.add_medication_times("08:00");
+  t.profile.add_medication_times("20:00");
+  const char* kTypes[] = {"watch", "motion_sensor", "door_sensor", "water_meter"};
+  for (int d = 0; d < 4; ++d) {
+    vigil::v1::Device dev;
+    dev.set_device_id("e000001-d" + std::to_string(d + 1));
+    dev.set_elder_id("e000001");
+    dev.set_type(kTypes[d]);
+    registry::apply_device(t, dev);
+  }
+  const size_t whole = registry::memory_bytes(t);
+  // The devices kept as protos, as ElderState did before device_records (for the record).
+  const auto protos = registry::devices(t);
+  ASSERT_EQ(protos.size(), 4u);
+  size_t as_protos = protos.capacity() * sizeof(vigil::v1::Device);
+  for (const auto& d : protos) as_protos += d.SpaceUsedLong() - sizeof(d);
+  std::printf("typical elder in memory: %zu bytes (sizeof ElderState %zu, profile %zu, rule state"
+              " %zu, devices %zu serialised; as protos they were %zu)\n",
+              whole, sizeof(ElderState), t.profile.SpaceUsedLong(), rule_state_bytes(t),
+              t.device_records.capacity(), as_protos);
+  RecordProperty("typical_elder_memory_bytes", static_cast<int>(whole));
+  EXPECT_LT(t.device_records.capacity(), as_protos);
+  // 2,136 bytes on 2026-11-23 (2,479 before device_records, packed names and slots); the issue's
+  // 1 KiB is not reached yet: what is left is listed in bench/README.md, "Memory".
+  EXPECT_LT(whole, 2304u);
 }
 
 //! An engine over a one-rule pack, for kinds the shipped pack uses only one way.
