@@ -60,6 +60,12 @@ Result<std::unique_ptr<rocksdb::DB>> StateStore::open_db(const std::string& dir)
   // against (WritableFileWriter::AssertFalseAndGetStatusForPrevError). The cost: the next start
   // replays the WAL since the last flush.
   options.avoid_flush_during_shutdown = true;
+  // No preallocated WAL: RocksDB reserves write_buffer_size x 1.1 of WAL ahead with fallocate,
+  // so on a full disk checkpoints went on "succeeding" into that reserve and the operator heard
+  // of the full disk only ~17 MiB later, mid-burst. Without it the first write that does not
+  // fit is reported and held (docs/operations.md); the cost is the WAL's block allocation as it
+  // grows, which the bench's RocksDB phase includes.
+  options.allow_fallocate = false;
   options.info_log = std::make_shared<RocksLog>();
   // A fixed memory budget (bench/README.md, "Memory"): OptimizeLevelStyleCompaction alone lets
   // memtables grow to 6 x 128 MiB before the first flush, which a long run (or 100,000 rule
