@@ -41,13 +41,10 @@ TEST_F(BrokerFaultTest, BrokerDownAndUpMidRunLosesAndDoublesNoOutput) {
   const TimeMs t0 = RealClock::instance().now_ms() - 600'000;
   const std::vector<Input> input = make_input(t0, 300, 40);
   std::cout << "input: " << input.size() << " records" << std::endl;
-  auto ref_broker = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
-  auto flt_broker = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
-  ASSERT_TRUE(ref_broker && flt_broker);
-  const std::string ref_brokers = ref_broker.value()->bootstrap_servers();
-  const std::string flt_brokers = flt_broker.value()->bootstrap_servers();
-  const auto reference = reference_run(input, ref_brokers, dir_.path() + "/ref", config_,
-                                       dir_.path() + "/ref.log");
+  FaultSetup setup;
+  ASSERT_TRUE(start_fault_setup(input, dir_.path(), config_, &setup));
+  const auto& reference = setup.reference;
+  const std::string& flt_brokers = setup.flt_brokers;
   ASSERT_GT(total(reference), 100u);
 
   const std::string log = dir_.path() + "/flt.log";
@@ -56,11 +53,8 @@ TEST_F(BrokerFaultTest, BrokerDownAndUpMidRunLosesAndDoublesNoOutput) {
   // The first half of the input before the outage, the rest while it lasts (buffered by the
   // producer, sent when the broker is back).
   const size_t half = input.size() / 2;
-  {
-    TestProducer p(flt_brokers);
-    for (size_t i = 0; i < half; ++i) p.send(input[i].topic, input[i].key, input[i].value);
-    p.flush();
-  }
+  std::atomic<bool> first_half{false};
+  produce_input(flt_brokers, input, 0, half, 0, first_half);
   auto conf = broker::make_conf({{"bootstrap.servers", flt_brokers}});
   ASSERT_TRUE(conf);
   auto watcher = broker::make_client(RD_KAFKA_PRODUCER, std::move(conf).value());
@@ -74,18 +68,14 @@ TEST_F(BrokerFaultTest, BrokerDownAndUpMidRunLosesAndDoublesNoOutput) {
   ASSERT_TRUE(flowing) << "no outputs from the engine";
 
   const int64_t before = output_end(rk);
-  ASSERT_TRUE(flt_broker.value()->broker_down(1));
+  ASSERT_TRUE(setup.flt->broker_down(1));
   std::cout << "broker down with " << before << " output records on the topics" << std::endl;
   std::atomic<bool> produced{false};
-  std::thread producer([&] {  // the rest of the input, queued in the producer during the outage
-    TestProducer p(flt_brokers);
-    for (size_t i = half; i < input.size(); ++i) p.send(input[i].topic, input[i].key, input[i].value);
-    p.flush();
-    produced = true;
-  });
+  // The rest of the input, queued in the producer during the outage.
+  std::thread producer([&] { produce_input(flt_brokers, input, half, input.size(), 0, produced); });
   std::this_thread::sleep_for(std::chrono::seconds(6));
   EXPECT_TRUE(flt.alive()) << "the engine gave up during a short outage";
-  ASSERT_TRUE(flt_broker.value()->broker_up(1));
+  ASSERT_TRUE(setup.flt->broker_up(1));
   std::cout << "broker up" << std::endl;
   producer.join();
   ASSERT_TRUE(produced.load());

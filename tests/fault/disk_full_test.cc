@@ -126,13 +126,10 @@ TEST_F(DiskFaultTest, DiskFullMidRunHoldsThenResumesWithEveryOutputOnce) {
   const TimeMs t0 = RealClock::instance().now_ms() - 600'000;
   const std::vector<Input> input = make_input(t0, 250, 30);
   std::cout << "input: " << input.size() << " records" << std::endl;
-  auto ref_broker = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
-  auto flt_broker = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
-  ASSERT_TRUE(ref_broker && flt_broker);
-  const std::string ref_brokers = ref_broker.value()->bootstrap_servers();
-  const std::string flt_brokers = flt_broker.value()->bootstrap_servers();
-  const auto reference = reference_run(input, ref_brokers, dir_.path() + "/ref", config_,
-                                       dir_.path() + "/ref.log");
+  FaultSetup setup;
+  ASSERT_TRUE(start_fault_setup(input, dir_.path(), config_, &setup));
+  const auto& reference = setup.reference;
+  const std::string& flt_brokers = setup.flt_brokers;
   ASSERT_GT(total(reference), 100u);
 
   const std::string log = dir_.path() + "/flt.log";
@@ -151,18 +148,9 @@ TEST_F(DiskFaultTest, DiskFullMidRunHoldsThenResumesWithEveryOutputOnce) {
   } finally{{}, log};
   std::atomic<bool> produced{false};
   std::thread& producer = finally.t;
-  producer = std::thread([&] {
-    TestProducer p(flt_brokers);
-    for (size_t i = 0; i < input.size(); ++i) {
-      p.send(input[i].topic, input[i].key, input[i].value);
-      if (i % 500 == 499) {  // ~10 s of input: it keeps arriving while the disk is full
-        p.flush();
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      }
-    }
-    p.flush();
-    produced = true;
-  });
+  // ~10 s of input: it keeps arriving while the disk is full.
+  producer = std::thread(
+      [&] { produce_input(flt_brokers, input, 0, input.size(), 500, produced); });
   auto conf = broker::make_conf({{"bootstrap.servers", flt_brokers}});
   ASSERT_TRUE(conf);
   auto watcher = broker::make_client(RD_KAFKA_PRODUCER, std::move(conf).value());

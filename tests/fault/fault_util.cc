@@ -257,6 +257,36 @@ std::map<std::string, int> reference_run(const std::vector<Input>& input, const 
   return reference;
 }
 
+bool start_fault_setup(const std::vector<Input>& input, const std::string& dir,
+                       const std::string& config, FaultSetup* setup) {
+  auto ref = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
+  auto flt = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
+  if (!ref || !flt) {
+    ADD_FAILURE() << "an embedded broker did not start";
+    return false;
+  }
+  setup->ref = std::move(ref).value();
+  setup->flt = std::move(flt).value();
+  setup->flt_brokers = setup->flt->bootstrap_servers();
+  setup->reference = reference_run(input, setup->ref->bootstrap_servers(), dir + "/ref", config,
+                                   dir + "/ref.log");
+  return true;
+}
+
+void produce_input(const std::string& brokers, const std::vector<Input>& input, size_t from,
+                   size_t to, int pause_ms, std::atomic<bool>& produced) {
+  TestProducer p(brokers);
+  for (size_t i = from; i < to; ++i) {
+    p.send(input[i].topic, input[i].key, input[i].value);
+    if (pause_ms > 0 && (i - from) % 500 == 499) {
+      p.flush();
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    }
+  }
+  p.flush();
+  produced = true;
+}
+
 std::string write_fault_config(const std::string& dir) {
   const std::string path = dir + "/vigil.yaml";
   std::ofstream(path) << "commit_interval_ms: 200\n"

@@ -14,11 +14,14 @@
 #include <librdkafka/rdkafka.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/broker/embedded_broker.h"
 #include "engine/core/time_util.h"
 
 namespace vigil::testing {
@@ -85,6 +88,23 @@ Comparison compare_outputs(const std::map<std::string, int>& reference,
 std::map<std::string, int> reference_run(const std::vector<Input>& input, const std::string& brokers,
                                          const std::string& data_dir, const std::string& config,
                                          const std::string& log);
+
+//! The two embedded brokers of a fault test, and the reference run on the first: all of the
+//! input, one uninterrupted `vigil run` in `dir`/ref. The faulted run uses `flt`.
+struct FaultSetup {
+  std::unique_ptr<broker::EmbeddedBroker> ref, flt;
+  std::string flt_brokers;
+  std::map<std::string, int> reference;  //!< the reference run's settled outputs
+};
+//! False (with a gtest failure) if a broker did not start.
+bool start_fault_setup(const std::vector<Input>& input, const std::string& dir,
+                       const std::string& config, FaultSetup* setup);
+
+//! Produces input[from, to) to `brokers` in bursts of 500 records, flushed, with `pause_ms`
+//! between bursts (0: all at once), so that the input keeps arriving while the fault happens;
+//! sets `produced` after the last flush.
+void produce_input(const std::string& brokers, const std::vector<Input>& input, size_t from,
+                   size_t to, int pause_ms, std::atomic<bool>& produced);
 
 //! The config the fault tests run with (commit every 200 ms; offers that never expire).
 std::string write_fault_config(const std::string& dir);

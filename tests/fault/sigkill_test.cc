@@ -41,15 +41,11 @@ TEST_F(FaultTest, SigkillAtRandomPointsLosesAndDoublesNoOutput) {
   const std::vector<Input> input = make_input(t0);
   std::cout << "input: " << input.size() << " records" << std::endl;
 
-  auto ref_broker = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
-  auto flt_broker = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
-  ASSERT_TRUE(ref_broker && flt_broker);
-  const std::string ref_brokers = ref_broker.value()->bootstrap_servers();
-  const std::string flt_brokers = flt_broker.value()->bootstrap_servers();
-
   // Reference: all input, one uninterrupted run, clean stop.
-  const auto reference = reference_run(input, ref_brokers, dir_.path() + "/ref", config_,
-                                       dir_.path() + "/ref.log");
+  FaultSetup setup;
+  ASSERT_TRUE(start_fault_setup(input, dir_.path(), config_, &setup));
+  const auto& reference = setup.reference;
+  const std::string& flt_brokers = setup.flt_brokers;
   ASSERT_GT(total(reference), 200u);
 
   // Faulted: the input arrives over several seconds while the engine is killed and restarted.
@@ -59,18 +55,9 @@ TEST_F(FaultTest, SigkillAtRandomPointsLosesAndDoublesNoOutput) {
   Vigil flt(flt_brokers, dir_.path() + "/flt", config_, dir_.path() + "/flt.log");
   ASSERT_TRUE(flt.start());
   std::atomic<bool> produced{false};
-  std::thread producer([&] {
-    TestProducer p(flt_brokers);
-    for (size_t i = 0; i < input.size(); ++i) {
-      p.send(input[i].topic, input[i].key, input[i].value);
-      if (i % 500 == 499) {  // ~35 s of input: the engine is busy across every kill
-        p.flush();
-        std::this_thread::sleep_for(std::chrono::milliseconds(700));
-      }
-    }
-    p.flush();
-    produced = true;
-  });
+  // ~35 s of input: the engine is busy across every kill.
+  std::thread producer(
+      [&] { produce_input(flt_brokers, input, 0, input.size(), 700, produced); });
   // Each kill lands while the engine is delivering again (its outputs grow after the restart's
   // group rebalance), at a random moment shortly after that.
   auto conf = broker::make_conf({{"bootstrap.servers", flt_brokers}});
