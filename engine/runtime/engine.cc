@@ -376,8 +376,9 @@ Status Engine::finish_in_flight() {
 // --- Disk full or unwritable data directory mid-run (docs/operations.md) -------------------
 // The batch stays in memory and is written again until the disk takes it; RocksDB applied none
 // of it, and the previous checkpoint stays whole. This waits on the commit thread: no new
-// checkpoint begins, the ingest thread fills the rings and then waits on them (back-pressure). Outputs of the epoch are in the
-// batch's outbox and reach the sink only after it is durable, so nothing is lost or doubled.
+// checkpoint begins, the ingest thread fills the rings and then waits on them (back-pressure).
+// Outputs of the epoch are in the batch's outbox and reach the sink only after it is durable,
+// so nothing is lost or doubled.
 // Errors that waiting cannot heal (corruption) stop the engine as before.
 namespace {
 Status hold_until_committed(state::StateStore& store, const Clock& clock,
