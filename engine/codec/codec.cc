@@ -1,5 +1,8 @@
 #include "engine/codec/codec.h"
 
+#include <cmath>
+#include <initializer_list>
+
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
@@ -34,6 +37,18 @@ Status decode(std::string_view payload, Format format, pb::Message* msg) {
 }
 
 namespace {
+//! NaN and infinities parse (proto3 JSON takes "NaN" and "Infinity") but mean nothing: a NaN
+//! reading compares false with every threshold and a NaN position breaks the agencies' R-tree.
+Status check_finite(std::initializer_list<std::pair<const char*, double>> fields, const char* type) {
+  for (const auto& [name, v] : fields) {
+    if (!std::isfinite(v)) {
+      return make_error(Errc::kInvalidInput,
+                        std::string(type) + " " + name + " is not a finite number");
+    }
+  }
+  return ok();
+}
+
 Status missing(const char* type, const char* field) {
   return make_error(Errc::kInvalidInput, std::string(type) + " lacks " + field);
 }
@@ -57,6 +72,12 @@ Status validate(const vigil::v1::DeviceEvent& e) {
   if (e.elder_id().empty()) return missing("DeviceEvent", "elder_id");
   if (e.type().empty()) return missing("DeviceEvent", "type");
   if (!e.has_ts()) return missing("DeviceEvent", "ts");
+  if (auto s = check_finite({{"value", e.value()}, {"value2", e.value2()}, {"lat", e.lat()},
+                             {"lon", e.lon()}},
+                            "DeviceEvent");
+      !s) {
+    return s;
+  }
   return check_time(e.ts(), "DeviceEvent", "ts");
 }
 
@@ -88,6 +109,7 @@ Status validate(const vigil::v1::AgencyUpdate& e) {
     return missing("AgencyUpdate", "status");
   }
   if (auto s = check_time(e.ts(), "AgencyUpdate", "ts"); !s) return s;
+  if (auto s = check_finite({{"lat", e.lat()}, {"lon", e.lon()}}, "AgencyUpdate"); !s) return s;
   if (e.has_eta()) return check_time(e.eta(), "AgencyUpdate", "eta");
   return ok();
 }
@@ -96,14 +118,26 @@ Status validate(const vigil::v1::RegistryUpdate& e) {
   switch (e.entry_case()) {
     case vigil::v1::RegistryUpdate::kElder:
       if (e.elder().elder_id().empty()) return missing("Elder", "elder_id");
-      return ok();
+      for (const auto& [key, v] : e.elder().overrides()) {
+        if (!std::isfinite(v)) {
+          return make_error(Errc::kInvalidInput,
+                            "Elder overrides['" + key + "'] is not a finite number");
+        }
+      }
+      return check_finite({{"home_lat", e.elder().home_lat()},
+                           {"home_lon", e.elder().home_lon()},
+                           {"geofence_radius_m", e.elder().geofence_radius_m()}},
+                          "Elder");
     case vigil::v1::RegistryUpdate::kDevice:
       if (e.device().device_id().empty()) return missing("Device", "device_id");
       if (e.device().elder_id().empty()) return missing("Device", "elder_id");
       return ok();
     case vigil::v1::RegistryUpdate::kAgency:
       if (e.agency().agency_id().empty()) return missing("Agency", "agency_id");
-      return ok();
+      return check_finite({{"lat", e.agency().lat()},
+                           {"lon", e.agency().lon()},
+                           {"rating", e.agency().rating()}},
+                          "Agency");
     case vigil::v1::RegistryUpdate::ENTRY_NOT_SET:
       break;
   }

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 namespace vigil::codec {
 namespace {
 
@@ -93,6 +96,37 @@ TEST(Codec, RejectsTimestampsOutsideTheValidRange) {
   EXPECT_EQ(to_json(e), "null");  // never half-printed JSON
   e.mutable_ts()->set_nanos(0);
   EXPECT_TRUE(validate(e));
+}
+
+// NaN and infinities parse from JSON ("NaN", "Infinity") and from wire bytes; they are refused
+// with the field named, so the record is dead-lettered instead of silently matching nothing.
+TEST(Codec, RejectsReadingsAndPositionsThatAreNotFiniteNumbers) {
+  vigil::v1::DeviceEvent e;
+  ASSERT_TRUE(decode(R"({"elder_id":"e1","type":"heart_rate","value":"NaN","ts":"2026-03-01T08:00:00Z"})",
+                     Format::kJson, &e));
+  auto s = validate(e);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("DeviceEvent value is not a finite number"), std::string::npos);
+  e.set_value(72);
+  e.set_lon(std::numeric_limits<double>::infinity());
+  s = validate(e);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("DeviceEvent lon"), std::string::npos);
+  e.set_lon(121.47);
+  EXPECT_TRUE(validate(e));
+
+  vigil::v1::RegistryUpdate r;
+  r.mutable_agency()->set_agency_id("a1");
+  r.mutable_agency()->set_lat(std::nan(""));
+  s = validate(r);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("Agency lat is not a finite number"), std::string::npos);
+  vigil::v1::RegistryUpdate elder;
+  elder.mutable_elder()->set_elder_id("e1");
+  (*elder.mutable_elder()->mutable_overrides())["hr_high.threshold"] = std::nan("");
+  s = validate(elder);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("overrides['hr_high.threshold']"), std::string::npos);
 }
 
 }  // namespace
