@@ -22,11 +22,7 @@ void DispatchCore::process(const InputRecord& rec, TimeMs now) {
 
 void DispatchCore::apply(const InputRecord& rec, TimeMs now) {
   if (rec.topic == InTopic::kRegistry) {
-    if (auto s = codec::decode(rec.payload, rec.format, &registry_); !s) {
-      emit_deadletter(sink_, rec, s.error().message, now);
-    } else if (auto v = codec::validate(registry_); !v) {
-      emit_deadletter(sink_, rec, v.error().message, now);
-    } else if (registry_.has_agency()) {
+    if (decode_valid(rec, &registry_, sink_, now) && registry_.has_agency()) {
       dispatcher_.upsert_agency(registry_.agency());
     }
     return;
@@ -36,14 +32,7 @@ void DispatchCore::apply(const InputRecord& rec, TimeMs now) {
                     now);
     return;
   }
-  if (auto s = codec::decode(rec.payload, rec.format, &update_); !s) {
-    emit_deadletter(sink_, rec, s.error().message, now);
-    return;
-  }
-  if (auto s = codec::validate(update_); !s) {
-    emit_deadletter(sink_, rec, s.error().message, now);
-    return;
-  }
+  if (!decode_valid(rec, &update_, sink_, now)) return;
   if (auto s = dispatcher_.on_agency_update(update_, to_ms(update_.ts())); !s) {
     emit_deadletter(sink_, rec, s.error().message, now);
   }
@@ -64,14 +53,7 @@ void DispatchCore::order_action(const dispatch::OrderActionRequest& request) {
 void DispatchCore::forward(const InputRecord& rec, TimeMs now) {
   std::string region;
   if (rec.topic == InTopic::kRegistry) {
-    if (auto s = codec::decode(rec.payload, rec.format, &registry_); !s) {
-      emit_deadletter(sink_, rec, s.error().message, now);
-      return;
-    }
-    if (auto v = codec::validate(registry_); !v) {
-      emit_deadletter(sink_, rec, v.error().message, now);
-      return;
-    }
+    if (!decode_valid(rec, &registry_, sink_, now)) return;
     if (!registry_.has_agency()) {
       emit_deadletter(sink_, rec, "dispatcher cannot take a registry record without an agency",
                       now);
@@ -79,14 +61,7 @@ void DispatchCore::forward(const InputRecord& rec, TimeMs now) {
     }
     region = registry_.agency().region();
   } else if (rec.topic == InTopic::kAgency) {
-    if (auto s = codec::decode(rec.payload, rec.format, &update_); !s) {
-      emit_deadletter(sink_, rec, s.error().message, now);
-      return;
-    }
-    if (auto s = codec::validate(update_); !s) {
-      emit_deadletter(sink_, rec, s.error().message, now);
-      return;
-    }
+    if (!decode_valid(rec, &update_, sink_, now)) return;
     std::optional<std::string> found;
     if (agency_region_) found = agency_region_(update_.agency_id());
     if (!found) {

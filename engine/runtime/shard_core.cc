@@ -98,14 +98,7 @@ bool ShardCore::key_matches(const InputRecord& rec, const std::string& elder_id,
 }
 
 void ShardCore::on_telemetry(const InputRecord& rec, TimeMs now) {
-  if (auto s = codec::decode(rec.payload, rec.format, &event_); !s) {
-    emit_deadletter(sink_, rec, s.error().message, now);
-    return;
-  }
-  if (auto s = codec::validate(event_); !s) {
-    emit_deadletter(sink_, rec, s.error().message, now);
-    return;
-  }
+  if (!decode_valid(rec, &event_, sink_, now)) return;
   if (!key_matches(rec, event_.elder_id(), now)) return;
   const TimeMs ts = to_ms(event_.ts());
   note_event_time(rec.partition, ts);
@@ -129,14 +122,7 @@ dispatch::OrderActionRequest order_action_request(const vigil::v1::CallEvent& ca
 }  // namespace
 
 void ShardCore::on_call(const InputRecord& rec, TimeMs now) {
-  if (auto s = codec::decode(rec.payload, rec.format, &call_); !s) {
-    emit_deadletter(sink_, rec, s.error().message, now);
-    return;
-  }
-  if (auto s = codec::validate(call_); !s) {
-    emit_deadletter(sink_, rec, s.error().message, now);
-    return;
-  }
+  if (!decode_valid(rec, &call_, sink_, now)) return;
   if (!key_matches(rec, call_.elder_id(), now)) return;
   const TimeMs ts = to_ms(call_.ts());
   registry::ElderState& e = elder_for(call_.elder_id());
@@ -185,14 +171,7 @@ void ShardCore::on_call(const InputRecord& rec, TimeMs now) {
 }
 
 void ShardCore::on_registry(const InputRecord& rec, TimeMs now) {
-  if (auto s = codec::decode(rec.payload, rec.format, &registry_); !s) {
-    emit_deadletter(sink_, rec, s.error().message, now);
-    return;
-  }
-  if (auto s = codec::validate(registry_); !s) {
-    emit_deadletter(sink_, rec, s.error().message, now);
-    return;
-  }
+  if (!decode_valid(rec, &registry_, sink_, now)) return;
   const std::string& id = registry_.has_elder() ? registry_.elder().elder_id()
                                                 : registry_.device().elder_id();
   if (!key_matches(rec, id, now)) return;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/alarm/alarm_book.h"
+#include "engine/codec/codec.h"
 #include "engine/codec/record.h"
 #include "engine/dispatch/order_request.h"
 #include "engine/egress/sink.h"
@@ -33,6 +34,21 @@ namespace vigil::runtime {
 //! Emits a DeadLetter for an input that could not be used. Shared by the shard and the
 //! dispatcher's driver.
 void emit_deadletter(egress::Sink& sink, const InputRecord& rec, const std::string& reason, TimeMs now);
+
+//! Decodes `rec` into `msg` and validates it; if either fails, emits the dead letter with the
+//! reason and returns false. The one entry check of every input an owner thread applies.
+template <class Msg>
+bool decode_valid(const InputRecord& rec, Msg* msg, egress::Sink& sink, TimeMs now) {
+  if (auto s = codec::decode(rec.payload, rec.format, msg); !s) {
+    emit_deadletter(sink, rec, s.error().message, now);
+    return false;
+  }
+  if (auto s = codec::validate(*msg); !s) {
+    emit_deadletter(sink, rec, s.error().message, now);
+    return false;
+  }
+  return true;
+}
 
 //! Event-time settings of a shard. The defaults are replay's: no watermarks, nothing late.
 struct ShardOptions {
