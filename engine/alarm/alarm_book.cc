@@ -300,6 +300,16 @@ void AlarmBook::rearm(const registry::ElderState& e) {
   }
 }
 
+void AlarmBook::forget_elders(const std::function<bool(const std::string&)>& dropped) {
+  std::vector<Due> kept;
+  kept.reserve(timers_.size());
+  while (!timers_.empty()) {
+    if (!dropped(timers_.top().elder_id)) kept.push_back(timers_.top());
+    timers_.pop();
+  }
+  for (auto& d : kept) timers_.push(std::move(d));  // same seq numbers: same firing order
+}
+
 void AlarmBook::collect_history(state::StateOps& ops) {
   for (auto& [k, v] : history_) ops.put(std::move(k), std::move(v));
   history_.clear();

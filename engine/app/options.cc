@@ -81,6 +81,10 @@ void apply_yaml(Settings& s, const std::string& file) {
     if (root["console_dir"]) s.console_dir = root["console_dir"].as<std::string>();
     if (root["commit_interval_ms"]) s.commit_interval_ms = root["commit_interval_ms"].as<int64_t>();
     if (root["exactly_once"]) s.exactly_once = root["exactly_once"].as<bool>();
+    if (root["changelog"]) s.changelog = root["changelog"].as<bool>();
+    if (root["changelog_rewrite_mb"]) {
+      s.changelog_rewrite_mb = root["changelog_rewrite_mb"].as<double>();
+    }
     if (const auto& t = root["event_time"]) {
       if (t["max_out_of_order_ms"]) s.max_out_of_order_ms = t["max_out_of_order_ms"].as<int64_t>();
       if (t["late_timer_ms"]) s.late_timer_ms = t["late_timer_ms"].as<int64_t>();

@@ -48,6 +48,13 @@ struct Settings {
   //! Outputs held until their checkpoint is durable (engine/state/README.md); false: at once,
   //! at-least-once across a crash.
   bool exactly_once = true;
+  //! Tasks with a changelog (docs/design.md "State that moves with its partition"): several
+  //! instances in one group, each task's state moving with its partition. Needs exactly_once
+  //! and dispatch.routing: kafka.
+  bool changelog = false;
+  //! Rewrite a task's whole state after this many MiB of its changelog (a broker that does not
+  //! compact, like the embedded one); 0: never (a real, compacted changelog topic).
+  double changelog_rewrite_mb = 0;
   int64_t max_out_of_order_ms = 2000;  //!< bounded out-of-orderness of event time
   int64_t late_timer_ms = 1000;        //!< a timer fired this long after its due time is late
   double rules_poll_s = 1;             //!< rules directory check interval (0: SIGHUP only)

@@ -6,6 +6,7 @@
 #include "engine/core/clock.h"
 #include "engine/core/log.h"
 #include "engine/core/metrics.h"
+#include "engine/egress/kafka_changelog.h"
 #include "engine/egress/kafka_sink.h"
 #include "engine/ingest/agency_regions.h"
 #include "engine/ingest/kafka_source.h"
@@ -33,6 +34,19 @@ void print_summary(std::ostream& out, const char* label) {
       << ", checkpoints " << m.checkpoints.get() << std::endl;
 }
 
+namespace {
+//! Task mode: the source's rebalances take tasks over and hand them over through the engine.
+ingest::TaskHooks task_hooks(runtime::Engine& engine) {
+  ingest::TaskHooks hooks;
+  if (!engine.task_mode()) return hooks;
+  hooks.assign = [&engine](const std::vector<int32_t>& tasks) { return engine.assign_tasks(tasks); };
+  hooks.revoke = [&engine](const std::vector<int32_t>& tasks, bool lost) {
+    return engine.revoke_tasks(tasks, lost);
+  };
+  return hooks;
+}
+}  // namespace
+
 int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   if (s.brokers.empty()) {
     std::cerr << "vigil: --brokers (or brokers: in --config) is required\n";
@@ -50,7 +64,24 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
     std::cerr << "vigil: " << sink.error().message << "\n";
     return 1;
   }
+  // Tasks (docs/design.md "State that moves with its partition"): the changelog decides.
+  std::unique_ptr<egress::KafkaChangelog> changelog;
+  if (s.changelog) {
+    if (!s.exactly_once || s.dispatch.routing != dispatch::Routing::kKafka) {
+      std::cerr << "vigil: changelog: true needs exactly_once: true and dispatch.routing: kafka "
+                   "(a task's outputs and its regions' dispatch move with it)\n";
+      return 2;
+    }
+    auto log = egress::KafkaChangelog::start(s.brokers, topics);
+    if (!log) {
+      std::cerr << "vigil: " << log.error().message << "\n";
+      return 1;
+    }
+    changelog = std::move(log).value();
+  }
   runtime::EngineOptions eo;
+  eo.task_log = changelog.get();
+  eo.changelog_rewrite_bytes = static_cast<uint64_t>(s.changelog_rewrite_mb * (1 << 20));
   eo.shards = s.shards;
   eo.data_dir = s.data_dir;
   eo.commit_interval_ms = s.commit_interval_ms;
@@ -169,7 +200,7 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
         if (it == at.end()) return std::nullopt;
         return it->second;
       },
-      routed);
+      routed, task_hooks(engine));
   if (!source) {
     std::cerr << "vigil: " << source.error().message << "\n";
     return 1;
@@ -179,6 +210,9 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
       << ", outputs " << (s.exactly_once ? "exactly-once (sent after their checkpoint)"
                                          : "at once (at-least-once across a crash)")
       << (routed ? ", dispatch routed by region through " + topics.of(InTopic::kOrders) : "")
+      << (changelog ? ", " + std::to_string(changelog->partitions()) + " tasks with their state in " +
+                          topics.changelog()
+                    : "")
       << std::endl;
 
   // Hot reload: SIGHUP, or a changed file in the rules directory (checked every rules_poll_s).
@@ -196,6 +230,11 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
     const int64_t now_ns = clock.steady_ns();
     if (s.duration_s > 0 && now_ns - start_ns >= static_cast<int64_t>(s.duration_s * 1e9)) break;
     size_t n = source.value()->poll_batch(batch, 4096, 20);
+    if (const Status& t = source.value()->task_error(); !t) {
+      std::cerr << "vigil: " << t.error().message << "; stopping\n";
+      exit_code = 1;
+      break;
+    }
     for (size_t i = 0; i < n; ++i) engine.submit(batch[i]);
     if (auto st = engine.maybe_checkpoint(); !st) {
       std::cerr << "vigil: " << st.error().message << "; stopping\n";

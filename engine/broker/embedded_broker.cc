@@ -43,6 +43,11 @@ Result<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::start(int brokers, int p
     auto status = broker->create_topic(topics.of(t), partitions);
     if (!status) return status.error();
   }
+  // The tasks' changelog (engine/runtime/task_log.h): one partition per task. The mock does not
+  // compact; the engine rewrites a task's whole state now and then instead (changelog_rewrite).
+  if (auto status = broker->create_topic(topics.changelog(), partitions); !status) {
+    return status.error();
+  }
   return broker;
 }
 

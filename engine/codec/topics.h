@@ -55,6 +55,8 @@ class TopicNames {
   explicit TopicNames(std::string prefix = "vigil.") : prefix_(std::move(prefix)) {}
   std::string of(InTopic topic) const { return prefix_ + std::string(name(topic)); }
   std::string of(OutTopic topic) const { return prefix_ + std::string(name(topic)); }
+  //! The tasks' changelog (engine/runtime/task_log.h): engine-internal, neither input nor output.
+  std::string changelog() const { return prefix_ + "changelog"; }
   //! The bare name of a full broker topic name, or empty if it lacks the prefix.
   std::string_view strip(std::string_view full) const;
   const std::string& prefix() const { return prefix_; }

@@ -24,8 +24,10 @@ const broker::ConfMap& default_settings() {
       {"linger.ms", "5"},
       {"batch.num.messages", "10000"},
       {"batch.size", "1000000"},
-      // Java clients' partitioner, so other consumers of the outputs agree on key placement.
-      {"partitioner", "murmur2_random"},
+      // librdkafka's default partitioner (CRC-32 of the key), as the input producers use: an
+      // `orders` record keyed by region lands on the partition of the region's task
+      // (state::task_of, docs/design.md "State that moves with its partition").
+      {"partitioner", "consistent_random"},
       // Retry until delivered: the engine's checkpoints wait for their outputs (back-pressure
       // during a broker outage) rather than drop one (engine/state/README.md).
       {"message.timeout.ms", "0"},

@@ -1,5 +1,6 @@
 #include "engine/ingest/kafka_source.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -48,23 +49,27 @@ bool is_cooperative(rd_kafka_t* rk) {
 
 }  // namespace
 
-KafkaSource::KafkaSource(TopicNames topics, StoredOffsetFn stored_offset, bool routed_orders)
+KafkaSource::KafkaSource(TopicNames topics, StoredOffsetFn stored_offset, bool routed_orders,
+                         TaskHooks tasks)
     : topics_(std::move(topics)), stored_offset_(std::move(stored_offset)),
-      routed_orders_(routed_orders) {}
+      routed_orders_(routed_orders), tasks_(std::move(tasks)) {}
 
 Result<std::unique_ptr<KafkaSource>> KafkaSource::start(std::string_view brokers,
                                                         std::string_view group_id,
                                                         const TopicNames& topics,
                                                         const broker::ConfMap& extra_conf,
                                                         StoredOffsetFn stored_offset,
-                                                        bool routed_orders) {
+                                                        bool routed_orders, TaskHooks tasks) {
+  const bool task_mode = static_cast<bool>(tasks.assign);
   std::unique_ptr<KafkaSource> source(
-      new KafkaSource(topics, std::move(stored_offset), routed_orders));
+      new KafkaSource(topics, std::move(stored_offset), routed_orders, std::move(tasks)));
 
   broker::ConfMap settings = default_settings();
   settings["bootstrap.servers"] = std::string(brokers);
   settings["group.id"] = std::string(group_id);
   settings = broker::merged(broker::merged(std::move(settings), extra_conf), fixed_settings());
+  // Tasks move one at a time, the others keep running (issue #8).
+  if (task_mode) settings["partition.assignment.strategy"] = "cooperative-sticky";
   auto conf = broker::make_conf(settings);
   if (!conf) return conf.error();
   rd_kafka_conf_set_opaque(conf.value().get(), source.get());
@@ -80,9 +85,10 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::start(std::string_view brokers
   rd_kafka_topic_partition_list_t* subscription =
       rd_kafka_topic_partition_list_new(static_cast<int>(kKafkaInputs.size()));
   for (InTopic t : kKafkaInputs) {
+    if (task_mode && t != InTopic::kTelemetry) continue;  // the task's other partitions follow
     rd_kafka_topic_partition_list_add(subscription, topics.of(t).c_str(), RD_KAFKA_PARTITION_UA);
   }
-  if (routed_orders) {
+  if (routed_orders && !task_mode) {
     rd_kafka_topic_partition_list_add(subscription, topics.of(InTopic::kOrders).c_str(),
                                       RD_KAFKA_PARTITION_UA);
   }
@@ -189,6 +195,10 @@ void KafkaSource::on_error(rd_kafka_t* rk, int err, const char* reason, void* op
 
 void KafkaSource::rebalance(rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t* partitions) {
+  if (tasks_.assign) {
+    rebalance_tasks(err, partitions);
+    return;
+  }
   rd_kafka_t* rk = consumer_.get();
   const bool cooperative = is_cooperative(rk);
   rebalances_.add();
@@ -225,6 +235,82 @@ void KafkaSource::rebalance(rd_kafka_resp_err_t err,
   }
   if (assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) errors_.record(assign_err, "partition assignment");
   refresh_assignment();
+}
+
+void KafkaSource::rebalance_tasks(rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t* partitions) {
+  rd_kafka_t* rk = consumer_.get();
+  rebalances_.add();
+  std::vector<int32_t> tasks;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    if (input_topic(partitions->elems[i].topic) == InTopic::kTelemetry) {
+      tasks.push_back(partitions->elems[i].partition);
+    }
+  }
+  std::vector<InTopic> topics = {InTopic::kTelemetry, InTopic::kCalls, InTopic::kAgency,
+                                 InTopic::kRegistry};
+  if (routed_orders_) topics.push_back(InTopic::kOrders);
+  rd_kafka_topic_partition_list_t* all =
+      rd_kafka_topic_partition_list_new(static_cast<int>(tasks.size() * topics.size()));
+  rd_kafka_error_t* error = nullptr;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    TaskHooks::Offsets resume;
+    if (task_error_) {
+      auto r = tasks_.assign(tasks);
+      if (r) {
+        resume = std::move(r).value();
+      } else {
+        task_error_ = r.error();
+      }
+    }
+    if (!task_error_) {
+      // A task that could not be restored is not read: its records stay for the next owner.
+      tasks.clear();
+      log::error(kComponent, "tasks not taken over: ", task_error_.error().message);
+    }
+    for (int32_t p : tasks) {
+      for (InTopic t : topics) {
+        auto it = resume.find({t, p});
+        rd_kafka_topic_partition_list_add(all, topics_.of(t).c_str(), p)->offset =
+            it != resume.end() ? it->second : RD_KAFKA_OFFSET_BEGINNING;
+      }
+    }
+    // The group's own partitions (telemetry) must be assigned even if not read, else the
+    // group protocol stalls; a failed restore pauses them instead.
+    error = rd_kafka_incremental_assign(rk, task_error_ ? all : partitions);
+    if (error == nullptr && task_error_) hold_for_registry(all);
+    if (error == nullptr && !task_error_) rd_kafka_pause_partitions(rk, partitions);
+  } else {
+    const bool lost = rd_kafka_assignment_lost(rk) != 0;
+    if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) errors_.record(err, "rebalance");
+    registry_pending_.clear();
+    release_held("tasks were revoked");
+    if (task_error_) {
+      if (auto s = tasks_.revoke(tasks, lost); !s) task_error_ = s;
+    }
+    // Every partition of each task: the ones this source added, and the group's telemetry.
+    rd_kafka_topic_partition_list_t* current = nullptr;
+    if (rd_kafka_assignment(rk, &current) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < current->cnt; ++i) {
+        const auto& tp = current->elems[i];
+        if (std::find(tasks.begin(), tasks.end(), tp.partition) != tasks.end()) {
+          rd_kafka_topic_partition_list_add(all, tp.topic, tp.partition);
+        }
+      }
+      rd_kafka_topic_partition_list_destroy(current);
+    }
+    error = rd_kafka_incremental_unassign(rk, all);
+  }
+  rd_kafka_topic_partition_list_destroy(all);
+  if (error != nullptr) {
+    errors_.record(rd_kafka_error_code(error), "task assignment");
+    rd_kafka_error_destroy(error);
+  }
+  refresh_assignment();
+  std::string list;
+  for (int32_t p : tasks) list += " " + std::to_string(p);
+  log::info(kComponent, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "tasks assigned:" : "tasks revoked:",
+            list);
 }
 
 void KafkaSource::hold_for_registry(const rd_kafka_topic_partition_list_t* added) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,19 @@ namespace vigil::ingest {
 //! The next offset to read for a partition of an input topic, as checkpointed in the engine's
 //! store, or nullopt to read the partition from its beginning.
 using StoredOffsetFn = std::function<std::optional<int64_t>(InTopic topic, int32_t partition)>;
+
+//! Task mode (docs/design.md "State that moves with its partition"): the group assigns
+//! `telemetry` partitions only, with cooperative-sticky; owning telemetry p is owning task p,
+//! and the source adds partition p of calls, agency, registry and orders itself.
+struct TaskHooks {
+  using Offsets = std::map<std::pair<InTopic, int32_t>, int64_t>;
+  //! Called on the ingest thread inside poll_batch() before the tasks' partitions are read:
+  //! takes the tasks over and says where each partition resumes (absent: its beginning). An
+  //! error leaves the tasks unread; the source keeps it for task_error().
+  std::function<Result<Offsets>(const std::vector<int32_t>& tasks)> assign;
+  //! Called before the tasks' partitions are given up; `lost` if the group already moved them.
+  std::function<Status(const std::vector<int32_t>& tasks, bool lost)> revoke;
+};
 
 //! Reads telemetry, calls, agency and registry as one consumer-group member, read_committed.
 //!
@@ -54,7 +68,8 @@ class KafkaSource {
                                                     const TopicNames& topics,
                                                     const broker::ConfMap& extra_conf,
                                                     StoredOffsetFn stored_offset,
-                                                    bool routed_orders = false);
+                                                    bool routed_orders = false,
+                                                    TaskHooks tasks = {});
   //! Leaves the group (close()) and destroys the consumer.
   ~KafkaSource();
   KafkaSource(const KafkaSource&) = delete;
@@ -84,16 +99,20 @@ class KafkaSource {
   uint64_t rebalances() const { return rebalances_.get(); }
   //! True while the other input partitions wait for the registry to catch up.
   bool holding_for_registry() const { return !held_.empty(); }
+  //! Task mode: the first error a task hook returned (the engine cannot go on), else ok.
+  const Status& task_error() const { return task_error_; }
 
   //! The longest the other input partitions wait for the registry after an assignment.
   static constexpr int kRegistryCatchUpMs = 30'000;
 
  private:
-  KafkaSource(TopicNames topics, StoredOffsetFn stored_offset, bool routed_orders);
+  KafkaSource(TopicNames topics, StoredOffsetFn stored_offset, bool routed_orders, TaskHooks tasks);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  //! Task mode's rebalance: telemetry p in `partitions` stands for every partition p.
+  void rebalance_tasks(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void refresh_assignment();
   //! After partitions were added: pauses the added non-registry ones if registry partitions
   //! were added too.
@@ -107,6 +126,8 @@ class KafkaSource {
   TopicNames topics_;
   StoredOffsetFn stored_offset_;
   bool routed_orders_ = false;
+  TaskHooks tasks_;
+  Status task_error_ = ok();
   broker::ClientPtr consumer_;
   bool closed_ = false;
   mutable std::mutex assignment_mu_;

@@ -84,7 +84,11 @@ Status Engine::start() {
   dispatch_ = std::make_unique<DispatchCore>(options_.dispatch, *owner_sinks_.back());
   const bool routed = options_.dispatch.routing == dispatch::Routing::kKafka;
   if (routed) dispatch_->route_through_kafka(options_.agency_region);
-  if (auto s = dispatch_->dispatcher().load(*store_); !s) return s;
+  // Task mode: state comes from the changelog as tasks are assigned (assign_tasks); what the
+  // data directory holds may be stale (another instance owned the task since).
+  if (!task_mode()) {
+    if (auto s = dispatch_->dispatcher().load(*store_); !s) return s;
+  }
   dispatch_ring_ = std::make_unique<pipeline::SpscRing<DispatchMsg>>(options_.ring_capacity);
   const uint32_t n = options_.shards;
   shard_ops_.resize(n);
@@ -107,7 +111,15 @@ Status Engine::start() {
     shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, *owner_sinks_[i], *ports_.back(), so));
     shard_done_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     shard_reloads_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
-    if (auto s = shards_.back()->load(*store_); !s) return s;
+    if (!task_mode()) {
+      if (auto s = shards_.back()->load(*store_); !s) return s;
+    }
+  }
+  if (task_mode()) {
+    const auto tasks = static_cast<size_t>(options_.task_log->partitions());
+    owned_.assign(tasks, false);
+    barrier_owned_.assign(tasks, false);
+    task_bytes_.assign(tasks, 0);
   }
   size_t elders = 0, timers = 0;
   for (auto& s : shards_) {
@@ -146,9 +158,12 @@ void Engine::submit(const InputRecord& rec) {
     if (at >= offset_slot_.size()) offset_slot_.resize(at + 1, nullptr);
     int64_t*& slot = offset_slot_[at];
     if (slot == nullptr) slot = &offsets_[{rec.topic, rec.partition}];
+    if (task_mode() && !owns(rec, *slot)) return;
     *slot = rec.offset + 1;
   } else {
-    offsets_[{rec.topic, rec.partition}] = rec.offset + 1;
+    int64_t& next = offsets_[{rec.topic, rec.partition}];
+    if (task_mode() && !owns(rec, next)) return;
+    next = rec.offset + 1;
   }
   bool to_dispatch = rec.topic == InTopic::kAgency || rec.topic == InTopic::kOrders;
   if (rec.topic == InTopic::kRegistry &&
@@ -196,8 +211,15 @@ void Engine::shard_loop(uint32_t i) {
           // Copy-on-write: the dirty elders are serialised over the next batches (or just
           // before they change), not all here; the barrier goes on to the dispatcher at once,
           // ahead of any order request made after it.
+          if (m->tasks) {
+            for (int32_t t : m->tasks->rewrite) core.mark_task_dirty(t);
+          }
           core.begin_snapshot(shard_ops_[i]);
           owner_sinks_[i]->seal(sealed_[i]);
+          if (m->tasks) {  // handed over: serialised above, forgotten now, before any timer
+            for (int32_t t : m->tasks->drop) core.drop_task(t);
+            m->tasks.reset();
+          }
           snapshot_epoch = m->epoch;
           push(to_dispatch, [&](DispatchMsg& d) {
             d.kind = DispatchMsg::Kind::kBarrier;
@@ -205,6 +227,10 @@ void Engine::shard_loop(uint32_t i) {
           });
           break;
         }
+        case ShardMsg::Kind::kRestore:
+          core.restore(m->tasks->kv, clock_.now_ms());
+          m->tasks.reset();
+          break;
         case ShardMsg::Kind::kReload: {
           const auto stats = core.reload(std::move(m->rules), clock_.now_ms());
           m->rules.reset();
@@ -262,6 +288,7 @@ void Engine::dispatch_loop() {
   std::vector<bool> stopped(rings.size(), false);
   size_t stops = 0;
   uint64_t aligning = 0;
+  std::shared_ptr<const TaskWork> work;  // of the barrier being aligned
   int spins = 0;
   while (stops < rings.size()) {
     int n = 0;
@@ -276,9 +303,14 @@ void Engine::dispatch_loop() {
           case DispatchMsg::Kind::kRecord: core.process(m->rec, now); break;
           case DispatchMsg::Kind::kOrder: core.advance_to(now); core.request_order(m->order); break;
           case DispatchMsg::Kind::kOrderAction: core.order_action(m->action); break;
+          case DispatchMsg::Kind::kRestore:
+            core.restore(m->tasks->kv, now);
+            m->tasks.reset();
+            break;
           case DispatchMsg::Kind::kBarrier:
             at_barrier[r] = m->epoch;
             aligning = m->epoch;
+            if (m->tasks) work = std::move(m->tasks);  // only the ingest ring's barrier has it
             break;
           case DispatchMsg::Kind::kStop:
             stopped[r] = true;
@@ -293,8 +325,15 @@ void Engine::dispatch_loop() {
       bool aligned = true;
       for (size_t r = 0; r < rings.size(); ++r) aligned &= (at_barrier[r] == aligning || stopped[r]);
       if (aligned) {
+        if (work) {
+          for (int32_t t : work->rewrite) core.mark_task_dirty(t);
+        }
         core.dispatcher().collect_dirty(dispatch_ops_);
         owner_sinks_.back()->seal(sealed_.back());
+        if (work) {
+          for (int32_t t : work->drop) core.drop_task(t);
+          work.reset();
+        }
         dispatch_done_.store(aligning, std::memory_order_release);
         std::fill(at_barrier.begin(), at_barrier.end(), 0);
         aligning = 0;
@@ -306,19 +345,36 @@ void Engine::dispatch_loop() {
   }
 }
 
-void Engine::begin_checkpoint() {
+void Engine::begin_checkpoint(std::shared_ptr<const TaskWork> work) {
   ++epoch_;
   in_flight_ = true;
   barrier_offsets_ = offsets_;
+  if (task_mode()) {
+    barrier_owned_ = owned_;
+    std::vector<int32_t> rewrite;
+    {
+      std::lock_guard lock(rewrite_mu_);
+      rewrite.swap(rewrite_due_);
+    }
+    std::erase_if(rewrite, [&](int32_t t) { return !owned_[static_cast<size_t>(t)]; });
+    if (!rewrite.empty()) {
+      auto w = std::make_shared<TaskWork>(work ? *work : TaskWork{});
+      w->rewrite = std::move(rewrite);
+      work = std::move(w);
+    }
+  }
+  barrier_work_ = work;
   for (auto& ring : shard_rings_) {
     push(*ring, [&](ShardMsg& m) {
       m.kind = ShardMsg::Kind::kBarrier;
       m.epoch = epoch_;
+      m.tasks = work;
     });
   }
   push(*dispatch_ring_, [&](DispatchMsg& m) {
     m.kind = DispatchMsg::Kind::kBarrier;
     m.epoch = epoch_;
+    m.tasks = work;
   });
 }
 
@@ -430,6 +486,9 @@ Status Engine::write_checkpoint() {
   ops.push_back(&coordinator_ops_);
   auto s = store_->commit(ops, barrier_offsets_);
   if (!s) s = hold_until_committed(*store_, clock_, ops, barrier_offsets_, epoch_, std::move(s));
+  // Task mode: the checkpoint reaches the changelog before any of its outputs reach a topic,
+  // so whoever restores a task finds every output it could find on the topics in a marker.
+  if (s && task_mode()) s = write_changelog(outbox);
   for (auto& o : shard_ops_) o.clear();
   dispatch_ops_.clear();
   coordinator_ops_.clear();
@@ -442,20 +501,25 @@ Status Engine::write_checkpoint() {
 }
 
 Status Engine::wait_delivered() {
+  return wait_acknowledged("the outputs", [&](int ms) { return sink_.flush(ms); });
+}
+
+template <class Flush>
+Status Engine::wait_acknowledged(const char* what, Flush&& flush) {
   const int64_t deadline = clock_.steady_ns() + int64_t{options_.delivery_timeout_ms} * 1'000'000;
   int64_t next_log = clock_.steady_ns() + 10'000'000'000;
   for (;;) {
-    Status s = sink_.flush(1000);
+    Status s = flush(1000);
     if (s) return s;
     const int64_t now = clock_.steady_ns();
     if (now >= deadline) {
-      return make_error(Errc::kBroker, "outputs of checkpoint " + std::to_string(committed_epoch_.load()) +
-                                           " not acknowledged within " +
-                                           std::to_string(options_.delivery_timeout_ms) +
-                                           " ms: " + s.error().message);
+      return make_error(Errc::kBroker, log::cat(what, " of checkpoint ", committed_epoch_.load(),
+                                                " not acknowledged within ",
+                                                options_.delivery_timeout_ms, " ms: ",
+                                                s.error().message));
     }
     if (now >= next_log) {  // a broker outage: processing waits here (back-pressure)
-      log::warn("engine", "waiting for the outputs of checkpoint ", committed_epoch_.load(),
+      log::warn("engine", "waiting for ", what, " of checkpoint ", committed_epoch_.load(),
                 " to be acknowledged: ", s.error().message);
       next_log = now + 10'000'000'000;
     }
@@ -501,6 +565,9 @@ Status Engine::load_identity_and_recover() {
   epoch_ = epoch.value();
   committed_epoch_.store(epoch_);
   if (epoch.value() <= delivered.value()) return ok();
+  // Task mode: each task's last outputs are in its changelog marker, delivered by whoever
+  // restores the task (assign_tasks), which may be another instance; the outbox here is moot.
+  if (task_mode()) return ok();
 
   // The last checkpoint's outputs may be partly delivered: send what the sink lacks.
   auto blob = store_->get(state::kOutboxKey);

@@ -46,12 +46,14 @@
 #include "engine/rules/rule_set.h"
 #include "engine/runtime/order_router.h"
 #include "engine/runtime/outbox.h"
+#include "engine/runtime/task_log.h"
 #include "engine/state/state_store.h"
 
 namespace vigil::runtime {
 
 class ShardCore;
 class DispatchCore;
+struct TaskMarker;
 
 struct EngineOptions {
   uint32_t shards = 2;
@@ -81,25 +83,44 @@ struct EngineOptions {
   //! dispatch.routing: kafka only: an agency update's region, to forward it to its owner
   //! (engine/runtime/order_router.h). Called on the dispatch thread.
   AgencyRegionFn agency_region;
+  //! Tasks (docs/design.md "State that moves with its partition"): with a changelog the engine
+  //! owns only the tasks given to it by assign_tasks(), restores each from the changelog, and
+  //! writes every checkpoint's state and outputs of each task to it. Null: this engine owns
+  //! every partition and its state lives in the data directory alone (one instance, replay).
+  TaskLog* task_log = nullptr;
+  //! Rewrites a task's whole state to the changelog once this many bytes were appended to it
+  //! since its last rewrite, so that the log's latest bytes always hold all of it (a broker
+  //! that does not compact: the embedded one keeps ~5 MB per partition). 0: never (compaction).
+  uint64_t changelog_rewrite_bytes = 0;
+};
+
+//! Task work that rides a checkpoint barrier or a restore message (task mode only).
+struct TaskWork {
+  std::vector<int32_t> rewrite;  //!< barrier: before the snapshot, mark these tasks' state dirty
+  std::vector<int32_t> drop;     //!< barrier: after the snapshot, forget these tasks' state
+  //! restore: this owner's part of a task's state (store keys and values)
+  std::vector<std::pair<std::string, std::string>> kv;
 };
 
 //! A message on a shard's ring.
 struct ShardMsg {
-  enum class Kind : uint8_t { kRecord, kBarrier, kReload, kStop };
+  enum class Kind : uint8_t { kRecord, kBarrier, kReload, kRestore, kStop };
   Kind kind = Kind::kRecord;
   uint64_t epoch = 0;
   InputRecord rec;
   std::shared_ptr<const rules::RuleSet> rules;  //!< kReload only
+  std::shared_ptr<const TaskWork> tasks;        //!< kBarrier (may be null), kRestore
 };
 
 //! A message on one of the dispatcher's rings.
 struct DispatchMsg {
-  enum class Kind : uint8_t { kRecord, kOrder, kOrderAction, kBarrier, kStop };
+  enum class Kind : uint8_t { kRecord, kOrder, kOrderAction, kBarrier, kRestore, kStop };
   Kind kind = Kind::kRecord;
   uint64_t epoch = 0;
   InputRecord rec;
   dispatch::OrderRequest order;
   dispatch::OrderActionRequest action;
+  std::shared_ptr<const TaskWork> tasks;  //!< kBarrier from ingest (may be null), kRestore
 };
 
 class Engine {
@@ -122,7 +143,21 @@ class Engine {
   const state::OffsetMap& submitted_offsets() const { return offsets_; }
 
   //! Ingest thread: hands one record to its owner. Blocks (spinning) while that ring is full.
+  //! In task mode, records of tasks this engine does not own, and records before the position
+  //! a restore resumed from, are skipped (counted in skipped_records()).
   void submit(const InputRecord& rec);
+
+  // Tasks (EngineOptions::task_log; engine/runtime/engine_tasks.cc). Ingest thread.
+  //! Takes `tasks` over: reads each one's changelog, delivers the outputs of its last
+  //! checkpoint that the topics lack, hands its state to the owner threads, and returns where
+  //! its input partitions resume (a partition absent from the map: from its beginning).
+  Result<state::OffsetMap> assign_tasks(const std::vector<int32_t>& tasks);
+  //! Gives `tasks` up: a checkpoint whose changelog and outputs are acknowledged, then their
+  //! state is dropped. `lost` (the group took them while this instance was away): no
+  //! checkpoint of them, only the drop; their new owner restores from the changelog.
+  Status revoke_tasks(const std::vector<int32_t>& tasks, bool lost);
+  bool task_mode() const { return options_.task_log != nullptr; }
+  uint64_t skipped_records() const { return skipped_records_; }
   //! Ingest thread: starts a checkpoint when the interval has passed and completes one whose
   //! owners have all reached the barrier. Returns kIo if the commit failed.
   Status maybe_checkpoint();
@@ -149,7 +184,7 @@ class Engine {
   class RingPort;
   void shard_loop(uint32_t i);
   void dispatch_loop();
-  void begin_checkpoint();
+  void begin_checkpoint(std::shared_ptr<const TaskWork> work = nullptr);
   bool checkpoint_done() const;
   //! Ingest thread: hands the checkpoint whose owners all reached the barrier to the commit
   //! thread, which runs write_checkpoint().
@@ -166,11 +201,27 @@ class Engine {
   void commit_loop();
   Status load_identity_and_recover();
   Status wait_delivered();
+  //! Commit thread, task mode: appends every owned task's state writes and a marker with its
+  //! offsets and outputs to the changelog, and waits until they are acknowledged.
+  Status write_changelog(const std::vector<OutRecord>& outbox);
+  //! Task mode: the outputs of a restored task's last checkpoint that the topics lack.
+  Status redeliver(const TaskMarker& marker);
+  //! Retries `flush` (a sink's or the changelog's) until it succeeds or the delivery timeout.
+  template <class Flush>
+  Status wait_acknowledged(const char* what, Flush&& flush);
   //! Emits the records, tagged, except the indices in `skip` (sorted).
   void deliver(const std::vector<OutRecord>& records, uint64_t epoch,
                const std::vector<uint32_t>& skip, egress::Sink& to);
   template <class Ring, class Fill>
   void push(Ring& ring, Fill&& fill);
+  //! Task mode, in submit(): false (and counted) for a record of a task not owned here, or one
+  //! before `next`, where its partition resumed.
+  bool owns(const InputRecord& rec, int64_t next) {
+    const auto t = static_cast<size_t>(rec.partition);
+    if (t < owned_.size() && owned_[t] && rec.offset >= next) return true;
+    ++skipped_records_;
+    return false;
+  }
 
   EngineOptions options_;
   std::shared_ptr<const rules::RuleSet> rules_;
@@ -225,6 +276,18 @@ class Engine {
   int64_t last_checkpoint_ns_ = 0;  //!< clock_.steady_ns() when the last checkpoint began
   bool started_ = false;
   bool stopped_ = false;
+
+  // Tasks (task mode). owned_ is the ingest thread's; barrier_owned_ and barrier_work_ are
+  // taken with the barrier and read by the commit thread; the rest is the commit thread's.
+  std::vector<bool> owned_;
+  std::vector<bool> barrier_owned_;
+  std::shared_ptr<const TaskWork> barrier_work_;
+  state::OffsetMap last_marker_offsets_;   //!< commit thread: offsets in the last markers
+  std::vector<uint64_t> task_bytes_;       //!< commit thread: appended since the last rewrite
+  std::mutex rewrite_mu_;
+  std::vector<int32_t> rewrite_due_;       //!< guarded by rewrite_mu_: commit -> ingest
+  uint64_t skipped_records_ = 0;
+  uint64_t untasked_outputs_ = 0;
   vigil::v1::RegistryUpdate registry_;  //!< ingest thread's decode buffer for routing
 };
 

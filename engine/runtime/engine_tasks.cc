@@ -1,0 +1,228 @@
+// The engine's tasks (docs/design.md, "State that moves with its partition"): taking a task
+// over from the changelog, handing one over, and writing each checkpoint to the changelog.
+
+#include <algorithm>
+#include <map>
+
+#include "engine/core/log.h"
+#include "engine/pipeline/shard_router.h"
+#include "engine/runtime/dispatch_core.h"
+#include "engine/runtime/engine.h"
+#include "engine/runtime/shard_core.h"
+#include "engine/runtime/task_marker.h"
+
+namespace vigil::runtime {
+namespace {
+
+//! The input topics whose partition p makes task p.
+constexpr InTopic kTaskTopics[] = {InTopic::kTelemetry, InTopic::kCalls, InTopic::kAgency,
+                                   InTopic::kRegistry, InTopic::kOrders};
+
+//! The elder of a shard's key (`p/<id>`, `e/<id>`), or empty for the dispatcher's keys.
+std::string_view elder_of(std::string_view key) {
+  if (key.size() > 2 && (key[0] == 'p' || key[0] == 'e') && key[1] == '/') return key.substr(2);
+  return {};
+}
+
+}  // namespace
+
+Result<state::OffsetMap> Engine::assign_tasks(const std::vector<int32_t>& tasks) {
+  state::OffsetMap resume;
+  if (!task_mode() || !started_ || stopped_) return resume;
+  // The commit thread must be idle: restores add deletes to the coordinator's ops.
+  if (auto s = finish_in_flight(); !s) return s.error();
+  const int32_t n = options_.task_log->partitions();
+  for (int32_t t : tasks) {
+    if (t < 0 || t >= n || owned_[static_cast<size_t>(t)]) continue;
+    const int64_t began = clock_.steady_ns();
+    auto entries = options_.task_log->read(t, options_.delivery_timeout_ms);
+    if (!entries) return entries.error();
+    auto folded = fold_changelog(entries.value());
+    if (!folded) {
+      return make_error(Errc::kIo, log::cat("task ", t, ": ", folded.error().message));
+    }
+    FoldedTask& f = folded.value();
+    if (f.marker) {
+      if (auto s = redeliver(*f.marker); !s) return s.error();
+    }
+    // The state, to its owners: one restore message per shard and one for the dispatcher.
+    std::vector<std::shared_ptr<TaskWork>> parts(shards_.size() + 1);
+    for (auto& p : parts) p = std::make_shared<TaskWork>();
+    size_t elders = 0;
+    for (auto& kv : f.state) {
+      const std::string_view elder = elder_of(kv.first);
+      const size_t owner = elder.empty() ? shards_.size() : pipeline::shard_of(elder, options_.shards);
+      if (!elder.empty() && kv.first[0] == 'e') ++elders;
+      parts[owner]->kv.push_back(std::move(kv));
+    }
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      if (parts[i]->kv.empty()) continue;
+      push(*shard_rings_[i], [&](ShardMsg& m) {
+        m.kind = ShardMsg::Kind::kRestore;
+        m.tasks = parts[i];
+      });
+    }
+    if (!parts.back()->kv.empty()) {
+      push(*dispatch_ring_, [&](DispatchMsg& m) {
+        m.kind = DispatchMsg::Kind::kRestore;
+        m.tasks = parts.back();
+      });
+    }
+    // Keys only an unfinished checkpoint wrote: deleted by the next checkpoint (the restored
+    // keys are all written again by it: the owners mark what they restore dirty).
+    for (const auto& key : f.orphans) coordinator_ops_.del(key, t);
+    for (InTopic topic : kTaskTopics) {
+      int64_t next = 0;
+      if (f.marker) {
+        if (auto it = f.marker->offsets.find({topic, t}); it != f.marker->offsets.end()) {
+          next = it->second;
+          resume[{topic, t}] = next;
+        }
+      }
+      offsets_[{topic, t}] = next;  // the node stays: submit's slots point at it
+    }
+    owned_[static_cast<size_t>(t)] = true;
+    log::info("engine", "task ", t, ": restored ", f.state.size(), " keys (", elders,
+              " elders' rule state) from ", f.records, " changelog records",
+              f.marker ? log::cat(", checkpoint ", f.marker->epoch, " of ", f.marker->instance)
+                       : std::string(", never checkpointed"),
+              f.discarded > 0 ? log::cat("; ", f.discarded, " records of an unfinished checkpoint "
+                                         "discarded")
+                              : std::string(),
+              " in ", (clock_.steady_ns() - began) / 1'000'000, " ms");
+  }
+  return resume;
+}
+
+Status Engine::revoke_tasks(const std::vector<int32_t>& tasks, bool lost) {
+  if (!task_mode() || !started_ || stopped_) return ok();
+  Status s = finish_in_flight();
+  auto work = std::make_shared<TaskWork>();
+  for (int32_t t : tasks) {
+    if (t < 0 || static_cast<size_t>(t) >= owned_.size() || !owned_[static_cast<size_t>(t)]) continue;
+    work->drop.push_back(t);
+    // Lost: another instance may already have restored it; write nothing more of it.
+    if (lost) owned_[static_cast<size_t>(t)] = false;
+  }
+  if (work->drop.empty()) return s;
+  begin_checkpoint(work);
+  if (auto c = finish_in_flight(); !c && s) s = c;
+  for (int32_t t : work->drop) owned_[static_cast<size_t>(t)] = false;
+  if (s && !lost) s = wait_delivered();
+  for (int32_t t : work->drop) {
+    log::info("engine", "task ", t, lost ? ": lost (the group moved it while this instance was "
+                                           "away); its state dropped"
+                                         : ": handed over at checkpoint ",
+              lost ? std::string() : std::to_string(committed_epoch_.load()));
+  }
+  return s;
+}
+
+Status Engine::write_changelog(const std::vector<OutRecord>& outbox) {
+  TaskLog& log = *options_.task_log;
+  const auto n = static_cast<size_t>(log.partitions());
+  std::vector<bool> touched(n, false);
+  auto owned = [&](int32_t t) { return t >= 0 && static_cast<size_t>(t) < n && barrier_owned_[t]; };
+  auto append_ops = [&](const state::StateOps& ops) {
+    for (size_t i = 0; i < ops.puts.size(); ++i) {
+      const int32_t t = ops.put_tasks[i];
+      if (!owned(t)) continue;
+      log.append(t, ops.puts[i].first, &ops.puts[i].second);
+      task_bytes_[t] += ops.puts[i].first.size() + ops.puts[i].second.size();
+      touched[t] = true;
+    }
+    for (size_t i = 0; i < ops.deletes.size(); ++i) {
+      const int32_t t = ops.del_tasks[i];
+      if (!owned(t)) continue;
+      log.append(t, ops.deletes[i], nullptr);
+      task_bytes_[t] += ops.deletes[i].size();
+      touched[t] = true;
+    }
+  };
+  for (const auto& o : shard_ops_) append_ops(o);
+  append_ops(dispatch_ops_);
+  append_ops(coordinator_ops_);
+
+  std::vector<TaskMarker> markers(n);
+  for (uint32_t i = 0; i < outbox.size(); ++i) {
+    const int32_t t = outbox[i].task;
+    if (!owned(t)) {
+      ++untasked_outputs_;  // delivered below; not found again after a crash (logged once)
+      if (untasked_outputs_ == 1) {
+        log::warn("engine", "an output without an owned task (topic ", name(outbox[i].topic),
+                  ", key ", outbox[i].key, ") is not in the changelog");
+      }
+      continue;
+    }
+    markers[t].outputs.push_back(outbox[i]);
+    markers[t].indices.push_back(i);
+  }
+  for (const auto& [tp, next] : barrier_offsets_) {
+    if (owned(tp.second)) markers[tp.second].offsets[tp] = next;
+  }
+  const egress::OutputPositions positions = sink_.positions();
+  std::vector<int32_t> rewrite;
+  for (size_t t = 0; t < n; ++t) {
+    if (!barrier_owned_[t]) continue;
+    TaskMarker& m = markers[t];
+    bool moved = false;
+    for (const auto& [tp, next] : m.offsets) {
+      auto& last = last_marker_offsets_[tp];
+      moved |= last != next;
+      last = next;
+    }
+    if (!touched[t] && !moved && m.outputs.empty()) continue;
+    m.instance = instance_id_;
+    m.epoch = epoch_;
+    m.positions = positions;
+    const std::string value = encode_marker(m);
+    log.append(static_cast<int32_t>(t), kMarkerKey, &value);
+    task_bytes_[t] += value.size();
+    if (options_.changelog_rewrite_bytes > 0 && task_bytes_[t] >= options_.changelog_rewrite_bytes) {
+      task_bytes_[t] = 0;
+      rewrite.push_back(static_cast<int32_t>(t));
+    }
+  }
+  if (!rewrite.empty()) {
+    std::lock_guard lock(rewrite_mu_);
+    rewrite_due_.insert(rewrite_due_.end(), rewrite.begin(), rewrite.end());
+  }
+  return wait_acknowledged("the changelog", [&](int ms) { return log.flush(ms); });
+}
+
+Status Engine::redeliver(const TaskMarker& marker) {
+  if (marker.outputs.empty()) return ok();
+  // This instance's own outputs still in flight (a task lost and taken back within a broker
+  // outage) must land before the search, or they would be sent twice.
+  if (auto s = wait_delivered(); !s) return s;
+  std::vector<uint32_t> present;
+  if (sink_.can_find_tagged()) {
+    auto found = sink_.find_tagged(marker.positions, marker.instance, marker.epoch,
+                                   options_.delivery_timeout_ms);
+    if (!found) {
+      return make_error(Errc::kBroker, log::cat("cannot tell which outputs of checkpoint ",
+                                                marker.epoch, " of ", marker.instance,
+                                                " were delivered: ", found.error().message));
+    }
+    present = std::move(found).value();
+  }
+  uint64_t sent = 0;
+  for (size_t k = 0; k < marker.outputs.size(); ++k) {
+    const uint32_t index = marker.indices[k];
+    if (std::binary_search(present.begin(), present.end(), index)) continue;
+    const OutRecord& r = marker.outputs[k];
+    const egress::OutputTag tag{marker.instance, marker.epoch, index};
+    sink_.emit_serialized(r.topic, r.key, r.bytes, tag);
+    if (options_.observer != nullptr) options_.observer->emit_serialized(r.topic, r.key, r.bytes, tag);
+    ++sent;
+  }
+  redelivered_ += sent;
+  found_delivered_ += marker.outputs.size() - sent;
+  if (sent > 0) {
+    log::info("engine", "checkpoint ", marker.epoch, " of ", marker.instance, ": ", sent,
+              " outputs delivered again, ", marker.outputs.size() - sent, " found delivered");
+  }
+  return sent > 0 ? wait_delivered() : ok();
+}
+
+}  // namespace vigil::runtime
