@@ -121,6 +121,7 @@ void AlarmBook::raise(registry::ElderState& e, const rules::Rule& rule, std::str
     req.lon = e.profile.home_lon();
     req.created = ts;
     req.window_start = ts;
+    req.region = e.profile.region();
     dispatch_.request_order(req);
   }
   e.alarms.push_back(std::move(a));
@@ -298,6 +299,16 @@ void AlarmBook::rearm(const registry::ElderState& e) {
     const uint32_t done = it == e.alarm_meta.end() ? 0 : it->second.escalated;
     if (done < 2) arm_escalation(a.elder_id(), done + 1, to_ms(a.raised_at()));
   }
+}
+
+void AlarmBook::forget_elders(const std::function<bool(const std::string&)>& dropped) {
+  std::vector<Due> kept;
+  kept.reserve(timers_.size());
+  while (!timers_.empty()) {
+    if (!dropped(timers_.top().elder_id)) kept.push_back(timers_.top());
+    timers_.pop();
+  }
+  for (auto& d : kept) timers_.push(std::move(d));  // same seq numbers: same firing order
 }
 
 void AlarmBook::collect_history(state::StateOps& ops) {

@@ -65,6 +65,10 @@ class AlarmBook {
   //! Re-arms the escalations of an elder's unanswered alarms after a load.
   void rearm(const registry::ElderState& e);
 
+  //! Forgets the escalation timers of the elders for which `dropped(elder_id)` is true (a shard
+  //! dropping a task's elders). O(armed escalations).
+  void forget_elders(const std::function<bool(const std::string&)>& dropped);
+
   //! Moves the history records written since the last call into `ops`.
   void collect_history(state::StateOps& ops);
   const AnswerTimes& answer_times() const { return answers_; }

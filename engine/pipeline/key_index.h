@@ -6,7 +6,8 @@
 // was 11% of the engine's CPU in the standard bench (bench/README.md, 2026-11-23).
 //
 // The keys are not stored: `key_of(index)` gives the key of an index (the elder's own id), so
-// the table costs 16 bytes per key on average (8 to 32: a quarter to half full). Entries are never removed (elders are not).
+// the table costs 16 bytes per key on average (8 to 32: a quarter to half full). erase() removes
+// a key (a shard dropping a task's elders) by backward-shift deletion, so no tombstones pile up.
 
 #include <cstdint>
 #include <string_view>
@@ -47,6 +48,32 @@ class KeyIndex {
       }
       if (s.tag == tag && key_of(s.index_plus_1 - 1) == key) return {s.index_plus_1 - 1, false};
     }
+  }
+
+  //! Removes `key` (call while key_of still gives its key); false if it is absent.
+  template <class KeyOf>
+  bool erase(std::string_view key, KeyOf&& key_of) {
+    if (slots_.empty()) return false;
+    const uint32_t tag = tag_of(key);
+    size_t i = tag & mask_;
+    for (;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.index_plus_1 == 0) return false;
+      if (s.tag == tag && key_of(s.index_plus_1 - 1) == key) break;
+    }
+    // Backward shift: move later entries of the probe run into the hole unless their home
+    // position lies cyclically in (hole, their position].
+    for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
+      if (slots_[j].index_plus_1 == 0) break;
+      const size_t home = slots_[j].tag & mask_;
+      const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+      if (stays) continue;
+      slots_[i] = slots_[j];
+      i = j;
+    }
+    slots_[i] = Slot{};
+    --size_;
+    return true;
   }
 
   size_t size() const { return size_; }
