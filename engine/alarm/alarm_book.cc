@@ -121,6 +121,7 @@ void AlarmBook::raise(registry::ElderState& e, const rules::Rule& rule, std::str
     req.lon = e.profile.home_lon();
     req.created = ts;
     req.window_start = ts;
+    req.region = e.profile.region();
     dispatch_.request_order(req);
   }
   e.alarms.push_back(std::move(a));

@@ -35,7 +35,7 @@ void AgencyIndex::upsert(const vigil::v1::Agency& agency) {
     vigil::state::AgencyRecord record;
     *record.mutable_agency() = agency;
     restore(record);
-    entries_.back().dirty = true;
+    entries_[by_id_.at(agency.agency_id())].dirty = true;
     return;
   }
   AgencyEntry& e = entries_[it->second];
@@ -47,11 +47,31 @@ void AgencyIndex::upsert(const vigil::v1::Agency& agency) {
 }
 
 void AgencyIndex::restore(const vigil::state::AgencyRecord& record) {
-  auto idx = static_cast<uint32_t>(entries_.size());
-  entries_.push_back(AgencyEntry{record});
-  entries_.back().refresh();
+  if (by_id_.count(record.agency().agency_id()) != 0) erase(record.agency().agency_id());
+  uint32_t idx;
+  if (free_.empty()) {
+    idx = static_cast<uint32_t>(entries_.size());
+    entries_.push_back(AgencyEntry{record});
+  } else {
+    idx = free_.back();
+    free_.pop_back();
+    entries_[idx] = AgencyEntry{record};
+  }
+  entries_[idx].refresh();
   by_id_[record.agency().agency_id()] = idx;
   index(idx);
+}
+
+bool AgencyIndex::erase(const std::string& agency_id) {
+  auto it = by_id_.find(agency_id);
+  if (it == by_id_.end()) return false;
+  const uint32_t idx = it->second;
+  unindex(idx);
+  by_id_.erase(it);
+  entries_[idx] = AgencyEntry{};
+  entries_[idx].live = false;
+  free_.push_back(idx);
+  return true;
 }
 
 AgencyEntry* AgencyIndex::find(const std::string& agency_id) {

@@ -28,6 +28,7 @@ struct AgencyEntry {
   int capacity = 0;
   double rating = 0;
   bool active = false;
+  bool live = true;  //!< false: erased, its index waits for the next agency
 
   //! Re-reads the copies; call after changing record.agency().
   void refresh() {
@@ -52,6 +53,9 @@ class AgencyIndex {
   void restore(const vigil::state::AgencyRecord& record);
 
   AgencyEntry* find(const std::string& agency_id);
+  //! Removes an agency (a dispatcher dropping a task's regions); its index is reused by the
+  //! next agency added. False if there is none.
+  bool erase(const std::string& agency_id);
 
   //! Agencies offering `category` within `radius_km` of (lat, lon), in no particular order, with
   //! the distance in km, into `out` (cleared first). Capacity is not checked here.
@@ -63,9 +67,11 @@ class AgencyIndex {
 
   template <class Fn>
   void for_each(Fn&& fn) {
-    for (auto& e : entries_) fn(e);
+    for (auto& e : entries_) {
+      if (e.live) fn(e);
+    }
   }
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return by_id_.size(); }
 
  private:
   using Value = std::pair<Point, uint32_t>;
@@ -74,6 +80,7 @@ class AgencyIndex {
   void unindex(uint32_t idx);
 
   std::vector<AgencyEntry> entries_;
+  std::vector<uint32_t> free_;  //!< indices of erased entries, reused first
   std::unordered_map<std::string, uint32_t> by_id_;
   std::unordered_map<std::string, Tree> trees_;  //!< by category
   std::vector<Value> hits_;                      //!< query scratch, reused

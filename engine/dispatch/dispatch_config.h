@@ -26,6 +26,10 @@ struct DispatchConfig {
   double weight_distance = 0.5;  //!< score = wd*d/radius + wl*load/cap + wr*(5-rating)/5
   double weight_load = 0.3;
   double weight_rating = 0.2;
+  //! Task partitions (docs/design.md, "State that moves with its partition"): when > 0 the
+  //! dispatcher's state is owned per task, the task of a region being
+  //! state::task_of(region_key(region), task_partitions) (its `orders` partition). 0: off.
+  int32_t task_partitions = 0;
 
   double radius_km(const std::string& category) const {
     auto it = category_kmh.find(category);

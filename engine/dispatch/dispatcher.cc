@@ -179,6 +179,7 @@ void Dispatcher::create_order(const OrderRequest& r, TimeMs now) {
   set_ts(o.mutable_window_start(), r.window_start ? r.window_start : r.created);
   if (r.window_end) set_ts(o.mutable_window_end(), r.window_end);
   o.set_alarm_id(r.alarm_id);
+  o.set_region(r.region);
   metrics().orders_created.add();
   transition(o, vigil::v1::CREATED, now,
              r.alarm_id.empty() ? "service_request" : "alarm " + r.alarm_id);
@@ -395,6 +396,7 @@ void Dispatcher::advance_to(TimeMs now) {
     auto it = orders_.find(t.key);
     if (it == orders_.end()) continue;
     OrderRecord& o = it->second;
+    if (tasks_on()) sink_.set_task(task_of_region(o.region()));
     if (t.kind == kLateDeadline) {
       // Stale unless this is still the order's deadline and nobody has arrived.
       if (o.late_due_ms() != t.due || !awaiting_arrival(o.state())) continue;
@@ -426,34 +428,42 @@ void Dispatcher::collect_dirty(state::StateOps& ops) {
   for (const auto& id : dirty_orders_) {
     auto it = orders_.find(id);
     if (it == orders_.end()) continue;
-    ops.put(order_key(id), it->second.SerializeAsString());
-    ops.put(elder_order_key(it->second.elder_id(), id), "");
+    const int32_t task = task_of_region(it->second.region());
+    ops.put(order_key(id), it->second.SerializeAsString(), task);
+    ops.put(elder_order_key(it->second.elder_id(), id), "", task);
   }
   dirty_orders_.clear();
   agencies_.for_each([&](AgencyEntry& e) {
     if (!e.dirty) return;
-    ops.put("g/" + e.record.agency().agency_id(), e.record.SerializeAsString());
+    ops.put("g/" + e.record.agency().agency_id(), e.record.SerializeAsString(),
+            task_of_region(e.record.agency().region()));
     e.dirty = false;
   });
 }
 
+bool Dispatcher::load_agency(std::string_view v) {
+  vigil::state::AgencyRecord r;
+  if (!r.ParseFromArray(v.data(), static_cast<int>(v.size()))) return false;
+  agencies_.restore(r);
+  return true;
+}
+
+bool Dispatcher::load_order(std::string_view k, std::string_view v) {
+  OrderRecord o;
+  if (!o.ParseFromArray(v.data(), static_cast<int>(v.size()))) return false;
+  if (o.state() == vigil::v1::OFFERED && o.offer_expires_ms() != 0) {
+    timers_.arm(o.offer_expires_ms(), kOfferExpiry, 0, o.attempt(), o.order_id());
+    if (AgencyEntry* a = agencies_.find(o.agency_id())) a->pending++;
+  }
+  if (o.late_due_ms() != 0) timers_.arm(o.late_due_ms(), kLateDeadline, 0, 0, o.order_id());
+  orders_.emplace(std::string(k), std::move(o));
+  return true;
+}
+
 Status Dispatcher::load(const state::StateStore& store) {
-  auto s = store.scan("g/", [&](std::string_view, std::string_view v) {
-    vigil::state::AgencyRecord r;
-    if (r.ParseFromArray(v.data(), static_cast<int>(v.size()))) agencies_.restore(r);
-  });
+  auto s = store.scan("g/", [&](std::string_view, std::string_view v) { load_agency(v); });
   if (!s) return s;
-  s = store.scan("d/", [&](std::string_view k, std::string_view v) {
-    OrderRecord o;
-    if (!o.ParseFromArray(v.data(), static_cast<int>(v.size()))) return;
-    if (o.state() == vigil::v1::OFFERED && o.offer_expires_ms() != 0) {
-      timers_.arm(o.offer_expires_ms(), kOfferExpiry, 0, o.attempt(), o.order_id());
-      if (AgencyEntry* a = agencies_.find(o.agency_id())) a->pending++;
-    }
-    if (o.late_due_ms() != 0) timers_.arm(o.late_due_ms(), kLateDeadline, 0, 0, o.order_id());
-    orders_.emplace(std::string(k), std::move(o));
-  });
-  return s;
+  return store.scan("d/", [&](std::string_view k, std::string_view v) { load_order(k, v); });
 }
 
 }  // namespace vigil::dispatch

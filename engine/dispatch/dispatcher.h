@@ -56,6 +56,24 @@ class Dispatcher {
   //! Loads agencies and orders from the store and re-arms offer expiries and late deadlines.
   Status load(const state::StateStore& store);
 
+  // Tasks (DispatchConfig::task_partitions > 0; engine/dispatch/README.md "Tasks"): the
+  // dispatcher tells its sink each timer's task (set_task), annotates its StateOps with the
+  // task of the agency's or order's region, and can drop and restore a task's state.
+  int32_t task_partitions() const { return config_.task_partitions; }
+  //! state::task_of(region_key(region), task_partitions); -1 without tasks.
+  int32_t task_of_region(const std::string& region) const;
+  //! The task of an order's region; -1 without tasks or for an unknown order.
+  int32_t task_of_order(const std::string& order_id) const;
+  //! Forgets the agencies and orders of regions of `task`, and their timers. Emits nothing.
+  //! No-op without tasks.
+  void drop_task(int32_t task);
+  //! Replaces agencies and orders with the stored values of `kv` (keys g/<agency>, d/<order>
+  //! and do/<elder>/<order> as collect_dirty writes them, any order; do/ carry nothing to load),
+  //! as load() does: re-arms offer expiries and late deadlines (overdue ones fire on the next
+  //! advance_to), recounts every agency's pending offers, and marks them all dirty so that the
+  //! next checkpoint writes them again. `now` is the engine time of the restore.
+  void restore(const std::vector<std::pair<std::string, std::string>>& kv, TimeMs now);
+
   const vigil::state::OrderRecord* order(const std::string& order_id) const;
   AgencyIndex& agencies() { return agencies_; }
 
@@ -67,6 +85,12 @@ class Dispatcher {
 
  private:
   enum TimerKind : uint32_t { kOfferExpiry = 0, kLateDeadline = 1 };
+
+  //! load()'s and restore()'s steps: one stored agency; one stored order with its timers.
+  //! Return false for a value that does not parse.
+  bool load_agency(std::string_view value);
+  bool load_order(std::string_view order_id, std::string_view value);
+  bool tasks_on() const { return config_.task_partitions > 0; }
 
   void offer_next(vigil::state::OrderRecord& o, TimeMs now, const std::string& reason);
   void transition(vigil::state::OrderRecord& o, vigil::v1::OrderState state, TimeMs ts,

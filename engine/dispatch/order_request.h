@@ -24,6 +24,7 @@ struct OrderRequest {
   TimeMs created = 0;
   TimeMs window_start = 0;
   TimeMs window_end = 0;
+  std::string region;  //!< the elder's region ("" if unknown): the `orders` key and the task
 };
 
 //! An elder's or operator's action on an order, with the elder it came from; or an operator's
@@ -53,6 +54,13 @@ class DispatchPort {
   virtual void request_order(const OrderRequest& request) = 0;
   virtual void order_action(const OrderActionRequest& request) = 0;
 };
+
+//! The `orders` key of a region (engine/runtime/order_router.h). An empty region (an elder or
+//! agency without one) gets a fixed key of its own, never a null key, which Kafka would spread
+//! over random partitions. With tasks, a region's task is state::task_of(region_key(region)).
+inline std::string region_key(const std::string& region) {
+  return region.empty() ? std::string("(no region)") : region;
+}
 
 //! The order id of an alarm's automatic order.
 inline std::string order_id_for_alarm(const std::string& alarm_id) { return "ord-" + alarm_id; }

@@ -45,6 +45,10 @@ class Sink {
   //! Waits until everything emitted so far is durable at the destination, up to timeout_ms.
   //! Returns kBroker/kIo naming what is still outstanding on failure.
   virtual Status flush(int timeout_ms) = 0;
+  //! The task whose work the next emits are (engine/state/task.h): an owner thread running
+  //! with tasks calls it before each piece of work that can emit (a record, a timer). Sinks
+  //! that do not track tasks ignore it (the default); runtime::OwnerSink stamps its records.
+  virtual void set_task(int32_t /*task*/) {}
 
   // Exactly-once delivery (engine/state/README.md, "Exactly-once outputs"). The engine hands
   // a checkpoint's outputs over only after that checkpoint is durable, each with a tag

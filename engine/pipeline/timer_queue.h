@@ -40,6 +40,17 @@ class TimerQueue {
   //! Due time of the earliest timer, or INT64_MAX.
   TimeMs next_due() const { return heap_.empty() ? INT64_MAX : heap_.top().due; }
   size_t size() const { return heap_.size(); }
+  //! Removes the timers for which `drop(timer)` is true (an owner dropping state). O(n).
+  template <class Drop>
+  void remove_if(Drop&& drop) {
+    std::vector<Timer> kept;
+    kept.reserve(heap_.size());
+    while (!heap_.empty()) {
+      if (!drop(heap_.top())) kept.push_back(heap_.top());
+      heap_.pop();
+    }
+    for (auto& t : kept) heap_.push(std::move(t));  // seq kept: the same firing order
+  }
 
  private:
   struct Later {

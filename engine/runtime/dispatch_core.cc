@@ -8,6 +8,13 @@ namespace vigil::runtime {
 
 void DispatchCore::process(const InputRecord& rec, TimeMs now) {
   now_ = std::max(now_, now);
+  const bool tasks = dispatcher_.task_partitions() > 0;
+  if (tasks) sink_.set_task(rec.partition);
+  in_record_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done{in_record_};
   if (rec.topic == InTopic::kOrders) {  // internal: its inputs were counted where they were read
     apply_routed(rec, now);
     return;
@@ -39,10 +46,24 @@ void DispatchCore::apply(const InputRecord& rec, TimeMs now) {
 }
 
 void DispatchCore::request_order(const dispatch::OrderRequest& request) {
+  if (!in_record_ && dispatcher_.task_partitions() > 0) {
+    sink_.set_task(dispatcher_.task_of_region(request.region));  // from a shard's ring
+  }
   dispatcher_.create_order(request, std::max(now_, request.created));
 }
 
 void DispatchCore::order_action(const dispatch::OrderActionRequest& request) {
+  if (!in_record_ && dispatcher_.task_partitions() > 0) {
+    const std::string order_id = request.late_alarm ? std::string() : request.action.order_id();
+    int32_t task = order_id.empty() ? -1 : dispatcher_.task_of_order(order_id);
+    if (request.late_alarm) {  // <elder>:order_late:<order>
+      const auto at = request.alarm_action.alarm_id().find(":order_late:");
+      if (at != std::string::npos) {
+        task = dispatcher_.task_of_order(request.alarm_action.alarm_id().substr(at + 12));
+      }
+    }
+    sink_.set_task(task);
+  }
   auto s = request.late_alarm ? dispatcher_.on_late_alarm_action(request, request.ts)
                               : dispatcher_.on_order_action(request, request.ts);
   if (!s) {
@@ -89,6 +110,7 @@ void DispatchCore::apply_routed(const InputRecord& rec, TimeMs now) {
   switch (routed_msg_.body_case()) {
     case vigil::v1::RoutedOrder::kRequest:
       advance_to(now);  // timers due before it first, as the ring path does
+      if (dispatcher_.task_partitions() > 0) sink_.set_task(rec.partition);  // timers set theirs
       request_order(from_routed(routed_msg_.request()));
       return;
     case vigil::v1::RoutedOrder::kAction: {

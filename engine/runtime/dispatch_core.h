@@ -41,6 +41,14 @@ class DispatchCore final : public dispatch::DispatchPort {
 
   dispatch::Dispatcher& dispatcher() { return dispatcher_; }
 
+  // Tasks (DispatchConfig::task_partitions > 0): a record's work is the task of its partition,
+  // a request or action from a shard's ring that of its order's region, a timer's that of its
+  // order's region (the dispatcher sets it). See dispatch::Dispatcher for these two.
+  void drop_task(int32_t task) { dispatcher_.drop_task(task); }
+  void restore(const std::vector<std::pair<std::string, std::string>>& kv, TimeMs now) {
+    dispatcher_.restore(kv, now);
+  }
+
  private:
   //! The pre-routing path: applies an agency or registry-agency record to this dispatcher.
   void apply(const InputRecord& rec, TimeMs now);
@@ -53,6 +61,7 @@ class DispatchCore final : public dispatch::DispatchPort {
   AgencyRegionFn agency_region_;
   vigil::v1::RoutedOrder routed_msg_;
   TimeMs now_ = 0;
+  bool in_record_ = false;  //!< inside process(): the record's partition is the task
   vigil::v1::AgencyUpdate update_;
   vigil::v1::RegistryUpdate registry_;
 };

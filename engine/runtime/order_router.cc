@@ -15,6 +15,7 @@ void to_routed(const dispatch::OrderRequest& in, vigil::v1::RoutedRequest* out) 
   out->set_created_ms(in.created);
   out->set_window_start_ms(in.window_start);
   out->set_window_end_ms(in.window_end);
+  out->set_region(in.region);
 }
 
 void to_routed(const dispatch::OrderActionRequest& in, vigil::v1::RoutedAction* out) {
@@ -52,6 +53,7 @@ dispatch::OrderRequest from_routed(const vigil::v1::RoutedRequest& in) {
   r.created = in.created_ms();
   r.window_start = in.window_start_ms();
   r.window_end = in.window_end_ms();
+  r.region = in.region();
   return r;
 }
 

@@ -30,11 +30,8 @@ namespace vigil::runtime {
 //! registry (ingest::AgencyRegions).
 using AgencyRegionFn = std::function<std::optional<std::string>(const std::string& agency_id)>;
 
-//! The `orders` key of a region. An empty region (an elder or agency without one) gets a fixed
-//! key of its own, never a null key, which Kafka would spread over random partitions.
-inline std::string region_key(const std::string& region) {
-  return region.empty() ? std::string("(no region)") : region;
-}
+//! The `orders` key of a region (defined beside the requests: the dispatcher's tasks use it).
+using dispatch::region_key;
 
 void to_routed(const dispatch::OrderRequest& in, vigil::v1::RoutedRequest* out);
 void to_routed(const dispatch::OrderActionRequest& in, vigil::v1::RoutedAction* out);

@@ -45,6 +45,7 @@ void OwnerSink::emit(OutTopic topic, std::string_view key, const google::protobu
   r.topic = topic;
   r.key.assign(key);
   msg.SerializeToString(&r.bytes);
+  r.task = task_;
 }
 
 void OwnerSink::seal(std::vector<OutRecord>& out) {

@@ -23,6 +23,9 @@ struct OutRecord {
   OutTopic topic = OutTopic::kAlarms;
   std::string key;
   std::string bytes;
+  //! The task whose work emitted it (OwnerSink::set_task), -1 without tasks. Not in the outbox
+  //! encoding on disk: a record delivered again after a crash has -1.
+  int32_t task = -1;
 };
 
 //! An owner thread's sink. Every record goes to the observer (if any) at once, for views and
@@ -34,6 +37,9 @@ class OwnerSink final : public egress::Sink {
   OwnerSink(egress::Sink* observer, egress::Sink* direct) : observer_(observer), direct_(direct) {}
   void emit(OutTopic topic, std::string_view key, const google::protobuf::Message& msg) override;
   Status flush(int) override { return ok(); }
+  //! Stamps the records collected from now on with `task` (not passed on to the observer or
+  //! `direct`, which other owners share).
+  void set_task(int32_t task) override { task_ = task; }
   //! Appends this epoch's records to `out` and starts the next epoch. Owner thread, at a barrier.
   void seal(std::vector<OutRecord>& out);
 
@@ -41,6 +47,7 @@ class OwnerSink final : public egress::Sink {
   egress::Sink* observer_;
   egress::Sink* direct_;
   std::vector<OutRecord> records_;
+  int32_t task_ = -1;
 };
 
 //! The outbox's RocksDB value: records as (topic u8, key, bytes) with varint lengths.

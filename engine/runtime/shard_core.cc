@@ -39,16 +39,21 @@ ShardCore::ShardCore(uint32_t index, uint32_t shards, std::shared_ptr<const rule
       alarms_(sink, dispatch, options.alarm) {}
 
 registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
-  // The new elder's record holds its id before the index reads it back (key_of).
-  const auto next = static_cast<uint32_t>(elders_.size());
+  // The new elder's record holds its id before the index reads it back (key_of). A new elder
+  // takes an index drop_task() freed (its handles are all kNil) before growing the table.
+  const auto next = free_.empty() ? static_cast<uint32_t>(elders_.size()) : free_.back();
   const uint32_t found = find_elder(elder_id);
   const bool inserted = found == pipeline::KeyIndex::kNone;
   if (inserted) {
-    registry::ElderState& e = elders_.emplace_back();
+    const bool reused = !free_.empty();
+    if (reused) free_.pop_back();
+    registry::ElderState& e = reused ? elders_[next] : elders_.emplace_back();
     e.profile.set_elder_id(elder_id);
     index_of_.insert(elder_id, next, [this](uint32_t k) { return id_at(k); });
     e.slots.resize(engine_.rules().rules().size());
-    handles_.resize(elders_.size() * engine_.rules().rules().size(), pipeline::TimerWheel::kNil);
+    if (!reused) {
+      handles_.resize(elders_.size() * engine_.rules().rules().size(), pipeline::TimerWheel::kNil);
+    }
   }
   current_ = inserted ? next : found;
   before_change(current_);
@@ -80,6 +85,7 @@ void ShardCore::note_event_time(int32_t partition, TimeMs ts) {
 
 void ShardCore::process(const InputRecord& rec, TimeMs now) {
   metrics().events_in.add();
+  if (tasks_on()) sink_.set_task(rec.partition);
   switch (rec.topic) {
     case InTopic::kTelemetry: on_telemetry(rec, now); break;
     case InTopic::kCalls: on_call(rec, now); break;
@@ -100,6 +106,7 @@ bool ShardCore::key_matches(const InputRecord& rec, const std::string& elder_id,
 void ShardCore::on_telemetry(const InputRecord& rec, TimeMs now) {
   if (!decode_valid(rec, &event_, sink_, now)) return;
   if (!key_matches(rec, event_.elder_id(), now)) return;
+  if (!task_matches(rec, event_.elder_id(), now)) return;
   const TimeMs ts = to_ms(event_.ts());
   note_event_time(rec.partition, ts);
   registry::ElderState& e = elder_for(event_.elder_id());
@@ -124,6 +131,7 @@ dispatch::OrderActionRequest order_action_request(const vigil::v1::CallEvent& ca
 void ShardCore::on_call(const InputRecord& rec, TimeMs now) {
   if (!decode_valid(rec, &call_, sink_, now)) return;
   if (!key_matches(rec, call_.elder_id(), now)) return;
+  if (!task_matches(rec, call_.elder_id(), now)) return;
   const TimeMs ts = to_ms(call_.ts());
   registry::ElderState& e = elder_for(call_.elder_id());
   const bool was_dirty = e.dirty;
@@ -145,6 +153,7 @@ void ShardCore::on_call(const InputRecord& rec, TimeMs now) {
       req.created = ts;
       req.window_start = sr.has_window_start() ? to_ms(sr.window_start()) : ts;
       req.window_end = sr.has_window_end() ? to_ms(sr.window_end()) : 0;
+      req.region = e.profile.region();
       dispatch_.request_order(req);
       break;
     }
@@ -175,6 +184,7 @@ void ShardCore::on_registry(const InputRecord& rec, TimeMs now) {
   const std::string& id = registry_.has_elder() ? registry_.elder().elder_id()
                                                 : registry_.device().elder_id();
   if (!key_matches(rec, id, now)) return;
+  if (!task_matches(rec, id, now)) return;
   registry::ElderState& e = elder_for(id);
   const bool was_dirty = e.dirty;
   if (registry_.has_elder()) {
@@ -193,6 +203,7 @@ void ShardCore::advance_to(TimeMs now) {
     current_ = t.key;
     before_change(t.key);
     registry::ElderState& e = elders_[t.key];
+    if (tasks_on()) sink_.set_task(task_of_elder(e.profile.elder_id()));
     const bool was_dirty = e.dirty;
     metrics().timers_fired.add();
     const TimeMs late_by = now - t.due;
@@ -214,6 +225,7 @@ void ShardCore::advance_to(TimeMs now) {
     if (k == pipeline::KeyIndex::kNone) return nullptr;
     touched_.push_back(k);
     before_change(k);
+    if (tasks_on()) sink_.set_task(task_of_elder(id));
     return &elders_[k];
   });
   for (uint32_t k : touched_) {
@@ -259,8 +271,10 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
   handles_.assign(elders_.size() * n, pipeline::TimerWheel::kNil);
   ++epoch_;  // anything armed before is stale; kept rules' timers are re-armed below
   for (uint32_t k = 0; k < elders_.size(); ++k) {
+    if (!free_.empty() && is_free(k)) continue;
     current_ = k;
     registry::ElderState& e = elders_[k];
+    if (tasks_on()) sink_.set_task(task_of_elder(e.profile.elder_id()));
     const bool was_dirty = e.dirty;
     for (const std::string* id : removed) {
       if (alarm::AlarmBook::active(e, *id) != nullptr) {
@@ -306,6 +320,7 @@ bool ShardCore::reload_in_place(const rules::RuleSet& next, const std::vector<in
     if (old.index_of(next.rules()[j].id) != static_cast<int>(j)) return false;
   }
   for (uint32_t k = 0; k < elders_.size(); ++k) {
+    if (!free_.empty() && is_free(k)) continue;
     registry::ElderState& e = elders_[k];
     const bool was_dirty = e.dirty;
     if (e.slots.size() != n) e.slots.resize(n);
@@ -399,8 +414,12 @@ bool ShardCore::continue_snapshot(size_t budget) {
   // RocksDB's memtable inserts a batch's keys much faster in key order (its skip list reuses the
   // previous insert's position), and sorting here runs on the shard thread, not the commit
   // thread that writes the batch. Stable: a key put twice keeps its last value last.
-  std::stable_sort(snap_ops_->puts.begin(), snap_ops_->puts.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (tasks_on()) {
+    sort_puts_with_tasks(*snap_ops_);  // put_tasks follow their puts
+  } else {
+    std::stable_sort(snap_ops_->puts.begin(), snap_ops_->puts.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
   snap_list_.clear();
   snap_ops_ = nullptr;
   return true;
@@ -413,13 +432,14 @@ void ShardCore::snapshot_elder(uint32_t k) {
   state::StateOps& ops = *snap_ops_;
   const auto& ids = engine_.rules().ids();
   const std::string& id = e.profile.elder_id();
+  const int32_t task = task_of_elder(id);
   std::string key;
   if (e.profile_dirty) {
     // The registry part: only when a registry record changed it (rare), never per event.
     std::string value;
     registry::append_profile(e, &value);
     key.assign("p/").append(id);
-    ops.put(key, std::move(value));
+    ops.put(key, std::move(value), task);
     e.profile_dirty = false;
   }
   // Slots that went idle with no timer pending give their memory back (a restart drops them
@@ -433,43 +453,53 @@ void ShardCore::snapshot_elder(uint32_t k) {
   key.assign("e/").append(id);
   if (stored_.size() <= k) stored_.resize(k + 1, false);
   if (!value.empty()) {
-    ops.put(key, std::move(value));
+    ops.put(key, std::move(value), task);
     stored_[k] = true;
   } else if (stored_[k]) {
-    ops.del(key);  // no rule or alarm state left: an empty elder needs no record
+    ops.del(key, task);  // no rule or alarm state left: an empty elder needs no record
     stored_[k] = false;
   }
   e.dirty = false;
 }
 
+uint32_t ShardCore::apply_stored(char kind, std::string_view id, std::string_view value,
+                                 size_t& corrupt) {
+  if (pipeline::shard_of(id, shards_) != index_) return pipeline::KeyIndex::kNone;
+  vigil::state::ElderRecord& r = record_;
+  r.Clear();
+  if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    ++corrupt;
+    return pipeline::KeyIndex::kNone;
+  }
+  registry::ElderState& e = elder_for(std::string(id));
+  registry::merge_record(e, r, engine_.rules().ids());
+  e.profile.set_elder_id(std::string(id));
+  if (kind == 'e') {
+    if (stored_.size() <= current_) stored_.resize(current_ + 1, false);
+    stored_[current_] = true;
+  }
+  return current_;
+}
+
+void ShardCore::rearm_elder(uint32_t k) {
+  current_ = k;
+  engine_.rearm(elders_[k], *this);
+  alarms_.rearm(elders_[k]);
+}
+
 Status ShardCore::load(const state::StateStore& store) {
-  const auto& ids = engine_.rules().ids();
   size_t corrupt = 0;
-  vigil::state::ElderRecord r;
   // p/ (profile, devices) first, then e/ (rule and alarm state; a store written before the
   // split holds the whole record there, which merges the same way).
   for (const char* prefix : {"p/", "e/"}) {
     auto s = store.scan(prefix, [&](std::string_view key, std::string_view value) {
-      if (pipeline::shard_of(key, shards_) != index_) return;
-      r.Clear();
-      if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-        ++corrupt;
-        return;
-      }
-      registry::ElderState& e = elder_for(std::string(key));
-      registry::merge_record(e, r, ids);
-      e.profile.set_elder_id(std::string(key));
-      if (prefix[0] == 'e') {
-        if (stored_.size() <= current_) stored_.resize(current_ + 1, false);
-        stored_[current_] = true;
-      }
+      apply_stored(prefix[0], key, value, corrupt);
     });
     if (!s) return s;
   }
   for (uint32_t k = 0; k < elders_.size(); ++k) {
-    current_ = k;
-    engine_.rearm(elders_[k], *this);
-    alarms_.rearm(elders_[k]);
+    if (!free_.empty() && is_free(k)) continue;
+    rearm_elder(k);
   }
   if (corrupt) log::error("shard", "skipped ", corrupt, " unreadable elder records");
   return ok();

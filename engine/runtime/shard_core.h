@@ -60,6 +60,11 @@ struct ShardOptions {
   TimeMs late_timer_ms = 0;
   //! Answer targets (escalations) and flapping (engine/alarm/README.md).
   alarm::AlarmConfig alarm;
+  //! Task partitions (docs/design.md, "State that moves with its partition"): when > 0 the
+  //! shard tells its sink each piece of work's task (set_task), annotates its StateOps with the
+  //! elder's task, dead-letters records on another partition than their elder's task, and can
+  //! drop_task() and restore(). 0 (the default): none of that, behaviour as before.
+  int32_t task_partitions = 0;
 };
 
 //! What a rule-set swap did (for the log and tests).
@@ -108,11 +113,28 @@ class ShardCore final : public rules::RuleEffects {
   //! Loads the elders this shard owns from the store (p/ then e/) and re-arms their timers.
   Status load(const state::StateStore& store);
 
+  // Tasks (ShardOptions::task_partitions > 0; engine/runtime/README.md "Tasks").
+  //! The task of an elder: state::task_of(elder_id, task_partitions); -1 without tasks.
+  int32_t task_of_elder(std::string_view elder_id) const;
+  //! Forgets every elder of `task`: rule state, timers, alarms and their escalations, dirty
+  //! and stored marks, index entry. Emits nothing. A snapshot in progress is completed first.
+  //! Freed elder indices are reused by the next new or restored elders. No-op without tasks.
+  void drop_task(int32_t task);
+  //! Replaces the elders of `kv` (store keys p/<id> and e/<id> with values exactly as this
+  //! shard writes them, any order; other keys and other shards' elders are skipped) with the
+  //! stored state, as load() does, re-arms their timers (overdue ones fire on the next
+  //! advance_to, as after a restart), and marks each restored elder dirty with its p/ too, so
+  //! the next checkpoint writes all of them again. `now` is the engine time of the restore
+  //! (nothing fires inside restore). A snapshot in progress is completed first.
+  void restore(const std::vector<std::pair<std::string, std::string>>& kv, TimeMs now);
+
   //! Earliest armed timer (INT64_MAX if none).
   TimeMs next_due() { return std::min(timers_.next_due(), alarms_.next_due()); }
   //! Answer-time figures of this shard's alarms (read after the shard thread stopped).
   const alarm::AnswerTimes& answer_times() const { return alarms_.answer_times(); }
-  size_t elders() const { return elders_.size(); }
+  size_t elders() const { return elders_.size() - free_.size(); }
+  //! Elder records allocated, free ones (drop_task) included: memory, for tests and figures.
+  size_t elder_slots() const { return elders_.size(); }
   size_t timers() const { return timers_.size(); }
   const registry::ElderState* elder(const std::string& id) const;
 
@@ -139,6 +161,18 @@ class ShardCore final : public rules::RuleEffects {
   bool reload_in_place(const rules::RuleSet& next, const std::vector<int>& from, ReloadStats& stats);
   void note_event_time(int32_t partition, TimeMs ts);
   bool key_matches(const InputRecord& rec, const std::string& elder_id, TimeMs now);
+  //! With tasks: false (and a deadletter) if the record is not on its elder's task partition.
+  bool task_matches(const InputRecord& rec, const std::string& elder_id, TimeMs now);
+  bool tasks_on() const { return options_.task_partitions > 0; }
+  //! A freed elder index (drop_task): its record is empty, its id too (ids are never empty).
+  bool is_free(uint32_t k) const { return elders_[k].profile.elder_id().empty(); }
+  //! Cancels elder k's timers, removes it from the index and frees its index (drop, restore).
+  void forget_elder(uint32_t k);
+  //! load()'s and restore()'s step: merges one stored value (`kind` 'p' or 'e') into elder
+  //! `id`; returns its index, or kNone if it is not this shard's or does not parse (`corrupt`).
+  uint32_t apply_stored(char kind, std::string_view id, std::string_view value, size_t& corrupt);
+  //! Re-arms elder k's rule timers and escalations from its state (load, restore).
+  void rearm_elder(uint32_t k);
   void on_telemetry(const InputRecord& rec, TimeMs now);
   void on_call(const InputRecord& rec, TimeMs now);
   void on_registry(const InputRecord& rec, TimeMs now);
@@ -176,7 +210,12 @@ class ShardCore final : public rules::RuleEffects {
   std::vector<uint32_t> snap_list_;
   size_t snap_next_ = 0;
   std::vector<bool> snap_pending_;  //!< [elder]: on snap_list_ and not yet serialised
+  std::vector<uint32_t> free_;  //!< elder indices freed by drop_task/restore, reused first
 };
+
+//! Sorts ops.puts by key, stably (a key put twice keeps its last value last), with put_tasks
+//! kept parallel to them.
+void sort_puts_with_tasks(state::StateOps& ops);
 
 //! The whole stored record of one elder (its p/ and e/ values merged), std::nullopt if neither
 //! is stored or they do not parse. For the console and tools; any thread.

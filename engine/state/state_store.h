@@ -27,15 +27,29 @@
 namespace vigil::state {
 
 //! Puts and deletes an owner hands to a checkpoint. Owned by the thread that fills it.
+//! Each put and delete also carries the task (engine/state/task.h) whose state it is, in the
+//! parallel vectors put_tasks/del_tasks (same lengths as puts/deletes): -1 when the engine runs
+//! without tasks, and for keys that are no task's (alarm history h/, coordinator keys). The
+//! engine writes the ops of a task >= 0 to that task's changelog partition too.
 struct StateOps {
   std::vector<std::pair<std::string, std::string>> puts;
   std::vector<std::string> deletes;
-  void put(std::string key, std::string value) { puts.emplace_back(std::move(key), std::move(value)); }
-  void del(std::string key) { deletes.push_back(std::move(key)); }
+  std::vector<int32_t> put_tasks;  //!< [i]: the task of puts[i]
+  std::vector<int32_t> del_tasks;  //!< [i]: the task of deletes[i]
+  void put(std::string key, std::string value, int32_t task = -1) {
+    puts.emplace_back(std::move(key), std::move(value));
+    put_tasks.push_back(task);
+  }
+  void del(std::string key, int32_t task = -1) {
+    deletes.push_back(std::move(key));
+    del_tasks.push_back(task);
+  }
   bool empty() const { return puts.empty() && deletes.empty(); }
   void clear() {
     puts.clear();
     deletes.clear();
+    put_tasks.clear();
+    del_tasks.clear();
   }
 };
 
