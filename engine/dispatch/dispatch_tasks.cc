@@ -89,4 +89,14 @@ void Dispatcher::restore(const std::vector<std::pair<std::string, std::string>>&
   if (corrupt) log::error("dispatch", "restore skipped ", corrupt, " unreadable records");
 }
 
+void Dispatcher::mark_task_dirty(int32_t task) {
+  if (!tasks_on()) return;
+  agencies_.for_each([&](AgencyEntry& e) {
+    if (task_of_region(e.record.agency().region()) == task) e.dirty = true;
+  });
+  for (const auto& [id, o] : orders_) {
+    if (task_of_region(o.region()) == task) dirty_orders_.insert(id);
+  }
+}
+
 }  // namespace vigil::dispatch

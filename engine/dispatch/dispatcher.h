@@ -73,6 +73,9 @@ class Dispatcher {
   //! advance_to), recounts every agency's pending offers, and marks them all dirty so that the
   //! next checkpoint writes them again. `now` is the engine time of the restore.
   void restore(const std::vector<std::pair<std::string, std::string>>& kv, TimeMs now);
+  //! Marks every agency and order of `task` dirty, so that the next collect_dirty writes the
+  //! whole task (a changelog rewrite).
+  void mark_task_dirty(int32_t task);
 
   const vigil::state::OrderRecord* order(const std::string& order_id) const;
   AgencyIndex& agencies() { return agencies_; }

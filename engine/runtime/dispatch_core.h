@@ -45,6 +45,7 @@ class DispatchCore final : public dispatch::DispatchPort {
   // a request or action from a shard's ring that of its order's region, a timer's that of its
   // order's region (the dispatcher sets it). See dispatch::Dispatcher for these two.
   void drop_task(int32_t task) { dispatcher_.drop_task(task); }
+  void mark_task_dirty(int32_t task) { dispatcher_.mark_task_dirty(task); }
   void restore(const std::vector<std::pair<std::string, std::string>>& kv, TimeMs now) {
     dispatcher_.restore(kv, now);
   }

@@ -18,15 +18,16 @@
 
 namespace vigil::runtime {
 
-namespace {
-//! Back-off for a thread with nothing to do: spin briefly, then sleep a little.
-void idle(int& spins) {
+void detail::idle(int& spins) {
   if (++spins < 64) {
     std::this_thread::yield();
   } else {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
 }
+
+namespace {
+using detail::idle;
 }  // namespace
 
 //! A shard's DispatchPort in live mode: puts order work on the shard's ring to the dispatcher.
@@ -81,6 +82,8 @@ Status Engine::start() {
                                                        options_.exactly_once ? nullptr : &sink_));
   }
   sealed_.resize(owners);
+  const int32_t tasks = task_mode() ? options_.task_log->partitions() : 0;
+  options_.dispatch.task_partitions = tasks;
   dispatch_ = std::make_unique<DispatchCore>(options_.dispatch, *owner_sinks_.back());
   const bool routed = options_.dispatch.routing == dispatch::Routing::kKafka;
   if (routed) dispatch_->route_through_kafka(options_.agency_region);
@@ -108,6 +111,7 @@ Status Engine::start() {
     so.max_out_of_order_ms = options_.max_out_of_order_ms;
     so.late_timer_ms = options_.late_timer_ms;
     so.alarm = options_.alarm;
+    so.task_partitions = tasks;
     shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, *owner_sinks_[i], *ports_.back(), so));
     shard_done_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     shard_reloads_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
@@ -135,18 +139,6 @@ Status Engine::start() {
   started_ = true;
   last_checkpoint_ns_ = clock_.steady_ns();
   return ok();
-}
-
-template <class Ring, class Fill>
-void Engine::push(Ring& ring, Fill&& fill) {
-  auto* slot = ring.try_claim();
-  int spins = 0;
-  while (slot == nullptr) {
-    idle(spins);
-    slot = ring.try_claim();
-  }
-  fill(*slot);
-  ring.publish();
 }
 
 void Engine::submit(const InputRecord& rec) {
@@ -504,8 +496,7 @@ Status Engine::wait_delivered() {
   return wait_acknowledged("the outputs", [&](int ms) { return sink_.flush(ms); });
 }
 
-template <class Flush>
-Status Engine::wait_acknowledged(const char* what, Flush&& flush) {
+Status Engine::wait_acknowledged(const char* what, const std::function<Status(int)>& flush) {
   const int64_t deadline = clock_.steady_ns() + int64_t{options_.delivery_timeout_ms} * 1'000'000;
   int64_t next_log = clock_.steady_ns() + 10'000'000'000;
   for (;;) {

@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -207,8 +208,7 @@ class Engine {
   //! Task mode: the outputs of a restored task's last checkpoint that the topics lack.
   Status redeliver(const TaskMarker& marker);
   //! Retries `flush` (a sink's or the changelog's) until it succeeds or the delivery timeout.
-  template <class Flush>
-  Status wait_acknowledged(const char* what, Flush&& flush);
+  Status wait_acknowledged(const char* what, const std::function<Status(int)>& flush);
   //! Emits the records, tagged, except the indices in `skip` (sorted).
   void deliver(const std::vector<OutRecord>& records, uint64_t epoch,
                const std::vector<uint32_t>& skip, egress::Sink& to);
@@ -290,5 +290,22 @@ class Engine {
   uint64_t untasked_outputs_ = 0;
   vigil::v1::RegistryUpdate registry_;  //!< ingest thread's decode buffer for routing
 };
+
+namespace detail {
+//! Back-off for a thread with nothing to do: spin briefly, then sleep a little.
+void idle(int& spins);
+}  // namespace detail
+
+template <class Ring, class Fill>
+void Engine::push(Ring& ring, Fill&& fill) {
+  auto* slot = ring.try_claim();
+  int spins = 0;
+  while (slot == nullptr) {
+    detail::idle(spins);
+    slot = ring.try_claim();
+  }
+  fill(*slot);
+  ring.publish();
+}
 
 }  // namespace vigil::runtime

@@ -127,6 +127,9 @@ class ShardCore final : public rules::RuleEffects {
   //! the next checkpoint writes all of them again. `now` is the engine time of the restore
   //! (nothing fires inside restore). A snapshot in progress is completed first.
   void restore(const std::vector<std::pair<std::string, std::string>>& kv, TimeMs now);
+  //! Marks every elder of `task` dirty with its p/, so that the next snapshot writes the whole
+  //! task (a changelog rewrite, EngineOptions::changelog_rewrite_bytes). Between snapshots.
+  void mark_task_dirty(int32_t task);
 
   //! Earliest armed timer (INT64_MAX if none).
   TimeMs next_due() { return std::min(timers_.next_due(), alarms_.next_due()); }

@@ -110,6 +110,18 @@ void ShardCore::restore(const std::vector<std::pair<std::string, std::string>>& 
   if (corrupt) log::error("shard", "restore skipped ", corrupt, " unreadable elder records");
 }
 
+void ShardCore::mark_task_dirty(int32_t task) {
+  if (!tasks_on()) return;
+  for (uint32_t k = 0; k < elders_.size(); ++k) {
+    if (is_free(k) || task_of_elder(id_at(k)) != task) continue;
+    registry::ElderState& e = elders_[k];
+    const bool was_dirty = e.dirty;
+    e.dirty = true;
+    e.profile_dirty = true;
+    if (!was_dirty) dirty_.push_back(k);
+  }
+}
+
 void sort_puts_with_tasks(state::StateOps& ops) {
   const size_t n = ops.puts.size();
   if (ops.put_tasks.size() != n) ops.put_tasks.resize(n, -1);
