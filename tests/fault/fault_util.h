@@ -115,8 +115,8 @@ class Group {
   bool wait_assigned(const std::vector<std::string>& names, int timeout_s) const;
   //! Starts every one of `names`, then wait_assigned.
   bool start(const std::vector<std::string>& names, int timeout_s);
-  //! Per instance: its input partitions at its last rebalance and how many "task <p>: restored"
-  //! and "task <p>: handed over" lines its log has.
+  //! Per instance: its input partitions at its last rebalance and how many "task <p>: restored",
+  //! "task <p>: handed over" and "task <p>: lost" lines its log has.
   std::string describe() const;
   //! SIGTERM to every running instance; true if all exited 0.
   bool stop_all();
