@@ -148,11 +148,24 @@ std::map<std::string, int> without_fall_escalations(std::map<std::string, int> o
 
 TEST_F(MultiInstanceTest, ThirdInstanceJoiningMovesTasksWithoutLosingTimers) {
   constexpr int kFallElders = 16;
-  constexpr int64_t kDueInMs = 40'000;  // the falls' timers: due this long after the input is made
+  constexpr int64_t kDueInMs = 35'000;  // the falls' timers: due this long after the input is made
+  FaultSetup setup;
+  ASSERT_TRUE(start_fault_brokers(&setup));
+  const std::string ref_brokers = setup.ref->bootstrap_servers();
+  const std::string& brokers = setup.flt_brokers;
+  // The reference runs beside the faulted run (the timers are due on the real clock, the same
+  // moment for both) and gets all of the input at once, one instance.
+  Vigil ref(ref_brokers, dir_.path() + "/ref", config_, dir_.path() + "/ref.log");
+  ASSERT_TRUE(ref.start());
+  Group group(brokers, dir_.path(), config_);
+  ASSERT_TRUE(group.start({"a", "b"}, kWaitS))
+      << "the group never split its partitions: " << group.describe();
+  std::cout << "group split: " << group.describe() << std::endl;
+
+  // Base load first half, then the falls (and their markers), then the second half.
   const TimeMs now = RealClock::instance().now_ms();
   const TimeMs t0 = now - 600'000;
   const TimeMs due = now + kDueInMs;  // fall_no_recovery: 60 s (rules/eldercare/emergency.yaml)
-  // Base load first half, then the falls (and their markers), then the second half.
   const std::vector<Input> base = make_input(t0, 300, 40);
   const std::vector<Input> falls = make_fall_input(kFallElders, due - 60'000, t0 - 1000);
   const size_t half = base.size() / 2;
@@ -162,23 +175,8 @@ TEST_F(MultiInstanceTest, ThirdInstanceJoiningMovesTasksWithoutLosingTimers) {
   input.insert(input.end(), base.begin() + static_cast<long>(half), base.end());
   std::cout << "input: " << input.size() << " records, " << kFallElders
             << " falls with no recovery" << std::endl;
-
-  FaultSetup setup;
-  ASSERT_TRUE(start_fault_brokers(&setup));
-  const std::string ref_brokers = setup.ref->bootstrap_servers();
-  const std::string& brokers = setup.flt_brokers;
-  // The reference runs beside the faulted run (the timers are due on the real clock, the same
-  // moment for both): all of the input at once, one instance.
-  std::atomic<bool> ref_produced{false};
+  std::atomic<bool> ref_produced{false}, first{false};
   produce_input(ref_brokers, input, 0, input.size(), 0, ref_produced);
-  Vigil ref(ref_brokers, dir_.path() + "/ref", config_, dir_.path() + "/ref.log");
-  ASSERT_TRUE(ref.start());
-
-  Group group(brokers, dir_.path(), config_);
-  ASSERT_TRUE(group.start({"a", "b"}, kWaitS))
-      << "the group never split its partitions: " << group.describe();
-  std::cout << "group split: " << group.describe() << std::endl;
-  std::atomic<bool> first{false};
   produce_input(brokers, input, 0, second, 0, first);
   const auto fall_partitions =
       partitions_of_keys(brokers, TopicNames().of(InTopic::kTelemetry), "f");
