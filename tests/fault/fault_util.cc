@@ -257,8 +257,7 @@ std::map<std::string, int> reference_run(const std::vector<Input>& input, const 
   return reference;
 }
 
-bool start_fault_setup(const std::vector<Input>& input, const std::string& dir,
-                       const std::string& config, FaultSetup* setup) {
+bool start_fault_brokers(FaultSetup* setup) {
   auto ref = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
   auto flt = broker::EmbeddedBroker::start(1, kFaultPartitions, TopicNames());
   if (!ref || !flt) {
@@ -268,6 +267,12 @@ bool start_fault_setup(const std::vector<Input>& input, const std::string& dir,
   setup->ref = std::move(ref).value();
   setup->flt = std::move(flt).value();
   setup->flt_brokers = setup->flt->bootstrap_servers();
+  return true;
+}
+
+bool start_fault_setup(const std::vector<Input>& input, const std::string& dir,
+                       const std::string& config, FaultSetup* setup) {
+  if (!start_fault_brokers(setup)) return false;
   setup->reference = reference_run(input, setup->ref->bootstrap_servers(), dir + "/ref", config,
                                    dir + "/ref.log");
   return true;
@@ -287,12 +292,24 @@ void produce_input(const std::string& brokers, const std::vector<Input>& input, 
   produced = true;
 }
 
-std::string write_fault_config(const std::string& dir) {
+namespace {
+
+std::string write_config(const std::string& dir, const std::string& top,
+                         const std::string& dispatch) {
   const std::string path = dir + "/vigil.yaml";
   std::ofstream(path) << "commit_interval_ms: 200\n"
                       << (std::getenv("VIGIL_FAULT_AT_LEAST_ONCE") ? "exactly_once: false\n" : "")
-                      << "dispatch:\n  offer_timeout_s: 7200\n  offer_timeout_emergency_s: 7200\n";
+                      << top << "dispatch:\n" << dispatch
+                      << "  offer_timeout_s: 7200\n  offer_timeout_emergency_s: 7200\n";
   return path;
+}
+
+}  // namespace
+
+std::string write_fault_config(const std::string& dir) { return write_config(dir, "", ""); }
+
+std::string write_group_config(const std::string& dir) {
+  return write_config(dir, "changelog: true\ngroup_id: vigil-fault-group\n", "  routing: kafka\n");
 }
 
 bool file_contains(const std::string& path, const std::string& needle) {

@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/broker/embedded_broker.h"
@@ -37,6 +39,13 @@ struct Input {
 //! Registry first, then `rounds` rounds of telemetry (and some calls and bad records) for
 //! `elders` elders; deterministic.
 std::vector<Input> make_input(TimeMs t0, int elders = 400, int rounds = 60);
+
+//! For the rebalance test: `n` elders "f0".."f<n-1>" (registry entries with a home), each with a
+//! `fall` at `fall_ts` + i (nothing follows that cancels it: fall_no_recovery is pending until
+//! its due time) and then a `water_leak` at `marker_ts` + i, whose immediate alarm shows that the
+//! fall before it was processed. With `marker_ts` in the past the marker's escalations are due
+//! at once, like the rest of make_input's. Not part of make_input (other tests keep their input).
+std::vector<Input> make_fall_input(int n, TimeMs fall_ts, TimeMs marker_ts);
 
 //! `vigil run` as a child process, stdout and stderr appended to `log`.
 class Vigil {
@@ -89,6 +98,45 @@ std::map<std::string, int> reference_run(const std::vector<Input>& input, const 
                                          const std::string& data_dir, const std::string& config,
                                          const std::string& log);
 
+//! Several `vigil run` in one consumer group on `brokers`: instance `name` runs on data dir
+//! `dir`/`name` and logs to `dir`/`name`.log. Every instance is killed when the group goes.
+class Group {
+ public:
+  Group(std::string brokers, std::string dir, std::string config)
+      : brokers_(std::move(brokers)), dir_(std::move(dir)), config_(std::move(config)) {}
+  //! The instance `name`, made on first use (not started).
+  Vigil& operator[](const std::string& name);
+  std::string log(const std::string& name) const { return dir_ + "/" + name + ".log"; }
+  //! Input partitions assigned at the instance's last rebalance, from its log; -1 before any.
+  int assigned(const std::string& name) const;
+  //! How many lines of the instance's log match the regular expression `pattern`.
+  int log_lines(const std::string& name, const std::string& pattern) const;
+  //! Waits up to `timeout_s` until every one of `names` holds input partitions.
+  bool wait_assigned(const std::vector<std::string>& names, int timeout_s) const;
+  //! Starts every one of `names`, then wait_assigned.
+  bool start(const std::vector<std::string>& names, int timeout_s);
+  //! Per instance: its input partitions at its last rebalance and how many "task <p>: restored",
+  //! "task <p>: handed over" and "task <p>: lost" lines its log has.
+  std::string describe() const;
+  //! SIGTERM to every running instance; true if all exited 0.
+  bool stop_all();
+
+ private:
+  std::string brokers_, dir_, config_;
+  std::vector<std::pair<std::string, std::unique_ptr<Vigil>>> members_;
+};
+
+//! Every alarm record on `brokers` of rule `rule_id` with status ACTIVE_UNACK (a raise), counted
+//! per elder.
+std::map<std::string, int> raises_of(const std::string& brokers, const std::string& rule_id);
+
+//! Every DispatchOffer on `brokers`, counted per (order_id, attempt).
+std::map<std::pair<std::string, uint32_t>, int> offers_of(const std::string& brokers);
+
+//! The partitions of `topic` (full name) holding records whose key starts with `key_prefix`.
+std::set<int32_t> partitions_of_keys(const std::string& brokers, const std::string& topic,
+                                     const std::string& key_prefix);
+
 //! The two embedded brokers of a fault test, and the reference run on the first: all of the
 //! input, one uninterrupted `vigil run` in `dir`/ref. The faulted run uses `flt`.
 struct FaultSetup {
@@ -96,7 +144,10 @@ struct FaultSetup {
   std::string flt_brokers;
   std::map<std::string, int> reference;  //!< the reference run's settled outputs
 };
-//! False (with a gtest failure) if a broker did not start.
+//! Starts the two brokers only (the caller runs the reference). False (with a gtest failure) if
+//! a broker did not start.
+bool start_fault_brokers(FaultSetup* setup);
+//! Both brokers and the reference run. False (with a gtest failure) if a broker did not start.
 bool start_fault_setup(const std::vector<Input>& input, const std::string& dir,
                        const std::string& config, FaultSetup* setup);
 
@@ -108,6 +159,11 @@ void produce_input(const std::string& brokers, const std::vector<Input>& input, 
 
 //! The config the fault tests run with (commit every 200 ms; offers that never expire).
 std::string write_fault_config(const std::string& dir);
+
+//! The config of several instances in one group (issue #8): write_fault_config's, plus
+//! `changelog: true` (state moves with its partition), one `group_id` and
+//! `dispatch.routing: kafka` (region owners through the `orders` topic).
+std::string write_group_config(const std::string& dir);
 
 //! True if `path`'s text contains `needle`.
 bool file_contains(const std::string& path, const std::string& needle);
