@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -463,10 +464,15 @@ Status Engine::write_checkpoint() {
   const uint64_t previous = committed_epoch_.load(std::memory_order_relaxed);
   if (options_.exactly_once) {
     if (auto s = wait_delivered(); !s) return s;
+    // The dispatcher's outputs first: with routed dispatch they forward registry agencies to
+    // their region's owner, and an order request a shard made in the same epoch (an SOS read
+    // right after the registry) must reach that owner after the agency, not before it.
+    std::rotate(sealed_.begin(), sealed_.end() - 1, sealed_.end());
     for (auto& sealed : sealed_) {
       for (auto& r : sealed) outbox.push_back(std::move(r));
       sealed.clear();
     }
+    std::rotate(sealed_.begin(), sealed_.begin() + 1, sealed_.end());
     coordinator_ops_.put(state::kEpochKey, std::to_string(epoch_));
     coordinator_ops_.put(state::kDeliveredKey, std::to_string(previous));
     coordinator_ops_.put(state::kOutboxKey, encode_outbox(outbox));

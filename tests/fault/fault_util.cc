@@ -309,7 +309,8 @@ std::string write_config(const std::string& dir, const std::string& top,
 std::string write_fault_config(const std::string& dir) { return write_config(dir, "", ""); }
 
 std::string write_group_config(const std::string& dir) {
-  return write_config(dir, "changelog: true\ngroup_id: vigil-fault-group\n", "  routing: kafka\n");
+  return write_config(dir, "changelog: true\nchangelog_rewrite_mb: 2\ngroup_id: vigil-fault-group\n",
+                      "  routing: kafka\n");
 }
 
 bool file_contains(const std::string& path, const std::string& needle) {
