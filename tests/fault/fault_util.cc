@@ -179,9 +179,12 @@ std::map<std::string, int> outputs_of(const std::string& brokers) {
   return out;
 }
 
-int64_t output_end(rd_kafka_t* rk) {
+namespace {
+//! The sum of the end offsets of `topics`' partitions, -1 if one could not be read.
+template <class Topics>
+int64_t end_of(rd_kafka_t* rk, const Topics& topics) {
   int64_t sum = 0;
-  for (OutTopic t : kOutputs) {
+  for (OutTopic t : topics) {
     for (int p = 0; p < kFaultPartitions; ++p) {
       int64_t lo = 0, hi = 0;
       if (rd_kafka_query_watermark_offsets(rk, TopicNames().of(t).c_str(), p, &lo, &hi, 5000) !=
@@ -193,6 +196,28 @@ int64_t output_end(rd_kafka_t* rk) {
     }
   }
   return sum;
+}
+}  // namespace
+
+int64_t output_end(rd_kafka_t* rk) { return end_of(rk, kOutputs); }
+
+bool register_agencies(const std::string& brokers, const std::vector<Input>& input, int timeout_s) {
+  std::vector<Input> agencies;
+  for (const auto& r : input) {
+    if (r.topic == "registry" && r.key.rfind("ag-", 0) == 0) agencies.push_back(r);
+  }
+  std::atomic<bool> produced{false};
+  produce_input(brokers, agencies, 0, agencies.size(), 0, produced);
+  auto conf = broker::make_conf({{"bootstrap.servers", brokers}});
+  if (!conf) return false;
+  auto client = broker::make_client(RD_KAFKA_PRODUCER, std::move(conf).value());
+  if (!client) return false;
+  const std::array<OutTopic, 1> orders = {OutTopic::kOrders};
+  for (int i = 0; i < timeout_s * 10; ++i) {
+    if (end_of(client.value().get(), orders) >= static_cast<int64_t>(agencies.size())) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 size_t total(const std::map<std::string, int>& m) {

@@ -74,6 +74,12 @@ class Vigil {
 //! Every output record on `brokers` as a normalised line, with how often it occurs.
 std::map<std::string, int> outputs_of(const std::string& brokers);
 
+//! Routed dispatch across instances (dispatch.routing: kafka): produces the input's registry
+//! agencies and waits until their owners forwarded them to `orders` (an agency registered
+//! before any order for it, as in operation: an agency forwarded by one instance and an order
+//! request made by another reach the region's owner in no set order). False on timeout.
+bool register_agencies(const std::string& brokers, const std::vector<Input>& input, int timeout_s);
+
 //! The sum of the end offsets of every output partition (grows when the engine delivers), or
 //! -1 if one could not be read.
 int64_t output_end(rd_kafka_t* rk);

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 
 #include "engine/core/clock.h"
 #include "engine/egress/kafka_sink.h"
@@ -151,6 +153,10 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("VIGIL_KEEP_TEST_DIR") != nullptr) {  // for a post-mortem of the logs
+    std::cerr << "kept " << path_ << std::endl;
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
