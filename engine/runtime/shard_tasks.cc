@@ -106,6 +106,10 @@ void ShardCore::restore(const std::vector<std::pair<std::string, std::string>>& 
     e.dirty = true;
     e.profile_dirty = true;
     if (!was_dirty) dirty_.push_back(k);
+    // Restored without an e/ (no rule or alarm state): the next checkpoint deletes any e/ this
+    // instance's store still holds from an earlier ownership of the task.
+    if (stored_.size() <= k) stored_.resize(k + 1, false);
+    stored_[k] = true;
   }
   if (corrupt) log::error("shard", "restore skipped ", corrupt, " unreadable elder records");
 }

@@ -259,6 +259,31 @@ TEST_F(ShardTasks, StampsDropsAndRestoresATasksElders) {
   EXPECT_EQ(raised(a.take(), faller, "fall_no_recovery"), 1u);
 }
 
+TEST_F(ShardTasks, AnElderRestoredWithoutRuleStateHasItsOldEntryDeleted) {
+  // Only a profile in the changelog: this instance's store may still hold an e/ from when it
+  // last owned the task, so the next checkpoint deletes it (under the elder's task).
+  Owner a;
+  ShardCore shard(0, 1, rule_set(), a.sink, a.dispatch, with_tasks());
+  shard.process(profile("lonely"), kT0);
+  state::StateOps ops;
+  shard.collect_dirty(ops);
+  ASSERT_EQ(ops.puts.size(), 1u);
+  ASSERT_EQ(ops.puts[0].first, "p/lonely");
+  EXPECT_TRUE(ops.deletes.empty());
+
+  ShardCore next(0, 1, rule_set(), a.sink, a.dispatch, with_tasks());
+  next.restore(ops.puts, kT0 + 1000);
+  ASSERT_NE(next.elder("lonely"), nullptr);
+  state::StateOps again;
+  next.collect_dirty(again);
+  ASSERT_EQ(again.puts.size(), 1u);
+  EXPECT_EQ(again.puts[0].first, "p/lonely");
+  EXPECT_EQ(again.put_tasks[0], state::task_of("lonely", kTasks));
+  ASSERT_EQ(again.deletes.size(), 1u);
+  EXPECT_EQ(again.deletes[0], "e/lonely");
+  EXPECT_EQ(again.del_tasks[0], state::task_of("lonely", kTasks));
+}
+
 TEST_F(ShardTasks, RecordOnAnotherPartitionThanItsElderIsDeadLettered) {
   Owner a;
   ShardCore shard(0, 1, rule_set(), a.sink, a.dispatch, with_tasks());
