@@ -22,9 +22,9 @@ bool ShardCore::task_matches(const InputRecord& rec, const std::string& elder_id
   // Applied here it would sit with the state of another task: lost when either task moves.
   emit_deadletter(sink_, rec,
                   "record of elder '" + elder_id + "' (key '" + rec.key + "') is on " +
-                      std::string(name(rec.topic)) + " partition " +
-                      std::to_string(rec.partition) + " but the elder's task is partition " +
-                      std::to_string(task) + " of " + std::to_string(options_.task_partitions) +
+                      std::string(name(rec.topic)) + " partition " + std::to_string(rec.partition) +
+                      " but the elder's task is partition " + std::to_string(task) + " of " +
+                      std::to_string(options_.task_partitions) +
                       ": producers must key by elder_id with librdkafka's default partitioner",
                   now);
   return false;
