@@ -22,9 +22,9 @@ bool ShardCore::task_matches(const InputRecord& rec, const std::string& elder_id
   // Applied here it would sit with the state of another task: lost when either task moves.
   emit_deadletter(sink_, rec,
                   "record of elder '" + elder_id + "' (key '" + rec.key + "') is on " +
-                      std::string(name(rec.topic)) + " partition " +
-                      std::to_string(rec.partition) + " but the elder's task is partition " +
-                      std::to_string(task) + " of " + std::to_string(options_.task_partitions) +
+                      std::string(name(rec.topic)) + " partition " + std::to_string(rec.partition) +
+                      " but the elder's task is partition " + std::to_string(task) + " of " +
+                      std::to_string(options_.task_partitions) +
                       ": producers must key by elder_id with librdkafka's default partitioner",
                   now);
   return false;
@@ -106,6 +106,10 @@ void ShardCore::restore(const std::vector<std::pair<std::string, std::string>>& 
     e.dirty = true;
     e.profile_dirty = true;
     if (!was_dirty) dirty_.push_back(k);
+    // Restored without an e/ (no rule or alarm state): the next checkpoint deletes any e/ this
+    // instance's store still holds from an earlier ownership of the task.
+    if (stored_.size() <= k) stored_.resize(k + 1, false);
+    stored_[k] = true;
   }
   if (corrupt) log::error("shard", "restore skipped ", corrupt, " unreadable elder records");
 }

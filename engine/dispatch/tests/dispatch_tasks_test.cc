@@ -102,7 +102,8 @@ TEST_F(DispatchTasks, DropsAndRestoresARegionsAgenciesAndOrders) {
   d.upsert_agency(make_agency("a-n", north_, "meal"));
   d.upsert_agency(make_agency("a-s", south_, "clean"));
   d.create_order(request("o-n1", north_, "meal", kT0), kT0);  // offered to a-n
-  ASSERT_TRUE(d.on_agency_update(accept("a-n", "o-n1", kT0 + 1000, kT0 + 30 * kMinute), kT0 + 1000));
+  ASSERT_TRUE(
+      d.on_agency_update(accept("a-n", "o-n1", kT0 + 1000, kT0 + 30 * kMinute), kT0 + 1000));
   d.create_order(request("o-n2", north_, "meal", kT0 + 2000), kT0 + 2000);  // offer out: pending
   d.create_order(request("o-s", south_, "clean", kT0 + 3000), kT0 + 3000);
   ASSERT_EQ(d.agencies().find("a-n")->record.load(), 1);
@@ -121,7 +122,7 @@ TEST_F(DispatchTasks, DropsAndRestoresARegionsAgenciesAndOrders) {
     EXPECT_EQ(ops.put_tasks[i], south ? south_task_ : north_task_) << key;
     if (ops.put_tasks[i] == north_task_) kv.push_back(ops.puts[i]);
   }
-  EXPECT_EQ(kv.size(), 5u);  // g/a-n, d/o-n1, do/…/o-n1, d/o-n2, do/…/o-n2
+  EXPECT_EQ(kv.size(), 5u);            // g/a-n, d/o-n1, do/…/o-n1, d/o-n2, do/…/o-n2
   std::reverse(kv.begin(), kv.end());  // orders before their agency: any order restores
 
   d.drop_task(north_task_);
@@ -131,9 +132,11 @@ TEST_F(DispatchTasks, DropsAndRestoresARegionsAgenciesAndOrders) {
   EXPECT_NE(d.order("o-s"), nullptr);
   EXPECT_NE(d.agencies().find("a-s"), nullptr);
   EXPECT_EQ(d.agencies().size(), 1u);
+  EXPECT_EQ(d.next_due(), kT0 + 3000 + 10 * kMinute) << "o-n2's expiry (+2 s) must be gone";
   d.advance_to(kT0 + 2 * kHour);  // o-n2's offer expiry and o-n1's late deadline are gone
   Sealed after = take(sink);
-  EXPECT_EQ(after.count(OutTopic::kTracking, "o-n1") + after.count(OutTopic::kTracking, "o-n2"), 0u);
+  EXPECT_EQ(after.count(OutTopic::kTracking, "o-n1") + after.count(OutTopic::kTracking, "o-n2"),
+            0u);
   EXPECT_EQ(after.count(OutTopic::kAlarms, "e-" + north_), 0u);
   EXPECT_EQ(after.count(OutTopic::kTracking, "o-s"), 2u);  // offered again, then ESCALATED
   for (const auto& r : after.records) EXPECT_EQ(r.task, south_task_) << r.key;
@@ -181,8 +184,8 @@ TEST_F(DispatchTasks, DropsAndRestoresARegionsAgenciesAndOrders) {
   Sealed fired = take(sink2);
   EXPECT_EQ(fired.count(OutTopic::kTracking, "o-n2"), 2u);
   EXPECT_EQ(fired.count(OutTopic::kDispatch, "a-n"), 1u);
-  EXPECT_EQ(fired.count(OutTopic::kAlarms, "e-" + north_), 1u);     // order_late, once
-  EXPECT_EQ(fired.count(OutTopic::kOperator, "e-" + north_), 2u);   // escalation, late_order
+  EXPECT_EQ(fired.count(OutTopic::kAlarms, "e-" + north_), 1u);    // order_late, once
+  EXPECT_EQ(fired.count(OutTopic::kOperator, "e-" + north_), 2u);  // escalation, late_order
   for (const auto& r : fired.records) EXPECT_EQ(r.task, north_task_) << r.key;
 }
 

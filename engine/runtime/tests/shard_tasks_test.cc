@@ -180,7 +180,9 @@ TEST_F(ShardTasks, StampsDropsAndRestoresATasksElders) {
 
   // Drop: exactly the task's elders go, and none of their timers or escalations fire.
   const size_t slots = shard.elder_slots();
+  ASSERT_EQ(shard.timers(), 2u);  // the two fall_no_recovery timers
   shard.drop_task(target_);
+  EXPECT_EQ(shard.timers(), 1u) << "the dropped elder's timer must be cancelled";
   EXPECT_EQ(shard.elders(), elders_.size() - in_task_.size());
   for (const auto& id : elders_) {
     EXPECT_EQ(shard.elder(id) == nullptr, in_task_.count(id) == 1) << id;
@@ -190,8 +192,8 @@ TEST_F(ShardTasks, StampsDropsAndRestoresATasksElders) {
   EXPECT_EQ(raised(after_drop, other_, "fall_no_recovery"), 1u);
   size_t escalations = 0;
   for (const auto& o : after_drop) {
-    EXPECT_EQ(in_task_.count(o.key), 0u) << "dropped elder " << o.key << " emitted on "
-                                         << name(o.topic);
+    EXPECT_EQ(in_task_.count(o.key), 0u)
+        << "dropped elder " << o.key << " emitted on " << name(o.topic);
     EXPECT_EQ(o.task, state::task_of(o.key, kTasks));
     if (o.topic == OutTopic::kOperator) ++escalations;
   }
@@ -259,6 +261,31 @@ TEST_F(ShardTasks, StampsDropsAndRestoresATasksElders) {
   EXPECT_EQ(raised(a.take(), faller, "fall_no_recovery"), 1u);
 }
 
+TEST_F(ShardTasks, AnElderRestoredWithoutRuleStateHasItsOldEntryDeleted) {
+  // Only a profile in the changelog: this instance's store may still hold an e/ from when it
+  // last owned the task, so the next checkpoint deletes it (under the elder's task).
+  Owner a;
+  ShardCore shard(0, 1, rule_set(), a.sink, a.dispatch, with_tasks());
+  shard.process(profile("lonely"), kT0);
+  state::StateOps ops;
+  shard.collect_dirty(ops);
+  ASSERT_EQ(ops.puts.size(), 1u);
+  ASSERT_EQ(ops.puts[0].first, "p/lonely");
+  EXPECT_TRUE(ops.deletes.empty());
+
+  ShardCore next(0, 1, rule_set(), a.sink, a.dispatch, with_tasks());
+  next.restore(ops.puts, kT0 + 1000);
+  ASSERT_NE(next.elder("lonely"), nullptr);
+  state::StateOps again;
+  next.collect_dirty(again);
+  ASSERT_EQ(again.puts.size(), 1u);
+  EXPECT_EQ(again.puts[0].first, "p/lonely");
+  EXPECT_EQ(again.put_tasks[0], state::task_of("lonely", kTasks));
+  ASSERT_EQ(again.deletes.size(), 1u);
+  EXPECT_EQ(again.deletes[0], "e/lonely");
+  EXPECT_EQ(again.del_tasks[0], state::task_of("lonely", kTasks));
+}
+
 TEST_F(ShardTasks, RecordOnAnotherPartitionThanItsElderIsDeadLettered) {
   Owner a;
   ShardCore shard(0, 1, rule_set(), a.sink, a.dispatch, with_tasks());
@@ -271,8 +298,7 @@ TEST_F(ShardTasks, RecordOnAnotherPartitionThanItsElderIsDeadLettered) {
   EXPECT_EQ(out[0].task, wrong);
   EXPECT_NE(out[0].reason.find("partition " + std::to_string(wrong)), std::string::npos)
       << out[0].reason;
-  EXPECT_NE(out[0].reason.find("partition " + std::to_string(target_) + " of 4"),
-            std::string::npos)
+  EXPECT_NE(out[0].reason.find("partition " + std::to_string(target_) + " of 4"), std::string::npos)
       << out[0].reason;
   EXPECT_NE(out[0].reason.find(elders_[0]), std::string::npos) << out[0].reason;
   EXPECT_NE(out[0].reason.find("librdkafka's default partitioner"), std::string::npos);

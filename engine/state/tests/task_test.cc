@@ -66,8 +66,9 @@ std::map<std::string, int32_t> produce(const std::string& servers, const std::st
 TEST(TaskOf, MatchesLibrdkafkasDefaultPartitioner) {
   auto broker = broker::EmbeddedBroker::start(1, 1, TopicNames{});
   ASSERT_TRUE(broker) << broker.error().message;
-  std::vector<std::string> keys = {"e1", "e2", "elder-000017", "elder-123456", "(no region)",
-                                   "north", "south-east", "张三", "x", "a/b:c"};
+  std::vector<std::string> keys = {"e1",          "e2",    "elder-000017", "elder-123456",
+                                   "(no region)", "north", "south-east",   "张三",
+                                   "x",           "a/b:c"};
   for (int i = 0; i < 40; ++i) keys.push_back("elder-" + std::to_string(i * 7919));
   for (int partitions : {4, 7}) {
     const std::string topic = "task-of-" + std::to_string(partitions);
