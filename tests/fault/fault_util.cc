@@ -180,14 +180,13 @@ std::map<std::string, int> outputs_of(const std::string& brokers) {
 }
 
 namespace {
-//! The sum of the end offsets of `topics`' partitions, -1 if one could not be read.
-template <class Topics>
-int64_t end_of(rd_kafka_t* rk, const Topics& topics) {
+//! The sum of the end offsets of the named topics' partitions, -1 if one could not be read.
+int64_t end_of(rd_kafka_t* rk, const std::vector<std::string>& topics) {
   int64_t sum = 0;
-  for (OutTopic t : topics) {
+  for (const auto& topic : topics) {
     for (int p = 0; p < kFaultPartitions; ++p) {
       int64_t lo = 0, hi = 0;
-      if (rd_kafka_query_watermark_offsets(rk, TopicNames().of(t).c_str(), p, &lo, &hi, 5000) !=
+      if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 5000) !=
               RD_KAFKA_RESP_ERR_NO_ERROR ||
           hi < 0) {
         return -1;
@@ -199,22 +198,34 @@ int64_t end_of(rd_kafka_t* rk, const Topics& topics) {
 }
 }  // namespace
 
-int64_t output_end(rd_kafka_t* rk) { return end_of(rk, kOutputs); }
+int64_t output_end(rd_kafka_t* rk) {
+  std::vector<std::string> topics;
+  for (OutTopic t : kOutputs) topics.push_back(TopicNames().of(t));
+  return end_of(rk, topics);
+}
 
-bool register_agencies(const std::string& brokers, const std::vector<Input>& input, int timeout_s) {
-  std::vector<Input> agencies;
+bool register_first(const std::string& brokers, const std::vector<Input>& input, int timeout_s) {
+  std::vector<Input> registry;
+  int64_t agencies = 0;
   for (const auto& r : input) {
-    if (r.topic == "registry" && r.key.rfind("ag-", 0) == 0) agencies.push_back(r);
+    if (r.topic != "registry") continue;
+    registry.push_back(r);
+    if (r.key.rfind("ag-", 0) == 0) ++agencies;
   }
   std::atomic<bool> produced{false};
-  produce_input(brokers, agencies, 0, agencies.size(), 0, produced);
+  produce_input(brokers, registry, 0, registry.size(), 0, produced);
   auto conf = broker::make_conf({{"bootstrap.servers", brokers}});
   if (!conf) return false;
   auto client = broker::make_client(RD_KAFKA_PRODUCER, std::move(conf).value());
   if (!client) return false;
-  const std::array<OutTopic, 1> orders = {OutTopic::kOrders};
+  rd_kafka_t* rk = client.value().get();
+  const TopicNames names;
   for (int i = 0; i < timeout_s * 10; ++i) {
-    if (end_of(client.value().get(), orders) >= static_cast<int64_t>(agencies.size())) return true;
+    // Agencies forwarded to their region's owner; every entry in a checkpoint (p/ or g/).
+    if (end_of(rk, {names.of(OutTopic::kOrders)}) >= agencies &&
+        end_of(rk, {names.changelog()}) >= static_cast<int64_t>(registry.size())) {
+      return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;

@@ -74,11 +74,13 @@ class Vigil {
 //! Every output record on `brokers` as a normalised line, with how often it occurs.
 std::map<std::string, int> outputs_of(const std::string& brokers);
 
-//! Routed dispatch across instances (dispatch.routing: kafka): produces the input's registry
-//! agencies and waits until their owners forwarded them to `orders` (an agency registered
-//! before any order for it, as in operation: an agency forwarded by one instance and an order
-//! request made by another reach the region's owner in no set order). False on timeout.
-bool register_agencies(const std::string& brokers, const std::vector<Input>& input, int timeout_s);
+//! For engines already running with `changelog: true` (write_group_config): produces every
+//! registry record of the input and waits until the engines checkpointed them (the changelog
+//! holds at least as many records) and forwarded the agencies to `orders`. As in operation,
+//! elders and agencies are registered before their calls and orders: a registry record and a
+//! call read from two partitions, or an agency forwarded by one instance and an order request
+//! made by another, otherwise reach their owner in no set order. False on timeout.
+bool register_first(const std::string& brokers, const std::vector<Input>& input, int timeout_s);
 
 //! The sum of the end offsets of every output partition (grows when the engine delivers), or
 //! -1 if one could not be read.

@@ -82,7 +82,7 @@ TEST_F(MultiInstanceTest, TwoInstancesSigkillThenBrokerDownAndUp) {
   // SIGKILL and the restart; the rest is produced while the broker is down (queued in the
   // producer, as in broker_down_test.cc: a request in flight when the mock broker goes down
   // would wait for the 60 s socket timeout).
-  ASSERT_TRUE(register_agencies(brokers, input, kWaitS)) << "agencies never reached `orders`";
+  ASSERT_TRUE(register_first(brokers, input, kWaitS)) << "the registry was never checkpointed";
   const size_t part = input.size() * 2 / 3;
   std::atomic<bool> first{false};
   std::jthread producer([&] { produce_input(brokers, input, 0, part, 700, first); });
@@ -177,8 +177,8 @@ TEST_F(MultiInstanceTest, ThirdInstanceJoiningMovesTasksWithoutLosingTimers) {
   std::cout << "input: " << input.size() << " records, " << kFallElders
             << " falls with no recovery" << std::endl;
   std::atomic<bool> ref_produced{false}, first{false};
-  ASSERT_TRUE(register_agencies(ref_brokers, input, kWaitS)) << "agencies never reached `orders`";
-  ASSERT_TRUE(register_agencies(brokers, input, kWaitS)) << "agencies never reached `orders`";
+  ASSERT_TRUE(register_first(ref_brokers, input, kWaitS)) << "the registry was never checkpointed";
+  ASSERT_TRUE(register_first(brokers, input, kWaitS)) << "the registry was never checkpointed";
   produce_input(ref_brokers, input, 0, input.size(), 0, ref_produced);
   produce_input(brokers, input, 0, second, 0, first);
   const auto fall_partitions =
