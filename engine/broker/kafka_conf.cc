@@ -82,4 +82,27 @@ rd_kafka_resp_err_t ErrorTally::last() const {
   return last_;
 }
 
+Status flush_producer(rd_kafka_t* producer, int timeout_ms, const ErrorTally& failures,
+                      std::atomic<uint64_t>& failures_at_last, std::string_view what) {
+  rd_kafka_flush(producer, timeout_ms);
+  char reason[512];
+  if (rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(producer, reason, sizeof(reason));
+      fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return make_error(Errc::kBroker, log::cat("kafka producer failed for good: ",
+                                              rd_kafka_err2name(fatal), ": ", reason));
+  }
+  if (int outstanding = rd_kafka_outq_len(producer); outstanding > 0) {
+    return make_error(Errc::kBroker, log::cat(outstanding, " ", what, " still unacknowledged after ",
+                                              timeout_ms, " ms"));
+  }
+  const uint64_t failed_now = failures.total();
+  const uint64_t failed_before = failures_at_last.exchange(failed_now);
+  if (failed_now > failed_before) {
+    return make_error(Errc::kBroker, log::cat(failed_now - failed_before, " ", what,
+                                              " failed since the previous flush, last with ",
+                                              rd_kafka_err2name(failures.last())));
+  }
+  return ok();
+}
+
 }  // namespace vigil::broker

@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -72,5 +73,12 @@ class ErrorTally {
   std::set<rd_kafka_resp_err_t> seen_;
   rd_kafka_resp_err_t last_ = RD_KAFKA_RESP_ERR_NO_ERROR;
 };
+
+//! A producer's flush with vigil's rule: waits up to timeout_ms, then fails with kBroker if the
+//! producer hit a fatal error, if records are still unacknowledged, or if `failures` counted a
+//! failed record since the previous call (`failures_at_last` keeps that count between calls).
+//! `what` names the records in the message ("output records", "changelog records").
+Status flush_producer(rd_kafka_t* producer, int timeout_ms, const ErrorTally& failures,
+                      std::atomic<uint64_t>& failures_at_last, std::string_view what);
 
 }  // namespace vigil::broker

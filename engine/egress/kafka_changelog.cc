@@ -101,24 +101,8 @@ void KafkaChangelog::append(int32_t task, std::string_view key, const std::strin
 }
 
 Status KafkaChangelog::flush(int timeout_ms) {
-  rd_kafka_t* rk = producer_.get();
-  rd_kafka_flush(rk, timeout_ms);
-  char reason[512];
-  if (rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk, reason, sizeof(reason));
-      fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return make_error(Errc::kBroker, log::cat("changelog producer failed for good: ",
-                                              rd_kafka_err2name(fatal), ": ", reason));
-  }
-  if (int outstanding = rd_kafka_outq_len(rk); outstanding > 0) {
-    return make_error(Errc::kBroker, log::cat(outstanding, " changelog records unacknowledged "
-                                              "after ", timeout_ms, " ms"));
-  }
-  const uint64_t failed_now = failures_.total();
-  if (failed_now > failures_at_last_flush_.exchange(failed_now)) {
-    return make_error(Errc::kBroker, log::cat("changelog records failed, last with ",
-                                              rd_kafka_err2name(failures_.last())));
-  }
-  return ok();
+  return broker::flush_producer(producer_.get(), timeout_ms, failures_, failures_at_last_flush_,
+                                "changelog records");
 }
 
 void KafkaChangelog::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {

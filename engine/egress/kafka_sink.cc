@@ -235,27 +235,8 @@ Result<std::vector<uint32_t>> KafkaSink::find_tagged(const OutputPositions& from
 }
 
 Status KafkaSink::flush(int timeout_ms) {
-  rd_kafka_t* rk = producer_.get();
-  rd_kafka_flush(rk, timeout_ms);
-  char reason[512];
-  if (rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk, reason, sizeof(reason));
-      fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return make_error(Errc::kBroker, log::cat("kafka producer failed for good: ",
-                                              rd_kafka_err2name(fatal), ": ", reason));
-  }
-  if (int outstanding = rd_kafka_outq_len(rk); outstanding > 0) {
-    return make_error(Errc::kBroker, log::cat(outstanding, " output records still unacknowledged "
-                                              "after ", timeout_ms, " ms"));
-  }
-  const uint64_t failed_now = failures_.total();
-  const uint64_t failed_before = failures_at_last_flush_.exchange(failed_now);
-  if (failed_now > failed_before) {
-    return make_error(Errc::kBroker, log::cat(failed_now - failed_before,
-                                              " output records failed since the previous flush, "
-                                              "last with ",
-                                              rd_kafka_err2name(failures_.last())));
-  }
-  return ok();
+  return broker::flush_producer(producer_.get(), timeout_ms, failures_, failures_at_last_flush_,
+                                "output records");
 }
 
 void KafkaSink::on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {

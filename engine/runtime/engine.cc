@@ -486,12 +486,13 @@ Status Engine::write_checkpoint() {
   if (!s) s = hold_until_committed(*store_, clock_, ops, barrier_offsets_, epoch_, std::move(s));
   // Task mode: the checkpoint reaches the changelog before any of its outputs reach a topic,
   // so whoever restores a task finds every output it could find on the topics in a marker.
-  if (s && task_mode()) s = write_changelog(outbox);
+  std::vector<uint32_t> withheld;
+  if (s && task_mode()) s = write_changelog(outbox, withheld);
   for (auto& o : shard_ops_) o.clear();
   dispatch_ops_.clear();
   coordinator_ops_.clear();
   if (!s) return s;
-  if (options_.exactly_once) deliver(outbox, epoch_, {}, sink_);
+  if (options_.exactly_once) deliver(outbox, epoch_, withheld, sink_);
   metrics().checkpoints.add();
   // Last: whoever sees checkpoints() move also sees the epoch's outputs handed to the sink.
   committed_epoch_.store(epoch_, std::memory_order_release);

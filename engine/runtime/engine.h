@@ -203,8 +203,10 @@ class Engine {
   Status load_identity_and_recover();
   Status wait_delivered();
   //! Commit thread, task mode: appends every owned task's state writes and a marker with its
-  //! offsets and outputs to the changelog, and waits until they are acknowledged.
-  Status write_changelog(const std::vector<OutRecord>& outbox);
+  //! offsets and outputs to the changelog, and waits until they are acknowledged. `withheld`
+  //! gets the indices of outputs of tasks lost since the last checkpoint: their state is not
+  //! in the changelog, so their new owner makes them again and they must not be delivered.
+  Status write_changelog(const std::vector<OutRecord>& outbox, std::vector<uint32_t>& withheld);
   //! Task mode: the outputs of a restored task's last checkpoint that the topics lack.
   Status redeliver(const TaskMarker& marker);
   //! Retries `flush` (a sink's or the changelog's) until it succeeds or the delivery timeout.

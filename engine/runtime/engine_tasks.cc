@@ -118,7 +118,8 @@ Status Engine::revoke_tasks(const std::vector<int32_t>& tasks, bool lost) {
   return s;
 }
 
-Status Engine::write_changelog(const std::vector<OutRecord>& outbox) {
+Status Engine::write_changelog(const std::vector<OutRecord>& outbox,
+                               std::vector<uint32_t>& withheld) {
   TaskLog& log = *options_.task_log;
   const auto n = static_cast<size_t>(log.partitions());
   std::vector<bool> touched(n, false);
@@ -146,6 +147,10 @@ Status Engine::write_changelog(const std::vector<OutRecord>& outbox) {
   std::vector<TaskMarker> markers(n);
   for (uint32_t i = 0; i < outbox.size(); ++i) {
     const int32_t t = outbox[i].task;
+    if (t >= 0 && !owned(t)) {  // a lost task's: made again by its new owner
+      withheld.push_back(i);
+      continue;
+    }
     if (!owned(t)) {
       ++untasked_outputs_;  // delivered below; not found again after a crash (logged once)
       if (untasked_outputs_ == 1) {
