@@ -116,6 +116,8 @@ Result<std::vector<runtime::TaskLogEntry>> KafkaChangelog::read(int32_t task, in
                                  {"group.id", "vigil-changelog-restore"},
                                  {"enable.auto.commit", "false"},
                                  {"enable.partition.eof", "true"},
+                                 // the embedded broker answers a fetch only when this expires
+                                 {"fetch.wait.max.ms", "5"},
                                  {"isolation.level", "read_committed"}});
   if (!conf) return conf.error();
   auto consumer = broker::make_client(RD_KAFKA_CONSUMER, std::move(conf).value());

@@ -184,6 +184,8 @@ Result<std::vector<uint32_t>> KafkaSink::find_tagged(const OutputPositions& from
   auto conf = broker::make_conf({{"bootstrap.servers", brokers_},
                                  {"group.id", "vigil-outputs-scan"},
                                  {"enable.auto.commit", "false"},
+                                 // the embedded broker answers a fetch only when this expires
+                                 {"fetch.wait.max.ms", "5"},
                                  {"enable.partition.eof", "true"}});
   if (!conf) return conf.error();
   auto consumer = broker::make_client(RD_KAFKA_CONSUMER, std::move(conf).value());

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <regex>
@@ -86,6 +87,18 @@ bool Group::start(const std::vector<std::string>& names, int timeout_s) {
     if (!(*this)[n].start()) return false;
   }
   return wait_assigned(names, timeout_s);
+}
+
+bool Group::wait_all_owned(int partitions, int timeout_s) const {
+  for (int i = 0; i < timeout_s * 10; ++i) {
+    int owned = 0;
+    for (const auto& [name, member] : members_) {
+      if (member->alive()) owned += std::max(0, assigned(name));
+    }
+    if (owned == partitions) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 std::string Group::describe() const {

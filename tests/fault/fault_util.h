@@ -128,6 +128,10 @@ class Group {
   std::string describe() const;
   //! SIGTERM to every running instance; true if all exited 0.
   bool stop_all();
+  //! Waits up to `timeout_s` until the members' last rebalances add up to `partitions` input
+  //! partitions: every task owned and restored (a restore runs inside the rebalance, before its
+  //! "input partitions assigned" line), so outputs read after this are not read mid-restore.
+  bool wait_all_owned(int partitions, int timeout_s) const;
 
  private:
   std::string brokers_, dir_, config_;

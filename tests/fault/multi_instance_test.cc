@@ -28,6 +28,8 @@ namespace vigil::testing {
 namespace {
 
 constexpr int kWaitS = 60;  // bound of every wait for the engine
+//! Input partitions of all tasks: telemetry, calls, agency, registry and orders of each.
+constexpr int kTaskPartitions = kFaultPartitions * 5;
 
 class MultiInstanceTest : public ::testing::Test {
  protected:
@@ -124,6 +126,8 @@ TEST_F(MultiInstanceTest, TwoInstancesSigkillThenBrokerDownAndUp) {
   std::cout << "broker up" << std::endl;
   rest.join();
   ASSERT_TRUE(produced.load());
+  EXPECT_TRUE(group.wait_all_owned(kTaskPartitions, kWaitS * 2))
+      << "tasks left unowned after the outage: " << group.describe();
 
   const auto faulted = settled_outputs(brokers, 150);
   std::cout << "after the faults: " << group.describe() << std::endl;
@@ -218,6 +222,7 @@ TEST_F(MultiInstanceTest, ThirdInstanceJoiningMovesTasksWithoutLosingTimers) {
   while (RealClock::instance().now_ms() < due + 4000) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  EXPECT_TRUE(group.wait_all_owned(kTaskPartitions, kWaitS)) << group.describe();
   auto settled_ref = std::async(std::launch::async, [&] { return settled_outputs(ref_brokers, 120); });
   const auto faulted = without_fall_escalations(settled_outputs(brokers, 120));
   const auto reference = without_fall_escalations(settled_ref.get());
@@ -259,6 +264,60 @@ TEST_F(MultiInstanceTest, ThirdInstanceJoiningMovesTasksWithoutLosingTimers) {
   const Comparison c = compare_outputs(reference, faulted);
   print_comparison("third instance joining", faulted, c);
   EXPECT_EQ(doubled_offers, 0);
+  EXPECT_EQ(c.faults(), 0u);
+}
+
+TEST_F(MultiInstanceTest, AllInstancesKilledAndRestartedResumeFromTheChangelog) {
+  // A restart of all (issue #8, faults): both instances SIGKILLed at once mid-stream, both
+  // started again on their data directories. Nothing is loaded from those at start: each task
+  // comes back from its changelog, wherever the group puts it.
+  const TimeMs t0 = RealClock::instance().now_ms() - 600'000;
+  const std::vector<Input> input = make_input(t0, 300, 40);
+  FaultSetup setup;
+  ASSERT_TRUE(start_fault_brokers(&setup));
+  const std::string& brokers = setup.flt_brokers;
+  std::future<std::map<std::string, int>> reference = std::async(std::launch::async, [&] {
+    return reference_run(input, setup.ref->bootstrap_servers(), dir_.path() + "/ref", config_,
+                         dir_.path() + "/ref.log");
+  });
+  Group group(brokers, dir_.path(), config_);
+  ASSERT_TRUE(group.start({"a", "b"}, kWaitS))
+      << "the group never split its partitions: " << group.describe();
+  ASSERT_TRUE(register_first(brokers, input, kWaitS)) << "the registry was never checkpointed";
+  const size_t half = input.size() / 2;
+  std::atomic<bool> first{false};
+  produce_input(brokers, input, 0, half, 0, first);
+  auto conf = broker::make_conf({{"bootstrap.servers", brokers}});
+  ASSERT_TRUE(conf);
+  auto watcher = broker::make_client(RD_KAFKA_PRODUCER, std::move(conf).value());
+  ASSERT_TRUE(watcher);
+  EXPECT_TRUE(wait_outputs_grow(watcher.value().get(), 50)) << "no outputs from the group";
+  const int64_t at_kill = output_end(watcher.value().get());
+  group["a"].kill_now();
+  group["b"].kill_now();
+  std::cout << "SIGKILL a and b with " << at_kill << " output records on the topics" << std::endl;
+  auto restored = [&] {
+    return group.log_lines("a", "task [0-9]+: restored") + group.log_lines("b", "task [0-9]+: restored");
+  };
+  const int before = restored();
+  ASSERT_TRUE(group["a"].start());
+  ASSERT_TRUE(group["b"].start());
+  // Every task restored again from the changelog (the dead members' sessions expire first).
+  bool back = false;
+  for (int i = 0; i < kWaitS * 10 && !(back = restored() >= before + kFaultPartitions); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(back) << "not every task was restored: " << group.describe();
+  std::cout << "both restarted, every task restored: " << group.describe() << std::endl;
+  std::atomic<bool> rest{false};
+  produce_input(brokers, input, half, input.size(), 0, rest);
+  EXPECT_TRUE(group.wait_all_owned(kTaskPartitions, kWaitS)) << group.describe();
+  const auto faulted = settled_outputs(brokers, 150);
+  EXPECT_TRUE(group.stop_all());
+  const auto ref = reference.get();
+  ASSERT_GT(total(ref), 200u);
+  const Comparison c = compare_outputs(ref, faulted);
+  print_comparison("all instances killed and restarted", faulted, c);
   EXPECT_EQ(c.faults(), 0u);
 }
 
