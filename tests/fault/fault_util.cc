@@ -237,6 +237,18 @@ size_t total(const std::map<std::string, int>& m) {
   return n;
 }
 
+std::map<std::string, int> outputs_reaching(const std::string& brokers, size_t at_least, int max_s) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::seconds(max_s);
+  while (total(outputs_of(brokers)) < at_least && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  std::cout << "outputs reached " << at_least << " records after "
+            << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count()
+            << " s" << std::endl;
+  return settled_outputs(brokers, max_s);
+}
+
 std::map<std::string, int> settled_outputs(const std::string& brokers, int max_s) {
   std::map<std::string, int> last;
   size_t last_n = SIZE_MAX;

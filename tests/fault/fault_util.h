@@ -88,6 +88,11 @@ int64_t output_end(rd_kafka_t* rk);
 
 size_t total(const std::map<std::string, int>& m);
 
+//! Waits up to `max_s` until `brokers` hold at least `at_least` output records (a group whose
+//! tasks are still moving after a fault may pause for longer than settled_outputs' quiet
+//! spell), then until they stop changing. Prints how long the first wait took.
+std::map<std::string, int> outputs_reaching(const std::string& brokers, size_t at_least, int max_s);
+
 //! Waits until the outputs on `brokers` stop changing for a few seconds (the engine is idle).
 std::map<std::string, int> settled_outputs(const std::string& brokers, int max_s);
 

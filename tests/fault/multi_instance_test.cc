@@ -34,6 +34,15 @@ constexpr int kTaskPartitions = kFaultPartitions * 5;
 class MultiInstanceTest : public ::testing::Test {
  protected:
   void SetUp() override { config_ = write_group_config(dir_.path()); }
+  //! The reference (all of the input at once, one uninterrupted instance) on `setup`'s own
+  //! broker, beside the faulted run: the wall clock of a test is mostly waiting on the engines.
+  std::future<std::map<std::string, int>> reference_beside(const std::vector<Input>& input,
+                                                           const FaultSetup& setup) {
+    return std::async(std::launch::async, [this, &input, &setup] {
+      return reference_run(input, setup.ref->bootstrap_servers(), dir_.path() + "/ref", config_,
+                           dir_.path() + "/ref.log");
+    });
+  }
   TempDir dir_;
   std::string config_;
 };
@@ -68,12 +77,7 @@ TEST_F(MultiInstanceTest, TwoInstancesSigkillThenBrokerDownAndUp) {
   FaultSetup setup;
   ASSERT_TRUE(start_fault_brokers(&setup));
   const std::string& brokers = setup.flt_brokers;
-  // The reference (all of the input at once, one uninterrupted instance) runs on its own broker
-  // beside the faulted run: the wall clock of the test is mostly waiting on the engines.
-  std::future<std::map<std::string, int>> reference = std::async(std::launch::async, [&] {
-    return reference_run(input, setup.ref->bootstrap_servers(), dir_.path() + "/ref", config_,
-                         dir_.path() + "/ref.log");
-  });
+  auto reference = reference_beside(input, setup);
 
   Group group(brokers, dir_.path(), config_);
   ASSERT_TRUE(group.start({"a", "b"}, kWaitS))
@@ -129,10 +133,10 @@ TEST_F(MultiInstanceTest, TwoInstancesSigkillThenBrokerDownAndUp) {
   EXPECT_TRUE(group.wait_all_owned(kTaskPartitions, kWaitS * 2))
       << "tasks left unowned after the outage: " << group.describe();
 
-  const auto faulted = settled_outputs(brokers, 150);
+  const auto ref = reference.get();
+  const auto faulted = outputs_reaching(brokers, total(ref), 150);
   std::cout << "after the faults: " << group.describe() << std::endl;
   EXPECT_TRUE(group.stop_all());
-  const auto ref = reference.get();
   ASSERT_GT(total(ref), 200u);
   const Comparison c = compare_outputs(ref, faulted);
   print_comparison("two instances, SIGKILL, broker down and up", faulted, c);
@@ -276,10 +280,7 @@ TEST_F(MultiInstanceTest, AllInstancesKilledAndRestartedResumeFromTheChangelog) 
   FaultSetup setup;
   ASSERT_TRUE(start_fault_brokers(&setup));
   const std::string& brokers = setup.flt_brokers;
-  std::future<std::map<std::string, int>> reference = std::async(std::launch::async, [&] {
-    return reference_run(input, setup.ref->bootstrap_servers(), dir_.path() + "/ref", config_,
-                         dir_.path() + "/ref.log");
-  });
+  auto reference = reference_beside(input, setup);
   Group group(brokers, dir_.path(), config_);
   ASSERT_TRUE(group.start({"a", "b"}, kWaitS))
       << "the group never split its partitions: " << group.describe();
@@ -312,9 +313,9 @@ TEST_F(MultiInstanceTest, AllInstancesKilledAndRestartedResumeFromTheChangelog) 
   std::atomic<bool> rest{false};
   produce_input(brokers, input, half, input.size(), 0, rest);
   EXPECT_TRUE(group.wait_all_owned(kTaskPartitions, kWaitS)) << group.describe();
-  const auto faulted = settled_outputs(brokers, 150);
-  EXPECT_TRUE(group.stop_all());
   const auto ref = reference.get();
+  const auto faulted = outputs_reaching(brokers, total(ref), 150);
+  EXPECT_TRUE(group.stop_all());
   ASSERT_GT(total(ref), 200u);
   const Comparison c = compare_outputs(ref, faulted);
   print_comparison("all instances killed and restarted", faulted, c);
