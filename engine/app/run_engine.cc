@@ -205,6 +205,9 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
     std::cerr << "vigil: " << source.error().message << "\n";
     return 1;
   }
+  // A zombie (an instance the group moved on from without its knowing) must write nothing
+  // more of its tasks: the group's coordinator says who owns them (docs/design.md).
+  if (engine.task_mode()) engine.set_task_fence(source.value().get());
   out << "engine: " << loaded.rules->rules().size() << " rules from " << s.rules_dir << ", "
       << s.shards << " shards, state in " << s.data_dir << ", brokers " << s.brokers
       << ", outputs " << (s.exactly_once ? "exactly-once (sent after their checkpoint)"

@@ -72,6 +72,7 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::start(std::string_view brokers
   if (task_mode) settings["partition.assignment.strategy"] = "cooperative-sticky";
   auto conf = broker::make_conf(settings);
   if (!conf) return conf.error();
+  source->session_timeout_ms_ = std::stoi(settings.at("session.timeout.ms"));
   rd_kafka_conf_set_opaque(conf.value().get(), source.get());
   rd_kafka_conf_set_rebalance_cb(conf.value().get(), &KafkaSource::on_rebalance);
   rd_kafka_conf_set_error_cb(conf.value().get(), &KafkaSource::on_error);

@@ -21,6 +21,7 @@
 #include "engine/codec/topics.h"
 #include "engine/core/metrics.h"
 #include "engine/core/result.h"
+#include "engine/runtime/task_log.h"
 
 namespace vigil::ingest {
 
@@ -56,7 +57,10 @@ struct TaskHooks {
 //!
 //! Owned by the ingest thread, which alone calls poll_batch(); stored_offset is called on that
 //! thread from inside poll_batch(). assignment() and the counters may be read from any thread.
-class KafkaSource {
+//!
+//! Task mode: it is also the engine's TaskFence (engine/ingest/group_fence.cc): confirm() is an
+//! offset commit whose generation the group coordinator checks, called on the commit thread.
+class KafkaSource final : public runtime::TaskFence {
  public:
   //! Joins group `group_id` on `brokers` and subscribes to the four input topics under
   //! `topics`' prefix, and to the internal `orders` topic if `routed_orders` (dispatch.routing:
@@ -102,6 +106,15 @@ class KafkaSource {
   //! Task mode: the first error a task hook returned (the engine cannot go on), else ok.
   const Status& task_error() const { return task_error_; }
 
+  // runtime::TaskFence (task mode; engine/ingest/group_fence.cc). Any thread.
+  Answer confirm(const std::map<int32_t, int64_t>& next, int timeout_ms) override;
+  int lease_ms() const override { return session_timeout_ms_ / 2; }
+  //! The client's errors, and one more while librdkafka holds the assignment lost (a session
+  //! timeout it noticed itself is logged, not reported as an error).
+  uint64_t troubles() const override {
+    return errors_.total() + (rd_kafka_assignment_lost(consumer_.get()) != 0 ? 1 : 0);
+  }
+
   //! The longest the other input partitions wait for the registry after an assignment.
   static constexpr int kRegistryCatchUpMs = 30'000;
 
@@ -130,6 +143,7 @@ class KafkaSource {
   Status task_error_ = ok();
   broker::ClientPtr consumer_;
   bool closed_ = false;
+  int session_timeout_ms_ = 10'000;  //!< the consumer's session.timeout.ms
   mutable std::mutex assignment_mu_;
   std::vector<std::pair<InTopic, int32_t>> assignment_;
   //! Registry partitions not yet read to their end since they were assigned.

@@ -124,6 +124,7 @@ Status Engine::start() {
     const auto tasks = static_cast<size_t>(options_.task_log->partitions());
     owned_.assign(tasks, false);
     barrier_owned_.assign(tasks, false);
+    fenced_.assign(tasks, false);
     task_bytes_.assign(tasks, 0);
   }
   size_t elders = 0, timers = 0;
@@ -486,12 +487,25 @@ Status Engine::write_checkpoint() {
   if (!s) s = hold_until_committed(*store_, clock_, ops, barrier_offsets_, epoch_, std::move(s));
   // Task mode: the checkpoint reaches the changelog before any of its outputs reach a topic,
   // so whoever restores a task finds every output it could find on the topics in a marker.
+  // Fenced: a zombie (the group gave its tasks to another instance) writes none of them.
   std::vector<uint32_t> withheld;
+  if (s && task_mode()) s = confirm_tasks();
   if (s && task_mode()) s = write_changelog(outbox, withheld);
   for (auto& o : shard_ops_) o.clear();
   dispatch_ops_.clear();
   coordinator_ops_.clear();
   if (!s) return s;
+  if (task_mode()) {
+    // The changelog took long (a broker outage): ask again before the outputs go out.
+    if (s = confirm_tasks(); !s) return s;
+    withheld.clear();
+    for (uint32_t i = 0; i < outbox.size(); ++i) {
+      const int32_t t = outbox[i].task;
+      if (t >= 0 && (static_cast<size_t>(t) >= barrier_owned_.size() || !barrier_owned_[t])) {
+        withheld.push_back(i);
+      }
+    }
+  }
   if (options_.exactly_once) deliver(outbox, epoch_, withheld, sink_);
   metrics().checkpoints.add();
   // Last: whoever sees checkpoints() move also sees the epoch's outputs handed to the sink.
@@ -604,6 +618,9 @@ Status Engine::load_identity_and_recover() {
 
 Status Engine::maybe_checkpoint() {
   if (!started_ || stopped_) return ok();
+  if (!in_flight_ && task_mode()) {
+    if (auto d = drop_fenced(); !d) return d;
+  }
   if (in_flight_) {
     if (committing_) {
       if (commit_finished()) return take_commit_result();

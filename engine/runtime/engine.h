@@ -158,7 +158,12 @@ class Engine {
   //! checkpoint of them, only the drop; their new owner restores from the changelog.
   Status revoke_tasks(const std::vector<int32_t>& tasks, bool lost);
   bool task_mode() const { return options_.task_log != nullptr; }
+  //! Task mode: who says whether this instance still owns its tasks (docs/design.md, "Fencing
+  //! a zombie"). Set before the first task is assigned; without one nothing is fenced.
+  void set_task_fence(TaskFence* fence) { fence_ = fence; }
   uint64_t skipped_records() const { return skipped_records_; }
+  //! Checkpoints whose tasks the fence refused (any thread).
+  uint64_t fenced_checkpoints() const { return fenced_checkpoints_.load(); }
   //! Ingest thread: starts a checkpoint when the interval has passed and completes one whose
   //! owners have all reached the barrier. Returns kIo if the commit failed.
   Status maybe_checkpoint();
@@ -207,6 +212,14 @@ class Engine {
   //! gets the indices of outputs of tasks lost since the last checkpoint: their state is not
   //! in the changelog, so their new owner makes them again and they must not be delivered.
   Status write_changelog(const std::vector<OutRecord>& outbox, std::vector<uint32_t>& withheld);
+  //! Commit thread, task mode: in doubt (the client saw errors, or this thread stalled for
+  //! longer than the fence's lease), asks the fence whether the checkpoint's tasks are still
+  //! this instance's. A no marks them fenced: nothing
+  //! more of them is written or delivered, and the ingest thread drops them (drop_fenced).
+  //! Errors only if no answer came within the delivery timeout.
+  Status confirm_tasks();
+  //! Ingest thread, no checkpoint in flight: drops the tasks the commit thread fenced, as lost.
+  Status drop_fenced();
   //! Task mode: the outputs of a restored task's last checkpoint that the topics lack.
   Status redeliver(const TaskMarker& marker);
   //! Retries `flush` (a sink's or the changelog's) until it succeeds or the delivery timeout.
@@ -283,6 +296,12 @@ class Engine {
   // taken with the barrier and read by the commit thread; the rest is the commit thread's.
   std::vector<bool> owned_;
   std::vector<bool> barrier_owned_;
+  TaskFence* fence_ = nullptr;
+  //! Commit thread while a checkpoint is in flight, else the ingest thread's: tasks the fence
+  //! refused, not yet dropped.
+  std::vector<bool> fenced_;
+  int64_t last_confirm_ns_ = 0;      //!< commit thread: the last confirm_tasks()
+  uint64_t troubles_confirmed_ = 0;  //!< commit thread: fence_->troubles() at the last yes
   std::shared_ptr<const TaskWork> barrier_work_;
   state::OffsetMap last_marker_offsets_;   //!< commit thread: offsets in the last markers
   std::vector<uint64_t> task_bytes_;       //!< commit thread: appended since the last rewrite
@@ -290,6 +309,7 @@ class Engine {
   std::vector<int32_t> rewrite_due_;       //!< guarded by rewrite_mu_: commit -> ingest
   uint64_t skipped_records_ = 0;
   uint64_t untasked_outputs_ = 0;
+  std::atomic<uint64_t> fenced_checkpoints_{0};
   vigil::v1::RegistryUpdate registry_;  //!< ingest thread's decode buffer for routing
 };
 

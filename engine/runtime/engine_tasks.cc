@@ -2,7 +2,9 @@
 // over from the changelog, handing one over, and writing each checkpoint to the changelog.
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "engine/core/log.h"
 #include "engine/pipeline/shard_router.h"
@@ -31,6 +33,7 @@ Result<state::OffsetMap> Engine::assign_tasks(const std::vector<int32_t>& tasks)
   if (!task_mode() || !started_ || stopped_) return resume;
   // The commit thread must be idle: restores add deletes to the coordinator's ops.
   if (auto s = finish_in_flight(); !s) return s.error();
+  if (auto s = drop_fenced(); !s) return s.error();
   const int32_t n = options_.task_log->partitions();
   for (int32_t t : tasks) {
     if (t < 0 || t >= n || owned_[static_cast<size_t>(t)]) continue;
@@ -97,6 +100,7 @@ Result<state::OffsetMap> Engine::assign_tasks(const std::vector<int32_t>& tasks)
 Status Engine::revoke_tasks(const std::vector<int32_t>& tasks, bool lost) {
   if (!task_mode() || !started_ || stopped_) return ok();
   Status s = finish_in_flight();
+  if (s) s = drop_fenced();
   auto work = std::make_shared<TaskWork>();
   for (int32_t t : tasks) {
     if (t < 0 || static_cast<size_t>(t) >= owned_.size() || !owned_[static_cast<size_t>(t)]) continue;
@@ -116,6 +120,80 @@ Status Engine::revoke_tasks(const std::vector<int32_t>& tasks, bool lost) {
               lost ? std::string() : std::to_string(committed_epoch_.load()));
   }
   return s;
+}
+
+Status Engine::drop_fenced() {
+  std::vector<int32_t> fenced;
+  for (size_t t = 0; t < fenced_.size(); ++t) {
+    if (!fenced_[t]) continue;
+    fenced_[t] = false;
+    if (owned_[t]) fenced.push_back(static_cast<int32_t>(t));
+  }
+  if (fenced.empty()) return ok();
+  return revoke_tasks(fenced, /*lost=*/true);
+}
+
+Status Engine::confirm_tasks() {
+  if (fence_ == nullptr) return ok();
+  // Asked only in doubt. A question is an offset commit, and one that meets the generation
+  // change of an ordinary rebalance makes librdkafka mark the assignment lost: asking at every
+  // checkpoint turned every rebalance into the loss of every task. Without trouble the tasks
+  // are this instance's: the group moves them away only after the member was silent for its
+  // session timeout, or after it revoked them itself (revoke_tasks, which waits for this
+  // checkpoint). In doubt: the client saw errors since the last yes, or this thread did not
+  // run for longer than the lease (a stalled process, a changelog write through an outage).
+  const int64_t now = clock_.steady_ns();
+  const uint64_t troubles = fence_->troubles();
+  const bool doubt = troubles != troubles_confirmed_ ||
+                     (last_confirm_ns_ != 0 &&
+                      now - last_confirm_ns_ > int64_t{fence_->lease_ms()} * 1'000'000);
+  last_confirm_ns_ = now;
+  if (!doubt) return ok();
+  std::map<int32_t, int64_t> next;
+  for (size_t t = 0; t < barrier_owned_.size(); ++t) {
+    if (!barrier_owned_[t]) continue;
+    auto it = barrier_offsets_.find({InTopic::kTelemetry, static_cast<int32_t>(t)});
+    next[static_cast<int32_t>(t)] = it != barrier_offsets_.end() ? it->second : 0;
+  }
+  if (next.empty()) return ok();
+  const int64_t began = clock_.steady_ns();
+  const int64_t deadline = began + int64_t{options_.delivery_timeout_ms} * 1'000'000;
+  int64_t next_log = began + 10'000'000'000;
+  for (;;) {
+    const TaskFence::Answer a = fence_->confirm(next, 1000);
+    if (a.verdict == TaskFence::Verdict::kOwner) {
+      log::info("engine", "checkpoint ", epoch_, ": the group confirmed this instance's ",
+                next.size(), " tasks after ", troubles - troubles_confirmed_,
+                " client errors, in ", (clock_.steady_ns() - began) / 1'000'000, " ms");
+      troubles_confirmed_ = fence_->troubles();
+      last_confirm_ns_ = clock_.steady_ns();
+      return ok();
+    }
+    if (a.verdict == TaskFence::Verdict::kFenced) break;
+    const int64_t now = clock_.steady_ns();
+    if (now >= deadline) {
+      return make_error(Errc::kBroker, log::cat("the group did not confirm this instance's tasks "
+                                                "within ", options_.delivery_timeout_ms,
+                                                " ms: ", a.why));
+    }
+    if (now >= next_log) {
+      log::warn("engine", "checkpoint ", epoch_, ": waiting for the group to confirm this "
+                "instance's tasks: ", a.why);
+      next_log = now + 10'000'000'000;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string list;
+  for (const auto& [t, offset] : next) {
+    barrier_owned_[static_cast<size_t>(t)] = false;
+    fenced_[static_cast<size_t>(t)] = true;
+    list += " " + std::to_string(t);
+  }
+  ++fenced_checkpoints_;
+  log::warn("engine", "checkpoint ", epoch_, ": fenced: the group no longer counts this instance "
+            "as the owner of tasks", list, "; none of their state or outputs is written, and "
+            "they are dropped as lost");
+  return ok();
 }
 
 Status Engine::write_changelog(const std::vector<OutRecord>& outbox,
