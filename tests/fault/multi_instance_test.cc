@@ -69,10 +69,10 @@ void print_comparison(const char* what, const std::map<std::string, int>& faulte
             << ", extra " << c.extra << ", doubled " << c.doubled << std::endl;
 }
 
-// Disabled in the suite (session 4): it fails now and then under the full suite's load with
-// outputs doubled by an instance the group evicted during the outage without it noticing (the
-// zombie window, docs/design.md "Known gaps"). Run it with --gtest_also_run_disabled_tests.
-TEST_F(MultiInstanceTest, DISABLED_TwoInstancesSigkillThenBrokerDownAndUp) {
+// Before fencing (session 4) it failed now and then with outputs doubled by an instance the
+// group evicted in the outage without its knowing (a zombie); the engine now asks the group
+// in doubt (docs/design.md "State that moves with its partition", point 8).
+TEST_F(MultiInstanceTest, TwoInstancesSigkillThenBrokerDownAndUp) {
   // Event time ten minutes ago: every escalation is due when its alarm is raised, in both runs.
   const TimeMs t0 = RealClock::instance().now_ms() - 600'000;
   const std::vector<Input> input = make_input(t0, 300, 50);
