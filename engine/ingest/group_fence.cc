@@ -22,11 +22,13 @@ Verdict verdict_of(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:  // evicted: its session timed out
     case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
     case RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST:
-      return Verdict::kFenced;
-    // A stale generation is also what a member still in the group sees for a moment in a
-    // rebalance (before its JoinGroup answer arrives): ask again. A real zombie's consumer
-    // marks its assignment lost, and confirm() then says kFenced.
+    // The group is at a newer generation than this member. A member still in the group sees
+    // that only for a moment in a rebalance, before its JoinGroup answer arrives; asked again,
+    // it would wait on that rebalance, which may wait on this instance's rebalance callback,
+    // which waits on this checkpoint (a deadlock seen in the fault suite). Asked only in doubt,
+    // the safe answer is to give the tasks up: librdkafka marks the assignment lost on it too.
     case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+      return Verdict::kFenced;
     default:
       return Verdict::kUnknown;
   }
