@@ -24,7 +24,8 @@ size_t SlotMap::heap_bytes() const {
 
 const std::string& ElderState::timezone() const {
   static const std::string kDefault = kDefaultTimezone;
-  return profile.timezone().empty() ? kDefault : profile.timezone();
+  const std::string& tz = profile.timezone();
+  return tz.empty() ? kDefault : tz;
 }
 
 uint16_t ElderState::intern_device(std::string_view id) {
@@ -61,7 +62,7 @@ size_t ElderState::device_count() const {
 }
 
 void apply_profile(ElderState& s, const vigil::v1::Elder& elder) {
-  s.profile = elder;
+  s.profile.assign(elder);
   s.registered = true;
   s.dirty = true;
   s.profile_dirty = true;
@@ -243,7 +244,10 @@ void fill_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
 }  // namespace
 
 void append_profile(const ElderState& s, std::string* out) {
-  append_message(out, kElderField, s.profile);
+  // The profile's bytes are the Elder message serialised: written as ElderRecord field 1.
+  append_varint(out, (kElderField << 3) | 2);
+  append_varint(out, s.profile.bytes().size());
+  out->append(s.profile.bytes());
   if (s.registered) {
     append_varint(out, kRegisteredField << 3);
     out->push_back(1);
@@ -289,7 +293,7 @@ void append_dynamic(const ElderState& s, const std::vector<std::string>& rule_id
 
 vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::string>& rule_ids) {
   vigil::state::ElderRecord r;
-  *r.mutable_elder() = s.profile;
+  *r.mutable_elder() = s.profile.elder();
   r.set_registered(s.registered);
   for (auto& d : devices(s)) *r.add_devices() = std::move(d);
   fill_dynamic(s, rule_ids, r);
@@ -299,7 +303,7 @@ vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::
 
 void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
                   const std::vector<std::string>& rule_ids) {
-  if (r.has_elder()) s.profile = r.elder();
+  if (r.has_elder()) s.profile.assign(r.elder());
   if (r.registered()) s.registered = true;
   if (r.devices_size() > 0) {
     s.device_records.clear();
@@ -336,7 +340,7 @@ void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
 size_t memory_bytes(const ElderState& s) {
   auto str = [](const std::string& v) { return v.capacity() > 15 ? v.capacity() + 1 : 0; };
   size_t n = sizeof(ElderState);
-  n += s.profile.SpaceUsedLong() - sizeof(s.profile);
+  n += s.profile.heap_bytes();
   n += str(s.device_records);
   n += s.slots.heap_bytes();
   n += s.alarms.capacity() * sizeof(vigil::v1::AlarmEvent);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/core/clock.h"
+#include "engine/registry/profile.h"
 #include "schemas/outputs.pb.h"
 #include "schemas/registry.pb.h"
 #include "schemas/state.pb.h"
@@ -203,8 +204,11 @@ struct AlarmMeta {
 };
 
 struct ElderState {
-  vigil::v1::Elder profile;
+  //! The registry profile: its serialised bytes and interned timezone (profile.h).
+  Profile profile;
   bool registered = false;  //!< false until a registry entry arrived (events still count)
+  bool dirty = false;       //!< changed since the last checkpoint
+  bool profile_dirty = false;  //!< profile or devices changed since the last checkpoint
   //! The registry's devices as their p/ bytes: ElderRecord field 3 entries (tag, length, Device),
   //! in arrival order. Only the checkpoint and the rare registry paths read them (devices(),
   //! apply_device), so they are kept serialised: ~30 bytes a device instead of ~200 as protos.
@@ -213,8 +217,6 @@ struct ElderState {
   std::vector<vigil::v1::AlarmEvent> alarms;  //!< open (not CLOSED) alarms, one per rule at most
   RuleIdMap<uint32_t> alarm_seq;              //!< rule_id -> alarms raised so far
   RuleIdMap<AlarmMeta> alarm_meta;            //!< rule_id -> bookkeeping
-  bool dirty = false;  //!< changed since the last checkpoint
-  bool profile_dirty = false;             //!< profile or devices changed since the last checkpoint
   //! Devices seen by rules, slots hold index + 1: the ids one after another, each after a
   //! length byte, in one string (a vector of strings cost 32 bytes a name plus its doubling).
   std::string device_names;

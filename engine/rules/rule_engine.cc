@@ -81,14 +81,14 @@ bool applies(const Rule& r, const ElderState& e) {
 std::vector<int> at_minutes(const Rule& r, const ElderState& e) {
   std::vector<int> out = r.at.minutes;
   if (r.at.medication_times) {
-    for (const auto& t : e.profile.medication_times()) {
+    e.profile.for_each_medication_time([&](std::string_view t) {
       int h = 0, m = 0;
       if (t.size() == 5 && t[2] == ':' &&
           std::from_chars(t.data(), t.data() + 2, h).ec == std::errc() &&
           std::from_chars(t.data() + 3, t.data() + 5, m).ec == std::errc() && h < 24 && m < 60) {
         out.push_back(h * 60 + m);
       }
-    }
+    });
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -205,9 +205,8 @@ int news2_points(int vital, double v) {
 
 double RuleEngine::param(const Rule& r, uint32_t index, const ElderState& e) {
   const Param& p = r.params[index];
-  if (!p.override_key.empty() && !e.profile.overrides().empty()) {
-    auto it = e.profile.overrides().find(p.override_key);
-    if (it != e.profile.overrides().end()) return it->second;
+  if (!p.override_key.empty() && e.profile.has_overrides()) {
+    if (auto v = e.profile.override_value(p.override_key)) return *v;
   }
   return p.value;
 }
