@@ -579,7 +579,7 @@ TEST_F(NewKindsTest, AbsenceTimersAreNotArmedPerEvent) {
   for (int i = 1; i <= 1000; ++i) event("e1", "motion", 1, kT0 + i * kSecond);
   EXPECT_EQ(fx_.arms, after_first);  // moved when the armed timer fires, not per event
   // State stays bounded: one entry per device, fixed-size kind data.
-  EXPECT_EQ(elder("e1").slots[index("device_offline")].extra->keyed.size(), 1u);
+  EXPECT_EQ(elder("e1").slots[index("device_offline")].keyed().size(), 1u);
 }
 
 TEST_F(NewKindsTest, InactivityCountsOnlyInsideTheScheduleAcrossMidnight) {
@@ -746,7 +746,6 @@ TEST_F(NewKindsTest, RuleStatePerElderWithTheWholePackIsBoundedAndMeasured) {
     event("t1", "bed_exit", 1, at);
     event("t1", "water_meter", 10 + i * 0.01, at);
   }
-  for (size_t i = 0; i < t.slots.held(); ++i) { const auto& sl = t.slots.slot_at(i); std::printf("DBG slot %s extra=%d data=%zu/%zu keyed=%zu/%zu due=%lld\n", engine_.rules().ids()[sl.rule].c_str(), sl.extra?1:0, sl.extra?sl.extra->data.size():0, sl.extra?sl.extra->data.capacity():0, sl.extra?sl.extra->keyed.size():0, sl.extra?sl.extra->keyed.capacity():0, (long long)sl.due); }
   ElderState& idle = elder("idle");
   idle.slots.resize(engine_.rules().rules().size());  // as the shard creates an elder
   std::printf("typical elder: %zu bytes; an elder with no rule state yet: %zu bytes\n",
@@ -867,7 +866,7 @@ TEST(Aggregate, MinMaxCountAndTheWindowSlides) {
 TEST(Aggregate, StateIsBoundedWhateverTheEventRate) {
   OneRule o(agg_rule("avg", "value > 100"));
   for (int i = 0; i < 100000; ++i) o.value(80, kT0 + i * 100);
-  EXPECT_EQ(o.e.slots[0].extra->data.size(), 4u + 2 * 11);  // header + (window/every + 1) buckets
+  EXPECT_EQ(o.e.slots[0].data().size(), 4u + 2 * 11);  // header + (window/every + 1) buckets
 }
 
 }  // namespace
