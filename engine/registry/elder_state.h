@@ -74,7 +74,7 @@ struct SlotExtraFree {
 
 //! One rule's working state for one elder; which fields mean what depends on the rule's kind
 //! (rules/README.md). `generation` invalidates armed timers lazily. Kept small (40 bytes) since
-//! every elder holds one per rule of the pack.
+//! every elder holds one per rule with state.
 struct RuleSlot {
   TimeMs since = 0;         //!< threshold: breach start; sequence: first event; absence: last seen
   TimeMs clear_since = 0;   //!< threshold: back in range since; `at` watch: its close
@@ -142,9 +142,10 @@ class SlotMap {
   RuleSlot& operator[](size_t ri) {
     uint16_t& p = pos_[ri];
     if (p == 0) {
-      // Grown two at a time, not doubled: an elder gains a slot per rule once, and a doubled
-      // vector of 40-byte slots is a fifth of a typical elder's memory (bench/README.md "Memory").
-      if (slots_.size() == slots_.capacity()) slots_.reserve(slots_.size() + 2);
+      // Grown one at a time, not doubled: an elder gains a slot per rule once (a move of a few
+      // 40-byte slots), and spare slots are a tenth of a typical elder's memory (bench/README.md
+      // "Memory").
+      if (slots_.size() == slots_.capacity()) slots_.reserve(slots_.size() + 1);
       slots_.emplace_back().rule = static_cast<uint16_t>(ri);
       p = static_cast<uint16_t>(slots_.size());
     }

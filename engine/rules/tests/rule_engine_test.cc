@@ -782,9 +782,11 @@ TEST_F(NewKindsTest, RuleStatePerElderWithTheWholePackIsBoundedAndMeasured) {
               t.device_records.capacity(), as_protos);
   RecordProperty("typical_elder_memory_bytes", static_cast<int>(whole));
   EXPECT_LT(t.device_records.capacity(), as_protos);
-  // 2,136 bytes on 2026-11-23 (2,479 before device_records, packed names and slots); the issue's
-  // 1 KiB is not reached yet: what is left is listed in bench/README.md, "Memory".
-  EXPECT_LT(whole, 2304u);
+  // 1,464 bytes on 2026-11-23 (2,136 before the compact Profile, one-block SlotExtras and slots
+  // only for rules with state; 2,479 before device_records); this busy mid-day elder is still
+  // over the 1 KiB (the restart bench's elders are under it): what is left is listed in
+  // engine/registry/README.md.
+  EXPECT_LT(whole, 1536u);
 }
 
 //! An engine over a one-rule pack, for kinds the shipped pack uses only one way.
