@@ -102,9 +102,13 @@ uint16_t ElderState::intern_device(std::string_view id) {
     at += 1 + n;
   }
   if (i >= 255) return 0;  // bounded; the alarm then names no device
-  device_names.reserve(device_names.size() + 1 + id.size());  // exact: names are added rarely
-  device_names.push_back(static_cast<char>(id.size()));
-  device_names.append(id);
+  // Exact: names are added rarely, and reserve() on a non-empty string at least doubles it.
+  std::string grown;
+  grown.reserve(device_names.size() + 1 + id.size());
+  grown.append(device_names);
+  grown.push_back(static_cast<char>(id.size()));
+  grown.append(id);
+  device_names.swap(grown);
   return static_cast<uint16_t>(i + 1);
 }
 

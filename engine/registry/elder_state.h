@@ -244,8 +244,9 @@ struct AlarmMeta {
 };
 
 struct ElderState {
-  //! The registry profile: its serialised bytes and interned timezone (profile.h).
-  Profile profile;
+  //! The registry profile: its serialised bytes and interned timezone (profile.h). The flags
+  //! below may sit in its tail padding.
+  [[no_unique_address]] Profile profile;
   bool registered = false;  //!< false until a registry entry arrived (events still count)
   bool dirty = false;       //!< changed since the last checkpoint
   bool profile_dirty = false;  //!< profile or devices changed since the last checkpoint
