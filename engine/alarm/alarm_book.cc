@@ -65,8 +65,8 @@ void AlarmBook::raise(registry::ElderState& e, const rules::Rule& rule, std::str
     meta.flaps = 0;
   }
   AlarmEvent a;
-  a.set_alarm_id(e.profile.elder_id() + ":" + rule.id + ":" + std::to_string(n));
-  a.set_elder_id(e.profile.elder_id());
+  a.set_alarm_id(std::string(e.profile.elder_id()) + ":" + rule.id + ":" + std::to_string(n));
+  a.set_elder_id(std::string(e.profile.elder_id()));
   a.set_device_id(std::string(device_id));
   a.set_rule_id(rule.id);
   a.set_severity(rule.severity);
@@ -121,7 +121,7 @@ void AlarmBook::raise(registry::ElderState& e, const rules::Rule& rule, std::str
     req.lon = e.profile.home_lon();
     req.created = ts;
     req.window_start = ts;
-    req.region = e.profile.region();
+    req.region = std::string(e.profile.region());
     dispatch_.request_order(req);
   }
   e.alarms.push_back(std::move(a));
@@ -185,7 +185,7 @@ Status AlarmBook::operator_action(registry::ElderState& e, const AlarmAction& ac
     return make_error(Errc::kNotFound,
                       "no open alarm " +
                           (act.alarm_id().empty() ? "of rule " + act.rule_id() : act.alarm_id()) +
-                          " for elder " + e.profile.elder_id());
+                          " for elder " + std::string(e.profile.elder_id()));
   }
   AlarmEvent& a = e.alarms[i];
   const std::string who = operator_id.empty() ? "operator" : operator_id;

@@ -3,6 +3,7 @@
 #include <google/protobuf/message_lite.h>
 
 #include <cstring>
+#include <new>
 #include <string_view>
 
 namespace vigil::registry {
@@ -15,16 +16,81 @@ void SlotMap::resize(size_t n) {
 size_t SlotMap::heap_bytes() const {
   size_t n = pos_.capacity() * sizeof(uint16_t) + slots_.capacity() * sizeof(RuleSlot);
   for (const auto& s : slots_) {
-    if (!s.extra) continue;
-    n += sizeof(SlotExtra) + s.extra->data.capacity() * sizeof(double) +
-         s.extra->keyed.capacity() * sizeof(KeyedTime);
+    if (s.extra) n += s.extra->bytes();
   }
   return n;
 }
 
+RuleSlot& RuleSlot::operator=(const RuleSlot& o) {
+  since = o.since;
+  clear_since = o.clear_since;
+  due = o.due;
+  generation = o.generation;
+  device = o.device;
+  if (!o.extra) {
+    extra.reset();
+  } else if (this != &o) {
+    const size_t n = o.extra->bytes();
+    void* p = std::malloc(n);
+    if (p == nullptr) throw std::bad_alloc();
+    std::memcpy(p, o.extra.get(), n);
+    extra.reset(static_cast<SlotExtra*>(p));
+  }
+  return *this;
+}
+
+void RuleSlot::reshape(size_t ndata, size_t cap_keyed) {
+  if (ndata > UINT16_MAX || cap_keyed > UINT16_MAX) throw std::length_error("slot state too large");
+  void* p = std::malloc(SlotExtra::block_bytes(ndata, cap_keyed));
+  if (p == nullptr) throw std::bad_alloc();
+  auto* x = new (p) SlotExtra();
+  x->ndata_ = static_cast<uint16_t>(ndata);
+  x->cap_keyed_ = static_cast<uint16_t>(cap_keyed);
+  std::fill_n(x->data_ptr(), ndata, 0.0);
+  if (extra) {
+    x->last_unless = extra->last_unless;
+    std::copy_n(extra->data_ptr(), std::min<size_t>(ndata, extra->ndata_), x->data_ptr());
+    x->nkeyed_ = std::min<uint16_t>(extra->nkeyed_, static_cast<uint16_t>(cap_keyed));
+    std::memcpy(static_cast<void*>(x->keyed_ptr()), extra->keyed_ptr(), x->nkeyed_ * sizeof(KeyedTime));
+  }
+  extra.reset(x);
+}
+
+SlotExtra& RuleSlot::ext() {
+  if (!extra) reshape(0, 0);
+  return *extra;
+}
+
+std::span<double> RuleSlot::reset_data(size_t n) {
+  if (!extra || extra->ndata_ != n) reshape(n, extra ? extra->cap_keyed_ : 0);
+  auto d = extra->data();
+  std::fill(d.begin(), d.end(), 0.0);
+  return d;
+}
+
+void RuleSlot::assign_data(std::span<const double> v) {
+  auto d = reset_data(v.size());
+  std::copy(v.begin(), v.end(), d.begin());
+}
+
+KeyedTime& RuleSlot::add_keyed(const KeyedTime& k) {
+  // Exact growth: a device is added once per elder and rule, and every block byte counts.
+  if (!extra || extra->nkeyed_ == extra->cap_keyed_) {
+    reshape(extra ? extra->ndata_ : 0, extra ? extra->nkeyed_ + 1u : 1u);
+  }
+  KeyedTime& out = extra->keyed_ptr()[extra->nkeyed_++];
+  out = k;
+  return out;
+}
+
+void RuleSlot::reserve_keyed(size_t n) {
+  if (!extra || extra->cap_keyed_ < n) reshape(extra ? extra->ndata_ : 0, n);
+}
+
 const std::string& ElderState::timezone() const {
   static const std::string kDefault = kDefaultTimezone;
-  return profile.timezone().empty() ? kDefault : profile.timezone();
+  const std::string& tz = profile.timezone();
+  return tz.empty() ? kDefault : tz;
 }
 
 uint16_t ElderState::intern_device(std::string_view id) {
@@ -36,9 +102,13 @@ uint16_t ElderState::intern_device(std::string_view id) {
     at += 1 + n;
   }
   if (i >= 255) return 0;  // bounded; the alarm then names no device
-  device_names.reserve(device_names.size() + 1 + id.size());  // exact: names are added rarely
-  device_names.push_back(static_cast<char>(id.size()));
-  device_names.append(id);
+  // Exact: names are added rarely, and reserve() on a non-empty string at least doubles it.
+  std::string grown;
+  grown.reserve(device_names.size() + 1 + id.size());
+  grown.append(device_names);
+  grown.push_back(static_cast<char>(id.size()));
+  grown.append(id);
+  device_names.swap(grown);
   return static_cast<uint16_t>(i + 1);
 }
 
@@ -61,7 +131,7 @@ size_t ElderState::device_count() const {
 }
 
 void apply_profile(ElderState& s, const vigil::v1::Elder& elder) {
-  s.profile = elder;
+  s.profile.assign(elder);
   s.registered = true;
   s.dirty = true;
   s.profile_dirty = true;
@@ -185,16 +255,16 @@ void encode_slot(const ElderState& s, const std::string& rule_id, const RuleSlot
   put_string_field(out, 6, s.device_name(slot.device));
   put_varint_field(out, 7, slot.generation);
   if (slot.extra) {
-    if (!slot.extra->data.empty()) {  // packed repeated double
+    if (!slot.data().empty()) {  // packed repeated double
       append_varint(out, (8u << 3) | 2);
-      append_varint(out, slot.extra->data.size() * sizeof(double));
-      for (double d : slot.extra->data) {
+      append_varint(out, slot.data().size() * sizeof(double));
+      for (double d : slot.data()) {
         uint64_t bits;
         std::memcpy(&bits, &d, sizeof bits);
         for (int b = 0; b < 8; ++b) out->push_back(static_cast<char>(bits >> (8 * b)));
       }
     }
-    for (const auto& k : slot.extra->keyed) {
+    for (const auto& k : slot.keyed()) {
       Nested kr(out, 9);
       put_string_field(out, 1, s.device_name(k.device));
       put_int64_field(out, 2, k.seen);
@@ -220,8 +290,8 @@ void fill_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
     rs->set_device_id(std::string(s.device_name(slot.device)));
     rs->set_generation(slot.generation);
     if (slot.extra) {
-      for (double d : slot.extra->data) rs->add_data(d);
-      for (const auto& k : slot.extra->keyed) {
+      for (double d : slot.data()) rs->add_data(d);
+      for (const auto& k : slot.keyed()) {
         auto* kr = rs->add_keyed();
         kr->set_key(std::string(s.device_name(k.device)));
         kr->set_seen_ms(k.seen);
@@ -243,7 +313,10 @@ void fill_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
 }  // namespace
 
 void append_profile(const ElderState& s, std::string* out) {
-  append_message(out, kElderField, s.profile);
+  // The profile's bytes are the Elder message serialised: written as ElderRecord field 1.
+  append_varint(out, (kElderField << 3) | 2);
+  append_varint(out, s.profile.bytes().size());
+  out->append(s.profile.bytes());
   if (s.registered) {
     append_varint(out, kRegisteredField << 3);
     out->push_back(1);
@@ -289,7 +362,7 @@ void append_dynamic(const ElderState& s, const std::vector<std::string>& rule_id
 
 vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::string>& rule_ids) {
   vigil::state::ElderRecord r;
-  *r.mutable_elder() = s.profile;
+  *r.mutable_elder() = s.profile.elder();
   r.set_registered(s.registered);
   for (auto& d : devices(s)) *r.add_devices() = std::move(d);
   fill_dynamic(s, rule_ids, r);
@@ -299,7 +372,7 @@ vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::
 
 void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
                   const std::vector<std::string>& rule_ids) {
-  if (r.has_elder()) s.profile = r.elder();
+  if (r.has_elder()) s.profile.assign(r.elder());
   if (r.registered()) s.registered = true;
   if (r.devices_size() > 0) {
     s.device_records.clear();
@@ -318,10 +391,10 @@ void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
       slot.generation = static_cast<uint32_t>(rs.generation());
       const bool unless = rs.last_unless_ms() != kNever && rs.last_unless_ms() != 0;
       if (unless || rs.data_size() > 0 || rs.keyed_size() > 0) {
-        SlotExtra& x = slot.ext();
-        x.last_unless = unless ? rs.last_unless_ms() : kNever;
-        x.data.assign(rs.data().begin(), rs.data().end());
-        for (const auto& k : rs.keyed()) x.keyed.push_back({k.seen_ms(), s.intern_device(k.key()), k.out()});
+        slot.ext().last_unless = unless ? rs.last_unless_ms() : kNever;
+        slot.assign_data(std::span<const double>(rs.data().data(), rs.data().size()));
+        slot.reserve_keyed(rs.keyed_size());
+        for (const auto& k : rs.keyed()) slot.add_keyed({k.seen_ms(), s.intern_device(k.key()), k.out()});
       }
       break;
     }
@@ -336,7 +409,7 @@ void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
 size_t memory_bytes(const ElderState& s) {
   auto str = [](const std::string& v) { return v.capacity() > 15 ? v.capacity() + 1 : 0; };
   size_t n = sizeof(ElderState);
-  n += s.profile.SpaceUsedLong() - sizeof(s.profile);
+  n += s.profile.heap_bytes();
   n += str(s.device_records);
   n += s.slots.heap_bytes();
   n += s.alarms.capacity() * sizeof(vigil::v1::AlarmEvent);

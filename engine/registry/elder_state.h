@@ -8,14 +8,18 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "engine/core/clock.h"
+#include "engine/registry/profile.h"
 #include "schemas/outputs.pb.h"
 #include "schemas/registry.pb.h"
 #include "schemas/state.pb.h"
@@ -33,16 +37,44 @@ struct KeyedTime {
   bool out = false;     //!< silent past the rule's duration and reported
 };
 
-//! The parts of a rule's state only some kinds use; allocated on first use.
-struct SlotExtra {
-  TimeMs last_unless = kNever;   //!< threshold: last event of an `unless` type
-  std::vector<double> data;      //!< fixed size per rule (aggregate buckets, score vitals, ...)
-  std::vector<KeyedTime> keyed;  //!< per-device absence: one entry per device seen
+//! The parts of a rule's state only some kinds use, allocated on first use as one block: this
+//! header, then `data` (fixed size per rule: aggregate buckets, score vitals, ...), then `keyed`
+//! (per-device absence: one entry per device seen). Grown and shrunk through RuleSlot, which owns
+//! the block (data is set once per rule; a device is added once per elder, so growth is exact).
+class SlotExtra {
+ public:
+  TimeMs last_unless = kNever;  //!< threshold: last event of an `unless` type
+
+  std::span<double> data() { return {data_ptr(), ndata_}; }
+  std::span<const double> data() const { return {data_ptr(), ndata_}; }
+  std::span<KeyedTime> keyed() { return {keyed_ptr(), nkeyed_}; }
+  std::span<const KeyedTime> keyed() const { return {keyed_ptr(), nkeyed_}; }
+  //! Bytes of the block.
+  size_t bytes() const { return block_bytes(ndata_, cap_keyed_); }
+
+ private:
+  friend struct RuleSlot;
+  static size_t block_bytes(size_t ndata, size_t nkeyed) {
+    return sizeof(SlotExtra) + ndata * sizeof(double) + nkeyed * sizeof(KeyedTime);
+  }
+  double* data_ptr() { return reinterpret_cast<double*>(this + 1); }
+  const double* data_ptr() const { return reinterpret_cast<const double*>(this + 1); }
+  KeyedTime* keyed_ptr() { return reinterpret_cast<KeyedTime*>(data_ptr() + ndata_); }
+  const KeyedTime* keyed_ptr() const { return reinterpret_cast<const KeyedTime*>(data_ptr() + ndata_); }
+
+  uint16_t ndata_ = 0;
+  uint16_t nkeyed_ = 0;
+  uint16_t cap_keyed_ = 0;
+};
+static_assert(sizeof(SlotExtra) % alignof(double) == 0 && std::is_trivially_copyable_v<KeyedTime>);
+
+struct SlotExtraFree {
+  void operator()(SlotExtra* p) const { std::free(p); }
 };
 
 //! One rule's working state for one elder; which fields mean what depends on the rule's kind
 //! (rules/README.md). `generation` invalidates armed timers lazily. Kept small (40 bytes) since
-//! every elder holds one per rule of the pack.
+//! every elder holds one per rule with state.
 struct RuleSlot {
   TimeMs since = 0;         //!< threshold: breach start; sequence: first event; absence: last seen
   TimeMs clear_since = 0;   //!< threshold: back in range since; `at` watch: its close
@@ -52,7 +84,7 @@ struct RuleSlot {
   //! SlotMap's: the rule index this slot belongs to (in what was padding). Constructing copies
   //! it; assigning keeps the target's (a slot assigned into a map stays its rule's).
   uint16_t rule = 0;
-  std::unique_ptr<SlotExtra> extra;
+  std::unique_ptr<SlotExtra, SlotExtraFree> extra;
 
   RuleSlot() = default;
   RuleSlot(RuleSlot&&) noexcept = default;
@@ -66,26 +98,36 @@ struct RuleSlot {
     return *this;
   }
   RuleSlot(const RuleSlot& o) : rule(o.rule) { *this = o; }
-  RuleSlot& operator=(const RuleSlot& o) {
-    since = o.since;
-    clear_since = o.clear_since;
-    due = o.due;
-    generation = o.generation;
-    device = o.device;
-    extra = o.extra ? std::make_unique<SlotExtra>(*o.extra) : nullptr;
-    return *this;
-  }
+  RuleSlot& operator=(const RuleSlot& o);
 
-  SlotExtra& ext() {
-    if (!extra) extra = std::make_unique<SlotExtra>();
-    return *extra;
-  }
+  //! The extra block, allocated (header only) on first use.
+  SlotExtra& ext();
   TimeMs last_unless() const { return extra ? extra->last_unless : kNever; }
-  bool no_data() const { return !extra || extra->data.empty(); }
+  std::span<double> data() { return extra ? extra->data() : std::span<double>(); }
+  std::span<const double> data() const { return extra ? extra->data() : std::span<const double>(); }
+  std::span<KeyedTime> keyed() { return extra ? extra->keyed() : std::span<KeyedTime>(); }
+  std::span<const KeyedTime> keyed() const {
+    return extra ? extra->keyed() : std::span<const KeyedTime>();
+  }
+  //! Sets `data` to `n` zeros (allocating the block if needed) and returns it.
+  std::span<double> reset_data(size_t n);
+  //! Sets `data` to a copy of `v`.
+  void assign_data(std::span<const double> v);
+  //! Appends a per-device entry and returns it (valid until the next append).
+  KeyedTime& add_keyed(const KeyedTime& k);
+  //! Room for `n` per-device entries in all (restores).
+  void reserve_keyed(size_t n);
+
+  bool no_data() const { return !extra || extra->ndata_ == 0; }
   bool idle() const {
     return since == 0 && clear_since == 0 && due == 0 &&
-           (!extra || (extra->last_unless == kNever && extra->data.empty() && extra->keyed.empty()));
+           (!extra || (extra->last_unless == kNever && extra->ndata_ == 0 && extra->nkeyed_ == 0));
   }
+
+ private:
+  //! Reallocates the block for `ndata` data values (kept up to the smaller size, new ones zero)
+  //! and room for `cap_keyed` entries (kept).
+  void reshape(size_t ndata, size_t cap_keyed);
 };
 
 //! The rule slots of one elder, sparse: only rules that hold state have a RuleSlot (most rules of
@@ -100,9 +142,10 @@ class SlotMap {
   RuleSlot& operator[](size_t ri) {
     uint16_t& p = pos_[ri];
     if (p == 0) {
-      // Grown two at a time, not doubled: an elder gains a slot per rule once, and a doubled
-      // vector of 40-byte slots is a fifth of a typical elder's memory (bench/README.md "Memory").
-      if (slots_.size() == slots_.capacity()) slots_.reserve(slots_.size() + 2);
+      // Grown one at a time, not doubled: an elder gains a slot per rule once (a move of a few
+      // 40-byte slots), and spare slots are a tenth of a typical elder's memory (bench/README.md
+      // "Memory").
+      if (slots_.size() == slots_.capacity()) slots_.reserve(slots_.size() + 1);
       slots_.emplace_back().rule = static_cast<uint16_t>(ri);
       p = static_cast<uint16_t>(slots_.size());
     }
@@ -135,8 +178,6 @@ class SlotMap {
         slots_[w].rule = slots_[i].rule;
       }
       pos_[slots_[w].rule] = static_cast<uint16_t>(w + 1);
-      auto& x = slots_[w].extra;  // per-device entries grow by doubling: trimmed here
-      if (x && x->keyed.capacity() > x->keyed.size()) x->keyed.shrink_to_fit();
       ++w;
     }
     slots_.resize(w);
@@ -203,8 +244,12 @@ struct AlarmMeta {
 };
 
 struct ElderState {
-  vigil::v1::Elder profile;
+  //! The registry profile: its serialised bytes and interned timezone (profile.h). The flags
+  //! below may sit in its tail padding.
+  [[no_unique_address]] Profile profile;
   bool registered = false;  //!< false until a registry entry arrived (events still count)
+  bool dirty = false;       //!< changed since the last checkpoint
+  bool profile_dirty = false;  //!< profile or devices changed since the last checkpoint
   //! The registry's devices as their p/ bytes: ElderRecord field 3 entries (tag, length, Device),
   //! in arrival order. Only the checkpoint and the rare registry paths read them (devices(),
   //! apply_device), so they are kept serialised: ~30 bytes a device instead of ~200 as protos.
@@ -213,8 +258,6 @@ struct ElderState {
   std::vector<vigil::v1::AlarmEvent> alarms;  //!< open (not CLOSED) alarms, one per rule at most
   RuleIdMap<uint32_t> alarm_seq;              //!< rule_id -> alarms raised so far
   RuleIdMap<AlarmMeta> alarm_meta;            //!< rule_id -> bookkeeping
-  bool dirty = false;  //!< changed since the last checkpoint
-  bool profile_dirty = false;             //!< profile or devices changed since the last checkpoint
   //! Devices seen by rules, slots hold index + 1: the ids one after another, each after a
   //! length byte, in one string (a vector of strings cost 32 bytes a name plus its doubling).
   std::string device_names;

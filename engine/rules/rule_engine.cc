@@ -81,14 +81,14 @@ bool applies(const Rule& r, const ElderState& e) {
 std::vector<int> at_minutes(const Rule& r, const ElderState& e) {
   std::vector<int> out = r.at.minutes;
   if (r.at.medication_times) {
-    for (const auto& t : e.profile.medication_times()) {
+    e.profile.for_each_medication_time([&](std::string_view t) {
       int h = 0, m = 0;
       if (t.size() == 5 && t[2] == ':' &&
           std::from_chars(t.data(), t.data() + 2, h).ec == std::errc() &&
           std::from_chars(t.data() + 3, t.data() + 5, m).ec == std::errc() && h < 24 && m < 60) {
         out.push_back(h * 60 + m);
       }
-    }
+    });
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -115,7 +115,7 @@ size_t agg_pos(const Rule& r, int64_t k) {
 }
 
 //! Moves the open bucket of an aggregate to `k`, evicting the buckets that leave the ring.
-void agg_roll(const Rule& r, std::vector<double>& d, int64_t k) {
+void agg_roll(const Rule& r, std::span<double> d, int64_t k) {
   auto head = static_cast<int64_t>(d[0]);
   const int64_t steps = std::min<int64_t>(k - head, r.buckets + 1);
   for (int64_t j = k - steps + 1; j <= k; ++j) {
@@ -205,9 +205,8 @@ int news2_points(int vital, double v) {
 
 double RuleEngine::param(const Rule& r, uint32_t index, const ElderState& e) {
   const Param& p = r.params[index];
-  if (!p.override_key.empty() && !e.profile.overrides().empty()) {
-    auto it = e.profile.overrides().find(p.override_key);
-    if (it != e.profile.overrides().end()) return it->second;
+  if (!p.override_key.empty() && e.profile.has_overrides()) {
+    if (auto v = e.profile.override_value(p.override_key)) return *v;
   }
   return p.value;
 }
@@ -291,6 +290,12 @@ void RuleEngine::on_event(ElderState& e, const vigil::v1::DeviceEvent& ev, TimeM
 void RuleEngine::on_threshold(ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
                               TimeMs ts, RuleEffects& fx) const {
   const Rule& r = rules_->rules()[ri];
+  // A rule with no slot yet gets one only when the event changes its state (an idle slot is 40
+  // bytes an elder for nothing): an `unless` event, a breach, or a reading while an alarm is open.
+  if (e.slots.find(ri) == nullptr && !contains(r.unless_types, ev.type()) &&
+      (!contains(r.reads, ev.type()) || (!eval_condition(r, ev, e) && !fx.active(e, ri)))) {
+    return;
+  }
   RuleSlot& s = e.slots[ri];
   if (contains(r.unless_types, ev.type())) {
     s.ext().last_unless = std::max(s.last_unless(), ts);
@@ -322,31 +327,33 @@ void RuleEngine::on_threshold(ElderState& e, uint32_t ri, const vigil::v1::Devic
 void RuleEngine::on_sequence(ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
                              TimeMs ts, RuleEffects& fx) const {
   const Rule& r = rules_->rules()[ri];
+  const RuleSlot* held = e.slots.find(ri);
+  if (held == nullptr || held->since == 0) {  // not pending: only a first event changes anything
+    if (contains(r.reads, ev.type()) && eval_condition(r, ev, e) && in_schedule(r, e.timezone(), ts)) {
+      RuleSlot& s = e.slots[ri];  // a slot only once the rule holds state
+      s.since = ts;
+      s.device = e.intern_device(ev.device_id());
+      arm(e, ri, ts + seconds_ms(param(r, *r.duration, e)), fx);
+    }
+    return;
+  }
+  // Pending: the second event confirms (or, for "not followed by", cancels) the episode.
   RuleSlot& s = e.slots[ri];
-  const bool pending = s.since != 0;
-  if (pending && contains(r.then_types, ev.type())) {
-    if (r.then_expected) {  // "A not followed by B": B arrived in time, nothing to report
-      s.since = 0;
-      disarm(e, ri);
-      return;
-    }
-    // "A followed by B within [after, within]": B must meet the condition too.
-    const TimeMs after = r.clear_after ? seconds_ms(param(r, *r.clear_after, e)) : 0;
-    if (eval_condition(r, ev, e) && ts >= s.since + after) {
-      fx.raise(e, ri, ev.device_id(), ts,
-               ev.type() + " confirmed " + fmt_num((ts - s.since) / 1000.0) + " s after the first");
-      s.since = 0;
-      disarm(e, ri);
-      return;
-    }
-    if (ts < s.since + after) return;  // too early to confirm; keep waiting
+  if (!contains(r.then_types, ev.type())) return;
+  if (r.then_expected) {  // "A not followed by B": B arrived in time, nothing to report
+    s.since = 0;
+    disarm(e, ri);
+    return;
   }
-  if (!pending && contains(r.reads, ev.type()) && eval_condition(r, ev, e) &&
-      in_schedule(r, e.timezone(), ts)) {
-    s.since = ts;
-    s.device = e.intern_device(ev.device_id());
-    arm(e, ri, ts + seconds_ms(param(r, *r.duration, e)), fx);
+  // "A followed by B within [after, within]": B must meet the condition too.
+  const TimeMs after = r.clear_after ? seconds_ms(param(r, *r.clear_after, e)) : 0;
+  if (eval_condition(r, ev, e) && ts >= s.since + after) {
+    fx.raise(e, ri, ev.device_id(), ts,
+             ev.type() + " confirmed " + fmt_num((ts - s.since) / 1000.0) + " s after the first");
+    s.since = 0;
+    disarm(e, ri);
   }
+  // Otherwise too early to confirm, or not confirming: keep waiting.
 }
 
 void RuleEngine::on_absence(ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
@@ -388,14 +395,16 @@ void RuleEngine::on_device_seen(ElderState& e, uint32_t ri, const vigil::v1::Dev
   RuleSlot& s = e.slots[ri];
   const uint16_t device = e.intern_device(ev.device_id());
   if (device == 0) return;
-  auto& keyed = s.ext().keyed;
-  auto it = std::find_if(keyed.begin(), keyed.end(),
-                         [&](const registry::KeyedTime& k) { return k.device == device; });
-  if (it == keyed.end()) {
+  auto keyed = s.keyed();
+  auto found = std::find_if(keyed.begin(), keyed.end(),
+                            [&](const registry::KeyedTime& k) { return k.device == device; });
+  registry::KeyedTime* it = nullptr;
+  if (found == keyed.end()) {
     if (keyed.size() >= kMaxDevices) return;
-    keyed.push_back({ts, device, false});
-    it = keyed.end() - 1;
+    it = &s.add_keyed({ts, device, false});
+    keyed = s.keyed();
   } else {
+    it = &*found;
     it->seen = std::max(it->seen, ts);
   }
   e.dirty = true;
@@ -415,7 +424,7 @@ void RuleEngine::device_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEffect
   const TimeMs d = seconds_ms(dur);
   TimeMs next = INT64_MAX;
   if (!s.extra) return;
-  for (auto& k : s.extra->keyed) {
+  for (auto& k : s.keyed()) {
     if (k.out) continue;
     if (k.seen + d <= due) {
       k.out = true;
@@ -493,10 +502,10 @@ void RuleEngine::on_aggregate(ElderState& e, uint32_t ri, const vigil::v1::Devic
   RuleSlot& s = e.slots[ri];
   const TimeMs width = std::max<TimeMs>(1, seconds_ms(param(r, *r.duration, e)) / r.buckets);
   const int64_t k = ts / width;
-  auto& d = s.ext().data;
-  if (!d.empty() && d[3] != static_cast<double>(width)) d.clear();  // the window was overridden
-  if (d.empty()) {
-    d.assign(kAggHeader + 2 * (r.buckets + 1), 0);
+  auto d = s.data();
+  // Empty, or the window was overridden: start again.
+  if (d.empty() || d[3] != static_cast<double>(width)) {
+    d = s.reset_data(kAggHeader + 2 * (r.buckets + 1));
     d[0] = static_cast<double>(k);
     d[3] = static_cast<double>(width);
   }
@@ -521,11 +530,11 @@ void RuleEngine::aggregate_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEff
   const Rule& r = rules_->rules()[ri];
   RuleSlot& s = e.slots[ri];
   if (s.no_data()) return;
-  auto& d = s.extra->data;
+  auto d = s.data();
   const double window_s = param(r, *r.duration, e);
   const TimeMs width = std::max<TimeMs>(1, seconds_ms(window_s) / r.buckets);
   if (d[3] != static_cast<double>(width)) {  // the window was overridden since: start again
-    d.clear();
+    s.reset_data(0);
     return;
   }
   const int64_t head = due / width;
@@ -568,18 +577,18 @@ void RuleEngine::aggregate_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEff
   bool any = false;
   for (int64_t k = head - static_cast<int64_t>(r.buckets); k <= head; ++k) any |= d[agg_pos(r, k) + 1] > 0;
   if (any) arm(e, ri, (head + 1) * width, fx);
-  else d.clear();
+  else s.reset_data(0);
 }
 
 void RuleEngine::on_geofence(ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev,
                              TimeMs ts, RuleEffects& fx) const {
   const Rule& r = rules_->rules()[ri];
-  RuleSlot& s = e.slots[ri];
   if (!e.registered) return;  // no home to measure from
   const double dist = haversine_m(e.profile.home_lat(), e.profile.home_lon(), ev.lat(), ev.lon());
   const double radius = r.radius ? param(r, *r.radius, e) : e.geofence_radius_m();
   e.dirty = true;
   if (dist > radius) {
+    RuleSlot& s = e.slots[ri];
     s.clear_since += 1;  // geofence: fixes outside in a row
     const double need = r.consecutive ? param(r, *r.consecutive, e) : 1;
     if (static_cast<double>(s.clear_since) >= need && !fx.active(e, ri)) {
@@ -588,7 +597,7 @@ void RuleEngine::on_geofence(ElderState& e, uint32_t ri, const vigil::v1::Device
                    " m), " + std::to_string(s.clear_since) + " fixes outside");
     }
   } else {
-    s.clear_since = 0;
+    if (RuleSlot* s = e.slots.find(ri)) s->clear_since = 0;  // no slot: nothing counted
     if (fx.active(e, ri)) fx.clear(e, ri, ts, "back_inside");
   }
 }
@@ -596,11 +605,11 @@ void RuleEngine::on_geofence(ElderState& e, uint32_t ri, const vigil::v1::Device
 void RuleEngine::on_score(ElderState& e, uint32_t ri, const vigil::v1::DeviceEvent& ev, TimeMs ts,
                           RuleEffects& fx) const {
   const Rule& r = rules_->rules()[ri];
-  RuleSlot& s = e.slots[ri];
   const int vital = vital_index(ev.type());
   if (vital < 0) return;
-  auto& d = s.ext().data;
-  if (d.empty()) d.assign(kScoreBand + 1, 0);
+  RuleSlot& s = e.slots[ri];
+  auto d = s.data();
+  if (d.empty()) d = s.reset_data(kScoreBand + 1);
   e.dirty = true;
   const size_t p = 2 * static_cast<size_t>(vital);
   if (d[p + 1] != 0 && ts < static_cast<TimeMs>(d[p + 1])) return;  // older than the latest

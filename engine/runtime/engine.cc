@@ -101,7 +101,7 @@ Status Engine::start() {
     if (routed) {  // order work to the region's owner via `orders`, from the shard's own sink
       auto region_of = [this, i](const std::string& id) {
         const registry::ElderState* e = shards_[i]->elder(id);
-        return e != nullptr ? e->profile.region() : std::string();
+        return e != nullptr ? std::string(e->profile.region()) : std::string();
       };
       ports_.push_back(std::make_unique<RoutedPort>(*owner_sinks_[i], std::move(region_of)));
     } else {

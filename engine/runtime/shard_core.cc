@@ -153,7 +153,7 @@ void ShardCore::on_call(const InputRecord& rec, TimeMs now) {
       req.created = ts;
       req.window_start = sr.has_window_start() ? to_ms(sr.window_start()) : ts;
       req.window_end = sr.has_window_end() ? to_ms(sr.window_end()) : 0;
-      req.region = e.profile.region();
+      req.region = std::string(e.profile.region());
       dispatch_.request_order(req);
       break;
     }
@@ -359,7 +359,7 @@ void ShardCore::raise_with(registry::ElderState& e, uint32_t rule, vigil::v1::Se
 void ShardCore::remind(const registry::ElderState& e, uint32_t /*rule*/, std::string_view kind,
                        TimeMs ts, const std::string& message) {
   vigil::v1::Reminder r;
-  r.set_elder_id(e.profile.elder_id());
+  r.set_elder_id(std::string(e.profile.elder_id()));
   r.set_kind(std::string(kind));
   set_ts(r.mutable_ts(), ts);
   r.set_message(message);
@@ -431,7 +431,7 @@ void ShardCore::snapshot_elder(uint32_t k) {
   if (!e.dirty) return;
   state::StateOps& ops = *snap_ops_;
   const auto& ids = engine_.rules().ids();
-  const std::string& id = e.profile.elder_id();
+  const std::string_view id = e.profile.elder_id();  // the profile is not changed below
   const int32_t task = task_of_elder(id);
   std::string key;
   if (e.profile_dirty) {

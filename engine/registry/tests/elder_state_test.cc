@@ -40,17 +40,19 @@ TEST(ElderState, RecordRoundTripMapsSlotsByRuleId) {
 TEST(ElderState, KindStateRoundTrips) {
   ElderState s;
   s.slots.resize(2);
-  s.slots[0].ext().data = {1.5, 2.5, 0};  // e.g. aggregate buckets
+  s.slots[0].assign_data(std::vector<double>{1.5, 2.5, 0});  // e.g. aggregate buckets
   s.slots[0].generation = 7;
   const uint16_t d1 = s.intern_device("d1"), d2 = s.intern_device("d2");
-  s.slots[1].ext().keyed = {{1000, d1, false}, {2000, d2, true}};  // per-device last seen
+  s.slots[1].add_keyed({1000, d1, false});  // per-device last seen
+  s.slots[1].add_keyed({2000, d2, true});
   auto back = from_record(to_record(s, {"agg", "offline"}), {"offline", "agg"});
   ASSERT_EQ(back.slots.size(), 2u);
   ASSERT_TRUE(back.slots[1].extra);
-  EXPECT_EQ(back.slots[1].extra->data, (std::vector<double>{1.5, 2.5, 0}));
+  EXPECT_EQ(std::vector<double>(back.slots[1].data().begin(), back.slots[1].data().end()),
+            (std::vector<double>{1.5, 2.5, 0}));
   EXPECT_EQ(back.slots[1].generation, 7u);
   ASSERT_TRUE(back.slots[0].extra);
-  const auto& keyed = back.slots[0].extra->keyed;
+  const auto keyed = back.slots[0].keyed();
   ASSERT_EQ(keyed.size(), 2u);
   EXPECT_EQ(back.device_name(keyed[1].device), "d2");
   EXPECT_EQ(keyed[1].seen, 2000);
@@ -58,8 +60,8 @@ TEST(ElderState, KindStateRoundTrips) {
   EXPECT_FALSE(keyed[0].out);
   // A copy is deep: the state of a copied elder is its own.
   ElderState copy = back;
-  copy.slots[1].extra->data[0] = 9;
-  EXPECT_EQ(back.slots[1].extra->data[0], 1.5);
+  copy.slots[1].data()[0] = 9;
+  EXPECT_EQ(back.slots[1].data()[0], 1.5);
 }
 
 TEST(ElderState, ProfileAndDynamicPartsMergeIntoTheWholeRecord) {
@@ -162,10 +164,10 @@ TEST(ElderState, DirectEncodingParsesAsTheGeneratedRecord) {
   s.slots[0].generation = 300;
   s.slots[0].device = s.intern_device("bed-sensor-with-a-rather-long-device-id-0001");
   s.slots[0].ext().last_unless = kNever;  // stays kNever: not written, as the generated code
-  s.slots[0].ext().data = {1.5, -2.25, 0, 1e300};
+  s.slots[0].assign_data(std::vector<double>{1.5, -2.25, 0, 1e300});
   s.slots[2].ext().last_unless = 123;
   for (int i = 0; i < 12; ++i) {  // a keyed list long enough for a multi-byte length prefix
-    s.slots[2].ext().keyed.push_back(
+    s.slots[2].add_keyed(
         {1000 + i, s.intern_device("door-" + std::to_string(i)), i % 2 == 0});
   }
   s.slots[3].due = 42;
@@ -212,7 +214,7 @@ TEST(SlotMap, AssignedSlotsKeepTheirRuleAcrossRemapResetAndCompaction) {
   old.resize(4);
   old[3].since = 30;
   old[1].since = 10;
-  old[1].ext().data = {1, 2};
+  old[1].assign_data(std::vector<double>{1, 2});
   SlotMap next;
   next.resize(4);
   const int to[4] = {-1, 0, -1, 2};  // rule 1 -> 0, rule 3 -> 2

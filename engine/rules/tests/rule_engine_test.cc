@@ -53,23 +53,23 @@ class FakeEffects final : public RuleEffects {
   }
   void raise_with(ElderState& e, uint32_t rule, vigil::v1::Severity severity,
                   std::string_view device_id, TimeMs ts, const std::string& message) override {
-    raised.push_back({e.profile.elder_id(), id(rule), std::string(device_id), ts, message, severity});
-    active_.insert({e.profile.elder_id(), rule});
+    raised.push_back({std::string(e.profile.elder_id()), id(rule), std::string(device_id), ts, message, severity});
+    active_.insert({std::string(e.profile.elder_id()), rule});
   }
   void remind(const ElderState& e, uint32_t, std::string_view kind, TimeMs ts,
               const std::string& message) override {
-    reminded.push_back({e.profile.elder_id(), std::string(kind), ts, message});
+    reminded.push_back({std::string(e.profile.elder_id()), std::string(kind), ts, message});
   }
   void clear(ElderState& e, uint32_t rule, TimeMs ts, std::string_view reason) override {
-    if (active_.erase({e.profile.elder_id(), rule}) == 0) return;
-    cleared.push_back({e.profile.elder_id(), id(rule), ts, std::string(reason)});
+    if (active_.erase({std::string(e.profile.elder_id()), rule}) == 0) return;
+    cleared.push_back({std::string(e.profile.elder_id()), id(rule), ts, std::string(reason)});
   }
   bool active(const ElderState& e, uint32_t rule) const override {
-    return active_.count({e.profile.elder_id(), rule}) != 0;
+    return active_.count({std::string(e.profile.elder_id()), rule}) != 0;
   }
   void arm(const ElderState& e, uint32_t rule, TimeMs due, uint64_t generation) override {
     ++arms;
-    timers.arm(due, 0, rule, generation, e.profile.elder_id());
+    timers.arm(due, 0, rule, generation, std::string(e.profile.elder_id()));
   }
 
   std::vector<Raised> raised;
@@ -251,7 +251,7 @@ TEST_F(RuleEngineTest, HrHighAutoClearsAfterBackInRangeForTheDuration) {
 }
 
 TEST_F(RuleEngineTest, OverrideChangesOneEldersThresholdOnly) {
-  elder("e1").profile.mutable_overrides()->insert({"hr_high.threshold", 110});
+  elder("e1").profile.set_override("hr_high.threshold", 110);
   elder("e2");
   event("e1", "heart_rate", 115, kT0);
   event("e2", "heart_rate", 115, kT0);
@@ -262,7 +262,7 @@ TEST_F(RuleEngineTest, OverrideChangesOneEldersThresholdOnly) {
 }
 
 TEST_F(RuleEngineTest, OverrideOfDurationChangesWhenItFires) {
-  elder("e1").profile.mutable_overrides()->insert({"hr_high.duration_s", 300});
+  elder("e1").profile.set_override("hr_high.duration_s", 300);
   event("e1", "heart_rate", 130, kT0);
   event("e2", "heart_rate", 130, kT0);
   advance_to(kT0 + kHour);
@@ -545,7 +545,7 @@ TEST_F(NewKindsTest, GeofenceNeedsConsecutiveFixesOutsideAndClearsInside) {
   EXPECT_EQ(fx_.cleared[0].reason, "back_inside");
   // The elder's own radius and an override of `consecutive`.
   home("e2").profile.set_geofence_radius_m(1000);
-  home("e2").profile.mutable_overrides()->insert({"geofence_exit.consecutive", 3});
+  home("e2").profile.set_override("geofence_exit.consecutive", 3);
   fix("e2", kT0, 0.0072);  // 801 m: inside 1000 m
   fix("e2", kT0 + kMinute, 0.0091);
   fix("e2", kT0 + 2 * kMinute, 0.0091);
@@ -579,7 +579,7 @@ TEST_F(NewKindsTest, AbsenceTimersAreNotArmedPerEvent) {
   for (int i = 1; i <= 1000; ++i) event("e1", "motion", 1, kT0 + i * kSecond);
   EXPECT_EQ(fx_.arms, after_first);  // moved when the armed timer fires, not per event
   // State stays bounded: one entry per device, fixed-size kind data.
-  EXPECT_EQ(elder("e1").slots[index("device_offline")].extra->keyed.size(), 1u);
+  EXPECT_EQ(elder("e1").slots[index("device_offline")].keyed().size(), 1u);
 }
 
 TEST_F(NewKindsTest, InactivityCountsOnlyInsideTheScheduleAcrossMidnight) {
@@ -778,13 +778,15 @@ TEST_F(NewKindsTest, RuleStatePerElderWithTheWholePackIsBoundedAndMeasured) {
   for (const auto& d : protos) as_protos += d.SpaceUsedLong() - sizeof(d);
   std::printf("typical elder in memory: %zu bytes (sizeof ElderState %zu, profile %zu, rule state"
               " %zu, devices %zu serialised; as protos they were %zu)\n",
-              whole, sizeof(ElderState), t.profile.SpaceUsedLong(), rule_state_bytes(t),
+              whole, sizeof(ElderState), t.profile.heap_bytes(), rule_state_bytes(t),
               t.device_records.capacity(), as_protos);
   RecordProperty("typical_elder_memory_bytes", static_cast<int>(whole));
   EXPECT_LT(t.device_records.capacity(), as_protos);
-  // 2,136 bytes on 2026-11-23 (2,479 before device_records, packed names and slots); the issue's
-  // 1 KiB is not reached yet: what is left is listed in bench/README.md, "Memory".
-  EXPECT_LT(whole, 2304u);
+  // 1,400 bytes on 2026-11-23 (2,136 before the compact Profile, one-block SlotExtras, slots
+  // only for rules with state and exact growth; 2,479 before device_records); this busy mid-day
+  // elder is still over the 1 KiB (the restart bench's elders are under it): what is left
+  // is listed in engine/registry/README.md.
+  EXPECT_LT(whole, 1472u);
 }
 
 //! An engine over a one-rule pack, for kinds the shipped pack uses only one way.
@@ -866,7 +868,7 @@ TEST(Aggregate, MinMaxCountAndTheWindowSlides) {
 TEST(Aggregate, StateIsBoundedWhateverTheEventRate) {
   OneRule o(agg_rule("avg", "value > 100"));
   for (int i = 0; i < 100000; ++i) o.value(80, kT0 + i * 100);
-  EXPECT_EQ(o.e.slots[0].extra->data.size(), 4u + 2 * 11);  // header + (window/every + 1) buckets
+  EXPECT_EQ(o.e.slots[0].data().size(), 4u + 2 * 11);  // header + (window/every + 1) buckets
 }
 
 }  // namespace
