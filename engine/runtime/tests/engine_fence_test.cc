@@ -9,11 +9,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
+#include <map>
+#include <memory>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,13 +52,19 @@ class MemoryTaskLog final : public TaskLog {
     log_[static_cast<size_t>(task)].push_back(
         {std::string(key), value ? std::optional<std::string>(*value) : std::nullopt});
   }
-  Status flush(int) override { return ok(); }
+  Status flush(int) override {
+    if (on_flush) on_flush();
+    return ok();
+  }
   Result<std::vector<TaskLogEntry>> read(int32_t task, int) override { return entries(task); }
   std::vector<TaskLogEntry> entries(int32_t task) const {
     std::lock_guard lock(mu_);
     return log_[static_cast<size_t>(task)];
   }
   size_t size(int32_t task) const { return entries(task).size(); }
+  //! Runs on the commit thread at every flush (after a checkpoint's appends). Set it only
+  //! while no checkpoint is in flight.
+  std::function<void()> on_flush;
 
  private:
   mutable std::mutex mu_;
@@ -68,6 +79,10 @@ class ScriptedFence final : public TaskFence {
     verdicts_.assign(verdicts.begin(), verdicts.end());
   }
   void bump_troubles() { troubles_.fetch_add(1); }
+  void set_lease_ms(int ms) { lease_ms_.store(ms); }
+  //! Runs (commit thread) at every question, before its answer. Set it only while no
+  //! checkpoint is in flight.
+  std::function<void()> on_confirm;
   int calls() const { return calls_.load(); }
   std::map<int32_t, int64_t> last_next() const {
     std::lock_guard lock(mu_);
@@ -78,6 +93,7 @@ class ScriptedFence final : public TaskFence {
     std::lock_guard lock(mu_);
     calls_.fetch_add(1);
     last_next_ = next;
+    if (on_confirm) on_confirm();
     Answer a{Verdict::kOwner, ""};
     if (!verdicts_.empty()) {
       a.verdict = verdicts_.front();
@@ -86,7 +102,7 @@ class ScriptedFence final : public TaskFence {
     if (a.verdict != Verdict::kOwner) a.why = "scripted";
     return a;
   }
-  int lease_ms() const override { return 3'600'000; }  // the SimClock never gets this far
+  int lease_ms() const override { return lease_ms_.load(); }
   uint64_t troubles() const override { return troubles_.load(); }
 
  private:
@@ -95,6 +111,7 @@ class ScriptedFence final : public TaskFence {
   std::map<int32_t, int64_t> last_next_;
   std::atomic<int> calls_{0};
   std::atomic<uint64_t> troubles_{0};
+  std::atomic<int> lease_ms_{3'600'000};  // by default the SimClock never gets this far
 };
 
 //! One delivered output with its exactly-once tag.
@@ -137,6 +154,10 @@ class TaggedSink final : public egress::Sink {
   size_t size() const {
     std::lock_guard lock(mu_);
     return out_.size();
+  }
+  size_t count(OutTopic topic) const {
+    std::lock_guard lock(mu_);
+    return std::count_if(out_.begin(), out_.end(), [&](const auto& d) { return d.topic == topic; });
   }
   //! The alarms delivered so far, as (alarm_id, count).
   std::vector<std::pair<std::string, uint32_t>> alarms() const {
@@ -187,6 +208,7 @@ class EngineFenceTest : public ::testing::Test {
     ASSERT_TRUE(sync());
   }
   void TearDown() override {
+    EXPECT_EQ(sink_.count(OutTopic::kDeadletter), 0u);  // every input was good
     engine_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -225,9 +247,27 @@ class EngineFenceTest : public ::testing::Test {
       }
       std::this_thread::yield();
     }
-    // Let the ingest side take the commit's result (in_flight_ off), as the ingest loop does.
+    // Take the commit's result (in_flight_ off) as the ingest loop would; if the commit thread
+    // has not flagged it finished yet, the next maybe_checkpoint() takes it instead.
     if (auto s = engine_->maybe_checkpoint(); !s) {
       return ::testing::AssertionFailure() << "maybe_checkpoint: " << s.error().message;
+    }
+    return ::testing::AssertionSuccess();
+  }
+  //! After a fenced checkpoint, without moving the clock (no other checkpoint can begin):
+  //! drives maybe_checkpoint() until the one with no checkpoint in flight has dropped the
+  //! fenced tasks (revoke_tasks(lost) takes a checkpoint of its own). Bounded: 30 s.
+  ::testing::AssertionResult drop() {
+    const uint64_t fenced_epoch = engine_->checkpoints();
+    const auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (engine_->checkpoints() == fenced_epoch) {
+      if (auto s = engine_->maybe_checkpoint(); !s) {
+        return ::testing::AssertionFailure() << "maybe_checkpoint: " << s.error().message;
+      }
+      if (std::chrono::steady_clock::now() > cap) {
+        return ::testing::AssertionFailure() << "the fenced tasks were never dropped";
+      }
+      std::this_thread::yield();
     }
     return ::testing::AssertionSuccess();
   }
@@ -295,6 +335,7 @@ TEST_F(EngineFenceTest, FencedCheckpointWritesAndDeliversNothingAndTheTasksComeB
   ASSERT_EQ(sink_.alarms(), std::vector{alarm(1)});
   const size_t log_e1 = log_.size(kE1), log_other = log_.size(kOther), delivered = sink_.size();
   const uint64_t good_epoch = markers(kE1).back().epoch;
+  const size_t good_outputs = markers(kE1).back().outputs.size();
 
   // The zombie's checkpoint: the repeat it made must reach neither the log nor the sink.
   leak(1);
@@ -311,13 +352,7 @@ TEST_F(EngineFenceTest, FencedCheckpointWritesAndDeliversNothingAndTheTasksComeB
   // The first maybe_checkpoint() with no checkpoint in flight drops both tasks as lost
   // (revoke_tasks(lost): a checkpoint of its own, writing nothing of them); their records are
   // skipped from then on. The clock does not move: no other checkpoint can begin.
-  const uint64_t fenced_epoch = engine_->checkpoints();
-  const auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (engine_->checkpoints() == fenced_epoch) {
-    ASSERT_TRUE(engine_->maybe_checkpoint());
-    ASSERT_LT(std::chrono::steady_clock::now(), cap) << "the fenced tasks were never dropped";
-    std::this_thread::yield();
-  }
+  ASSERT_TRUE(drop());
   const uint64_t skipped = engine_->skipped_records();
   leak(2);
   EXPECT_EQ(engine_->skipped_records(), skipped + 1);
@@ -333,7 +368,7 @@ TEST_F(EngineFenceTest, FencedCheckpointWritesAndDeliversNothingAndTheTasksComeB
   ASSERT_TRUE(resume) << resume.error().message;
   EXPECT_EQ((resume.value().at({InTopic::kTelemetry, kE1})), 1);
   EXPECT_EQ(engine_->outputs_redelivered(), 0u);
-  EXPECT_GE(engine_->outputs_found_delivered(), 1u);
+  EXPECT_EQ(engine_->outputs_found_delivered(), good_outputs);
   EXPECT_EQ(sink_.size(), delivered);
   for (int64_t n = 1; n < 3; ++n) leak(n);  // from the restored offset
   EXPECT_EQ(engine_->skipped_records(), skipped + 1);
@@ -363,6 +398,84 @@ TEST_F(EngineFenceTest, NoAnswerIsAskedAgainUntilTheOwnerAnswers) {
   ASSERT_TRUE(sync());
   EXPECT_EQ(fence_.calls(), 3);
   EXPECT_EQ(sink_.alarms(), (std::vector{alarm(1), alarm(2)}));
+}
+
+TEST_F(EngineFenceTest, ALongSilenceIsDoubtEvenWithoutTrouble) {
+  fence_.set_lease_ms(500);
+  leak(0);
+  ASSERT_TRUE(sync());  // 100 ms after the previous one: within the lease
+  EXPECT_EQ(fence_.calls(), 0);
+  clock_.advance(1000);  // this thread stalled longer than the lease
+  leak(1);
+  ASSERT_TRUE(sync());
+  EXPECT_EQ(fence_.calls(), 1);
+  leak(2);
+  ASSERT_TRUE(sync());
+  EXPECT_EQ(fence_.calls(), 1);
+  EXPECT_EQ(sink_.alarms(), (std::vector{alarm(1), alarm(2), alarm(3)}));
+}
+
+TEST_F(EngineFenceTest, NoAnswerWithinTheDeliveryTimeoutFailsTheCheckpoint) {
+  leak(0);
+  fence_.bump_troubles();
+  fence_.script({Verdict::kUnknown, Verdict::kUnknown, Verdict::kUnknown, Verdict::kUnknown});
+  fence_.on_confirm = [&] { clock_.advance(25'000); };  // the 60 s timeout after 3 questions
+  const size_t log_e1 = log_.size(kE1);
+  const uint64_t before = engine_->checkpoints();
+  clock_.advance(kInterval);
+  Status failed = ok();
+  const auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (failed && std::chrono::steady_clock::now() < cap) {
+    failed = engine_->maybe_checkpoint();
+    std::this_thread::yield();
+  }
+  ASSERT_FALSE(failed) << "the checkpoint never failed";
+  EXPECT_NE(failed.error().message.find("did not confirm"), std::string::npos)
+      << failed.error().message;
+  EXPECT_EQ(fence_.calls(), 3);
+  EXPECT_EQ(engine_->checkpoints(), before);  // not committed
+  EXPECT_EQ(log_.size(kE1), log_e1);
+  EXPECT_TRUE(sink_.alarms().empty());
+  EXPECT_EQ(engine_->fenced_checkpoints(), 0u);
+  fence_.on_confirm = nullptr;  // the engine's final checkpoint, at TearDown, asks again
+}
+
+TEST_F(EngineFenceTest, FencedAtTheSecondQuestionTheLogHasItAndTheNextOwnerDeliversIt) {
+  leak(0);
+  ASSERT_TRUE(sync());
+  ASSERT_EQ(sink_.alarms(), std::vector{alarm(1)});
+  // Trouble while the changelog is written: the first question was not asked (no doubt then),
+  // the second one, before the outputs go out, is, and the answer is no.
+  std::atomic<bool> armed{true};
+  log_.on_flush = [&] {
+    if (armed.exchange(false)) fence_.bump_troubles();
+  };
+  fence_.script({Verdict::kFenced});
+  leak(1);
+  ASSERT_TRUE(sync());
+  log_.on_flush = nullptr;
+  EXPECT_EQ(fence_.calls(), 1);
+  EXPECT_EQ(engine_->fenced_checkpoints(), 1u);
+  // The changelog has the checkpoint (its marker holds the repeat); the sink does not.
+  const TaskMarker written = markers(kE1).back();
+  EXPECT_EQ((written.offsets.at({InTopic::kTelemetry, kE1})), 2);
+  ASSERT_FALSE(written.outputs.empty());
+  EXPECT_EQ(sink_.alarms(), std::vector{alarm(1)});
+
+  ASSERT_TRUE(drop());
+  leak(2);
+  EXPECT_EQ(engine_->skipped_records(), 1u);
+  // Whoever takes the tasks (here: this instance again) delivers the marker's outputs.
+  auto resume = engine_->assign_tasks({0, 1});
+  ASSERT_TRUE(resume) << resume.error().message;
+  EXPECT_EQ((resume.value().at({InTopic::kTelemetry, kE1})), 2);
+  EXPECT_EQ(engine_->outputs_redelivered(), written.outputs.size());
+  EXPECT_EQ(engine_->outputs_found_delivered(), 0u);
+  EXPECT_EQ(sink_.alarms(), (std::vector{alarm(1), alarm(2)}));
+  leak(2);
+  ASSERT_TRUE(sync());
+  EXPECT_EQ(sink_.alarms(), (std::vector{alarm(1), alarm(2), alarm(3)}));
+  EXPECT_EQ(fence_.calls(), 2);  // still in doubt since the trouble: asked again, kOwner
 }
 
 }  // namespace
