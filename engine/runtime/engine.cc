@@ -489,7 +489,7 @@ Status Engine::write_checkpoint() {
   // so whoever restores a task finds every output it could find on the topics in a marker.
   // Fenced: a zombie (the group gave its tasks to another instance) writes none of them.
   std::vector<uint32_t> withheld;
-  if (s && task_mode()) s = confirm_tasks();
+  if (s && task_mode()) s = confirm_tasks(false);
   if (s && task_mode()) s = write_changelog(outbox, withheld);
   for (auto& o : shard_ops_) o.clear();
   dispatch_ops_.clear();
@@ -497,7 +497,7 @@ Status Engine::write_checkpoint() {
   if (!s) return s;
   if (task_mode()) {
     // The changelog took long (a broker outage): ask again before the outputs go out.
-    if (s = confirm_tasks(); !s) return s;
+    if (s = confirm_tasks(true); !s) return s;
     withheld.clear();
     for (uint32_t i = 0; i < outbox.size(); ++i) {
       const int32_t t = outbox[i].task;

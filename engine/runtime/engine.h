@@ -216,8 +216,9 @@ class Engine {
   //! longer than the fence's lease), asks the fence whether the checkpoint's tasks are still
   //! this instance's. A no marks them fenced: nothing
   //! more of them is written or delivered, and the ingest thread drops them (drop_fenced).
-  //! Errors only if no answer came within the delivery timeout.
-  Status confirm_tasks();
+  //! Errors only if no answer came within the delivery timeout. `written`: the checkpoint's
+  //! changelog records are already written (the second question, before the outputs).
+  Status confirm_tasks(bool written);
   //! Ingest thread, no checkpoint in flight: drops the tasks the commit thread fenced, as lost.
   Status drop_fenced();
   //! Task mode: the outputs of a restored task's last checkpoint that the topics lack.

@@ -133,7 +133,7 @@ Status Engine::drop_fenced() {
   return revoke_tasks(fenced, /*lost=*/true);
 }
 
-Status Engine::confirm_tasks() {
+Status Engine::confirm_tasks(bool written) {
   if (fence_ == nullptr) return ok();
   // Asked only in doubt. A question is an offset commit, and one that meets the generation
   // change of an ordinary rebalance makes librdkafka mark the assignment lost: asking at every
@@ -191,8 +191,10 @@ Status Engine::confirm_tasks() {
   }
   ++fenced_checkpoints_;
   log::warn("engine", "checkpoint ", epoch_, ": fenced: the group no longer counts this instance "
-            "as the owner of tasks", list, "; none of their state or outputs is written, and "
-            "they are dropped as lost");
+            "as the owner of tasks", list,
+            written ? "; their changelog records are written, their outputs withheld (whoever "
+                      "restores them delivers them), and they are dropped as lost"
+                    : "; none of their state or outputs is written, and they are dropped as lost");
   return ok();
 }
 
