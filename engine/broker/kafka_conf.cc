@@ -22,6 +22,12 @@ const ConfMap& common_defaults() {
       {"client.id", "vigil"},
       // The mock cluster and most deployments listen on IPv4; skip the AAAA round trip.
       {"broker.address.family", "v4"},
+      // A request unanswered this long drops its connection and is sent again on a new one.
+      // librdkafka's default (60 s) kept an instance on a dead connection for 80-140 s after
+      // the embedded broker's outage (its requests hung, not refused), with its tasks held and
+      // a restore inside a rebalance waiting on it: the group left two tasks unowned for two
+      // minutes (tests/fault/multi_instance_test.cc). JoinGroup keeps its own, longer timeout.
+      {"socket.timeout.ms", "10000"},
   };
   return defaults;
 }
