@@ -80,7 +80,7 @@ KafkaChangelog::~KafkaChangelog() {
   if (producer_) rd_kafka_flush(producer_.get(), 5000);
 }
 
-void KafkaChangelog::append(int32_t task, std::string_view key, const std::string* value) {
+void KafkaChangelog::append(int32_t task, std::string_view key, const std::string_view* value) {
   // A tombstone is a record without a value.
   void* bytes = value != nullptr ? const_cast<char*>(value->data()) : nullptr;
   const size_t size = value != nullptr ? value->size() : 0;

@@ -30,7 +30,7 @@ class KafkaChangelog final : public runtime::TaskLog {
   ~KafkaChangelog() override;
 
   int32_t partitions() const override { return partitions_; }
-  void append(int32_t task, std::string_view key, const std::string* value) override;
+  void append(int32_t task, std::string_view key, const std::string_view* value) override;
   Status flush(int timeout_ms) override;
   Result<std::vector<runtime::TaskLogEntry>> read(int32_t task, int timeout_ms) override;
 

@@ -206,10 +206,11 @@ Status Engine::write_changelog(const std::vector<OutRecord>& outbox,
   auto owned = [&](int32_t t) { return t >= 0 && static_cast<size_t>(t) < n && barrier_owned_[t]; };
   auto append_ops = [&](const state::StateOps& ops) {
     for (size_t i = 0; i < ops.puts.size(); ++i) {
-      const int32_t t = ops.put_tasks[i];
+      const int32_t t = ops.puts.task(i);
       if (!owned(t)) continue;
-      log.append(t, ops.puts[i].first, &ops.puts[i].second);
-      task_bytes_[t] += ops.puts[i].first.size() + ops.puts[i].second.size();
+      const auto [key, value] = ops.puts[i];
+      log.append(t, key, &value);
+      task_bytes_[t] += key.size() + value.size();
       touched[t] = true;
     }
     for (size_t i = 0; i < ops.deletes.size(); ++i) {
@@ -260,7 +261,8 @@ Status Engine::write_changelog(const std::vector<OutRecord>& outbox,
     m.instance = instance_id_;
     m.epoch = epoch_;
     m.positions = positions;
-    const std::string value = encode_marker(m);
+    const std::string marker = encode_marker(m);
+    const std::string_view value = marker;
     log.append(static_cast<int32_t>(t), kMarkerKey, &value);
     task_bytes_[t] += value.size();
     if (options_.changelog_rewrite_bytes > 0 && task_bytes_[t] >= options_.changelog_rewrite_bytes) {

@@ -411,15 +411,8 @@ bool ShardCore::continue_snapshot(size_t budget) {
     ++done;
   }
   if (snap_next_ < snap_list_.size()) return false;
-  // RocksDB's memtable inserts a batch's keys much faster in key order (its skip list reuses the
-  // previous insert's position), and sorting here runs on the shard thread, not the commit
-  // thread that writes the batch. Stable: a key put twice keeps its last value last.
-  if (tasks_on()) {
-    sort_puts_with_tasks(*snap_ops_);  // put_tasks follow their puts
-  } else {
-    std::stable_sort(snap_ops_->puts.begin(), snap_ops_->puts.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-  }
+  // Sorted here, on the shard thread, not on the commit thread that writes the batch.
+  snap_ops_->puts.sort_by_key();
   snap_list_.clear();
   snap_ops_ = nullptr;
   return true;
@@ -433,13 +426,10 @@ void ShardCore::snapshot_elder(uint32_t k) {
   const auto& ids = engine_.rules().ids();
   const std::string_view id = e.profile.elder_id();  // the profile is not changed below
   const int32_t task = task_of_elder(id);
-  std::string key;
+  key_.assign("p/").append(id);
   if (e.profile_dirty) {
     // The registry part: only when a registry record changed it (rare), never per event.
-    std::string value;
-    registry::append_profile(e, &value);
-    key.assign("p/").append(id);
-    ops.put(key, std::move(value), task);
+    ops.puts.add_with(key_, task, [&](std::string& out) { registry::append_profile(e, &out); });
     e.profile_dirty = false;
   }
   // Slots that went idle with no timer pending give their memory back (a restart drops them
@@ -448,15 +438,16 @@ void ShardCore::snapshot_elder(uint32_t k) {
   e.slots.compact([&](uint32_t ri, const registry::RuleSlot& slot) {
     return slot.idle() && slot.device == 0 && handles_[k * n + ri] == pipeline::TimerWheel::kNil;
   });
-  std::string value;
-  registry::append_dynamic(e, ids, &value);
-  key.assign("e/").append(id);
+  key_[0] = 'e';
   if (stored_.size() <= k) stored_.resize(k + 1, false);
-  if (!value.empty()) {
-    ops.put(key, std::move(value), task);
+  // The e/ value is written straight into the checkpoint's buffer (no string per elder).
+  const bool written = ops.puts.add_with(
+      key_, task, [&](std::string& out) { registry::append_dynamic(e, ids, &out); },
+      /*keep_empty=*/false);
+  if (written) {
     stored_[k] = true;
   } else if (stored_[k]) {
-    ops.del(key, task);  // no rule or alarm state left: an empty elder needs no record
+    ops.del(key_, task);  // no rule or alarm state left: an empty elder needs no record
     stored_[k] = false;
   }
   e.dirty = false;

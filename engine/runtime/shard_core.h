@@ -213,12 +213,9 @@ class ShardCore final : public rules::RuleEffects {
   std::vector<uint32_t> snap_list_;
   size_t snap_next_ = 0;
   std::vector<bool> snap_pending_;  //!< [elder]: on snap_list_ and not yet serialised
+  std::string key_;                 //!< snapshot_elder's key buffer
   std::vector<uint32_t> free_;  //!< elder indices freed by drop_task/restore, reused first
 };
-
-//! Sorts ops.puts by key, stably (a key put twice keeps its last value last), with put_tasks
-//! kept parallel to them.
-void sort_puts_with_tasks(state::StateOps& ops);
 
 //! The whole stored record of one elder (its p/ and e/ values merged), std::nullopt if neither
 //! is stored or they do not parse. For the console and tools; any thread.

@@ -126,23 +126,4 @@ void ShardCore::mark_task_dirty(int32_t task) {
   }
 }
 
-void sort_puts_with_tasks(state::StateOps& ops) {
-  const size_t n = ops.puts.size();
-  if (ops.put_tasks.size() != n) ops.put_tasks.resize(n, -1);
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return ops.puts[a].first < ops.puts[b].first; });
-  std::vector<std::pair<std::string, std::string>> puts;
-  std::vector<int32_t> tasks;
-  puts.reserve(n);
-  tasks.reserve(n);
-  for (uint32_t i : order) {
-    puts.push_back(std::move(ops.puts[i]));
-    tasks.push_back(ops.put_tasks[i]);
-  }
-  ops.puts = std::move(puts);
-  ops.put_tasks = std::move(tasks);
-}
-
 }  // namespace vigil::runtime

@@ -29,7 +29,7 @@ class TaskLog {
   virtual int32_t partitions() const = 0;
   //! Appends one record to task `task`'s partition; `value` null for a tombstone. Records of
   //! one task keep the order of their appends. The engine's commit thread only.
-  virtual void append(int32_t task, std::string_view key, const std::string* value) = 0;
+  virtual void append(int32_t task, std::string_view key, const std::string_view* value) = 0;
   //! Waits until every record appended so far is durable, up to timeout_ms. Returns kBroker
   //! naming what is outstanding or failed.
   virtual Status flush(int timeout_ms) = 0;

@@ -6,6 +6,7 @@
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdarg>
 #include <cstdio>
@@ -42,6 +43,37 @@ Error closed_error(const std::string& dir) {
 }
 
 }  // namespace
+
+void PutList::sort_by_key() {
+  const char* b = buf_.data();
+  std::stable_sort(entries_.begin(), entries_.end(), [b](const Entry& x, const Entry& y) {
+    return std::string_view(b + x.key_at, x.key_len) < std::string_view(b + y.key_at, y.key_len);
+  });
+}
+
+void PutList::clear() {
+  // Keep the capacity a checkpoint needs, but give back a buffer that one burst (a reload, a
+  // restore) grew far past what the last 64 checkpoints used.
+  high_water_ = std::max(high_water_, buf_.size());
+  if (++clears_ >= 64) {
+    if (buf_.capacity() > 2 * high_water_ + (size_t{1} << 20)) {
+      std::string().swap(buf_);
+      buf_.reserve(high_water_);
+      std::vector<Entry>().swap(entries_);
+    }
+    high_water_ = 0;
+    clears_ = 0;
+  }
+  buf_.clear();
+  entries_.clear();
+}
+
+std::vector<std::pair<std::string, std::string>> PutList::to_vector() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(size());
+  for (const auto& [k, v] : *this) out.emplace_back(k, v);
+  return out;
+}
 
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& dir) {
   auto db = open_db(dir);
@@ -93,7 +125,9 @@ Result<std::unique_ptr<rocksdb::DB>> StateStore::open_db(const std::string& dir)
 Status StateStore::commit(const std::vector<const StateOps*>& ops, const OffsetMap& offsets) {
   rocksdb::WriteBatch batch;
   for (const StateOps* o : ops) {
-    for (const auto& [k, v] : o->puts) batch.Put(k, v);
+    for (const auto& [k, v] : o->puts) {
+      batch.Put(rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(v.data(), v.size()));
+    }
     for (const auto& k : o->deletes) batch.Delete(k);
   }
   for (const auto& [tp, offset] : offsets) {

@@ -211,7 +211,7 @@ const vigil::state::RuleSlotRecord* stored_slot(const state::StateOps& ops, cons
                                                 vigil::state::ElderRecord* scratch) {
   for (const auto& [k, v] : ops.puts) {
     if (k != key) continue;
-    EXPECT_TRUE(scratch->ParseFromString(v));
+    EXPECT_TRUE(scratch->ParseFromArray(v.data(), static_cast<int>(v.size())));
     for (const auto& r : scratch->rules()) {
       if (r.rule_id() == rule) return &r;
     }

@@ -114,13 +114,12 @@ TEST_F(DispatchTasks, DropsAndRestoresARegionsAgenciesAndOrders) {
 
   state::StateOps ops;
   d.collect_dirty(ops);
-  ASSERT_EQ(ops.put_tasks.size(), ops.puts.size());
   std::vector<std::pair<std::string, std::string>> kv;
   for (size_t i = 0; i < ops.puts.size(); ++i) {
-    const std::string& key = ops.puts[i].first;
+    const std::string key(ops.puts[i].first);
     const bool south = key == "g/a-s" || key == "d/o-s" || key.find("/o-s") != std::string::npos;
-    EXPECT_EQ(ops.put_tasks[i], south ? south_task_ : north_task_) << key;
-    if (ops.put_tasks[i] == north_task_) kv.push_back(ops.puts[i]);
+    EXPECT_EQ(ops.puts.task(i), south ? south_task_ : north_task_) << key;
+    if (ops.puts.task(i) == north_task_) kv.emplace_back(key, ops.puts[i].second);
   }
   EXPECT_EQ(kv.size(), 5u);            // g/a-n, d/o-n1, do/…/o-n1, d/o-n2, do/…/o-n2
   std::reverse(kv.begin(), kv.end());  // orders before their agency: any order restores
@@ -142,7 +141,7 @@ TEST_F(DispatchTasks, DropsAndRestoresARegionsAgenciesAndOrders) {
   for (const auto& r : after.records) EXPECT_EQ(r.task, south_task_) << r.key;
   state::StateOps none;
   d.collect_dirty(none);
-  for (size_t i = 0; i < none.puts.size(); ++i) EXPECT_EQ(none.put_tasks[i], south_task_);
+  for (size_t i = 0; i < none.puts.size(); ++i) EXPECT_EQ(none.puts.task(i), south_task_);
 
   // A new agency reuses the erased agency's entry.
   d.upsert_agency(make_agency("a-n", north_, "meal"));
@@ -167,8 +166,8 @@ TEST_F(DispatchTasks, DropsAndRestoresARegionsAgenciesAndOrders) {
   next.collect_dirty(again);
   std::set<std::string> rewritten;
   for (size_t i = 0; i < again.puts.size(); ++i) {
-    rewritten.insert(again.puts[i].first);
-    EXPECT_EQ(again.put_tasks[i], north_task_);
+    rewritten.emplace(again.puts[i].first);
+    EXPECT_EQ(again.puts.task(i), north_task_);
   }
   EXPECT_EQ(rewritten.size(), 5u);
   EXPECT_TRUE(rewritten.count("g/a-n") && rewritten.count("d/o-n1") && rewritten.count("d/o-n2"));

@@ -47,7 +47,7 @@ const int32_t kOther = 1 - kE1;
 class MemoryTaskLog final : public TaskLog {
  public:
   int32_t partitions() const override { return kTasks; }
-  void append(int32_t task, std::string_view key, const std::string* value) override {
+  void append(int32_t task, std::string_view key, const std::string_view* value) override {
     std::lock_guard lock(mu_);
     log_[static_cast<size_t>(task)].push_back(
         {std::string(key), value ? std::optional<std::string>(*value) : std::nullopt});

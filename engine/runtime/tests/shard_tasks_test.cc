@@ -159,18 +159,17 @@ TEST_F(ShardTasks, StampsDropsAndRestoresATasksElders) {
   // Every p/ and e/ op carries its elder's task; the alarm history (h/) no task.
   state::StateOps ops;
   shard.collect_dirty(ops);
-  ASSERT_EQ(ops.put_tasks.size(), ops.puts.size());
   ASSERT_EQ(ops.del_tasks.size(), ops.deletes.size());
   std::vector<std::pair<std::string, std::string>> kv;  // task target_'s, as a changelog holds
   std::set<std::string> p_keys, e_keys;
   for (size_t i = 0; i < ops.puts.size(); ++i) {
-    const std::string& key = ops.puts[i].first;
+    const std::string key(ops.puts[i].first);
     if (key.rfind("p/", 0) == 0 || key.rfind("e/", 0) == 0) {
-      EXPECT_EQ(ops.put_tasks[i], state::task_of(key.substr(2), kTasks)) << key;
+      EXPECT_EQ(ops.puts.task(i), state::task_of(key.substr(2), kTasks)) << key;
       (key[0] == 'p' ? p_keys : e_keys).insert(key.substr(2));
-      if (ops.put_tasks[i] == target_) kv.push_back(ops.puts[i]);
+      if (ops.puts.task(i) == target_) kv.emplace_back(key, ops.puts[i].second);
     } else {
-      EXPECT_EQ(ops.put_tasks[i], -1) << key;
+      EXPECT_EQ(ops.puts.task(i), -1) << key;
     }
   }
   EXPECT_EQ(p_keys.size(), elders_.size());
@@ -203,7 +202,7 @@ TEST_F(ShardTasks, StampsDropsAndRestoresATasksElders) {
   state::StateOps none;
   shard.collect_dirty(none);
   for (const auto& [k, v] : none.puts) {
-    EXPECT_EQ(in_task_.count(k.substr(2)), 0u) << "dropped elder written: " << k;
+    EXPECT_EQ(in_task_.count(std::string(k.substr(2))), 0u) << "dropped elder written: " << k;
   }
 
   // New elders reuse the freed records.
@@ -235,8 +234,8 @@ TEST_F(ShardTasks, StampsDropsAndRestoresATasksElders) {
   next.collect_dirty(again);
   std::set<std::string> rewritten;
   for (size_t i = 0; i < again.puts.size(); ++i) {
-    rewritten.insert(again.puts[i].first);
-    EXPECT_EQ(again.put_tasks[i], again.puts[i].first[0] == 'h' ? -1 : target_);
+    rewritten.emplace(again.puts[i].first);
+    EXPECT_EQ(again.puts.task(i), again.puts[i].first[0] == 'h' ? -1 : target_);
   }
   for (const auto& id : in_task_) {
     EXPECT_TRUE(rewritten.count("p/" + id)) << id;
@@ -274,13 +273,13 @@ TEST_F(ShardTasks, AnElderRestoredWithoutRuleStateHasItsOldEntryDeleted) {
   EXPECT_TRUE(ops.deletes.empty());
 
   ShardCore next(0, 1, rule_set(), a.sink, a.dispatch, with_tasks());
-  next.restore(ops.puts, kT0 + 1000);
+  next.restore(ops.puts.to_vector(), kT0 + 1000);
   ASSERT_NE(next.elder("lonely"), nullptr);
   state::StateOps again;
   next.collect_dirty(again);
   ASSERT_EQ(again.puts.size(), 1u);
   EXPECT_EQ(again.puts[0].first, "p/lonely");
-  EXPECT_EQ(again.put_tasks[0], state::task_of("lonely", kTasks));
+  EXPECT_EQ(again.puts.task(0), state::task_of("lonely", kTasks));
   ASSERT_EQ(again.deletes.size(), 1u);
   EXPECT_EQ(again.deletes[0], "e/lonely");
   EXPECT_EQ(again.del_tasks[0], state::task_of("lonely", kTasks));
@@ -313,7 +312,7 @@ TEST_F(ShardTasks, WithoutTasksNothingIsStampedOrRefused) {
   state::StateOps ops;
   shard.collect_dirty(ops);
   ASSERT_FALSE(ops.puts.empty());
-  for (int32_t t : ops.put_tasks) EXPECT_EQ(t, -1);
+  for (size_t i = 0; i < ops.puts.size(); ++i) EXPECT_EQ(ops.puts.task(i), -1);
   shard.drop_task(target_);  // no-op without tasks
   EXPECT_NE(shard.elder(elders_[0]), nullptr);
 }
