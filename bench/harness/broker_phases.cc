@@ -121,6 +121,7 @@ PhaseResult run_broker(const PhaseContext& ctx, double pace_per_s) {
   std::thread producer([&] { produce(brokers, w, w.events.size(), feed, &sink, pace_per_s); });
   std::vector<InputRecord> batch;
   int64_t t0 = 0;
+  double cpu0 = 0;
   const int64_t give_up = clock.steady_ns() + static_cast<int64_t>((ctx.duration_s + 60) * 1e9);
   uint64_t consumed = 0;
   while (consumed < total && clock.steady_ns() < give_up) {
@@ -130,6 +131,7 @@ PhaseResult run_broker(const PhaseContext& ctx, double pace_per_s) {
       // The registry is in (the source reads it first): let the shards take it before the
       // clock starts, so the figure is events only, as in the in-process phases.
       if (auto s = settle(engine); !s) r.note = s.error().message;
+      cpu0 = process_cpu_s();
       t0 = clock.steady_ns();
       feed.go.store(true);
     }
@@ -148,6 +150,7 @@ PhaseResult run_broker(const PhaseContext& ctx, double pace_per_s) {
   producer.join();
   if (auto s = engine.stop(); !s) r.note = s.error().message;
   const int64_t t1 = clock.steady_ns();
+  r.cpu_s = t0 ? process_cpu_s() - cpu0 : 0;
   (void)source.value()->close();
   r.ran = t0 != 0;
   if (!feed.error.empty()) r.note = feed.error;
@@ -195,13 +198,17 @@ PhaseResult run_raw_consumer(const PhaseContext& ctx) {
   std::thread producer([&] { produce(brokers, w, w.events.size(), feed, nullptr, 0); });
   const Clock& clock = RealClock::instance();
   int64_t t0 = 0;
+  double cpu0 = 0;
   const int64_t give_up = clock.steady_ns() + static_cast<int64_t>((ctx.duration_s + 60) * 1e9);
   uint64_t consumed = 0;
   while (consumed < total && clock.steady_ns() < give_up) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 50);
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (t0 == 0 && consumed >= w.registry.size()) t0 = clock.steady_ns();
+      if (t0 == 0 && consumed >= w.registry.size()) {
+        cpu0 = process_cpu_s();
+        t0 = clock.steady_ns();
+      }
       ++consumed;
       if ((consumed & 255) == 0) feed.consumed.store(consumed, std::memory_order_relaxed);
     }
@@ -209,6 +216,7 @@ PhaseResult run_raw_consumer(const PhaseContext& ctx) {
     if (t0 != 0 && clock.steady_ns() - t0 > static_cast<int64_t>(ctx.duration_s * 1e9)) break;
   }
   const int64_t t1 = clock.steady_ns();
+  r.cpu_s = t0 ? process_cpu_s() - cpu0 : 0;
   feed.consumed.store(consumed);
   feed.stop.store(true);
   producer.join();

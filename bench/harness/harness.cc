@@ -21,6 +21,17 @@ double peak_rss_mib() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
+}  // namespace
+
+double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+namespace {
+
 void row(std::ostream& out, const std::string& name, const PhaseResult& r, bool latency) {
   out << std::left << std::setw(34) << name << std::right;
   if (!r.ran) {
@@ -32,6 +43,11 @@ void row(std::ostream& out, const std::string& name, const PhaseResult& r, bool 
   if (latency) {
     out << std::setw(10) << std::setprecision(0) << r.p50_us << std::setw(10) << r.p99_us
         << std::setw(11) << r.p999_us << std::setw(8) << r.probes;
+  } else {
+    out << std::setw(39) << "";
+  }
+  if (r.events > 0 && r.cpu_s > 0) {
+    out << std::setw(10) << std::setprecision(2) << r.cpu_s * 1e6 / static_cast<double>(r.events);
   }
   out << (r.note.empty() ? "" : "  (" + r.note + ")") << "\n";
 }
@@ -101,7 +117,8 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
 
   out << "\n" << std::left << std::setw(34) << "phase" << std::right << std::setw(12) << "events/s"
       << std::setw(11) << "events" << std::setw(9) << "s" << std::setw(10) << "p50 us"
-      << std::setw(10) << "p99 us" << std::setw(11) << "p99.9 us" << std::setw(8) << "probes\n";
+      << std::setw(10) << "p99 us" << std::setw(11) << "p99.9 us" << std::setw(8) << "probes"
+      << std::setw(11) << "cpu us/ev" << "\n";
   row(out, "in-process, max rate", max, true);
   row(out, "in-process, half rate", half, true);
   row(out, "through embedded broker, max rate", broker, true);
@@ -129,6 +146,8 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   j["inprocess_p999_us"] = half.p999_us;
   j["inprocess_max_rate_p99_us"] = max.p99_us;
   j["inprocess_half_rate_events_per_s"] = half.events_per_s;
+  j["inprocess_cpu_us_per_event"] = max.events ? max.cpu_s * 1e6 / static_cast<double>(max.events) : 0;
+  j["broker_cpu_us_per_event"] = broker.events ? broker.cpu_s * 1e6 / static_cast<double>(broker.events) : 0;
   j["broker_events_per_s"] = broker.events_per_s;
   // Latency at a rate the engine sustains (half its max through the broker), as in-process.
   j["broker_p50_us"] = broker_half.p50_us;

@@ -26,6 +26,7 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
     return r;
   }
 
+  const double cpu0 = process_cpu_s();
   const int64_t t0 = clock.steady_ns();
   const int64_t limit = t0 + static_cast<int64_t>(ctx.duration_s * 1e9);
   uint64_t n = 0;
@@ -46,6 +47,7 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   }
   if (auto s = engine.stop(); !s) r.note = s.error().message;  // drains every ring first
   const int64_t t1 = clock.steady_ns();
+  r.cpu_s = process_cpu_s() - cpu0;
   r.ran = true;
   r.events = n;
   r.seconds = static_cast<double>(t1 - t0) / 1e9;

@@ -22,7 +22,14 @@ struct PhaseResult {
   uint64_t outputs = 0;
   uint64_t state_bytes = 0;     //!< bytes of elder state (in-process) or live data (RocksDB)
   uint64_t state_records = 0;   //!< elders with stored state
+  //! CPU seconds the whole process used during the phase (every thread: feeder, engine,
+  //! RocksDB; in the broker phases also the embedded broker and the producer). Per event it is
+  //! the figure that other work on the machine does not move, unlike events/s.
+  double cpu_s = 0;
 };
+
+//! CPU seconds (user + system) the process has used so far.
+double process_cpu_s();
 
 struct PhaseContext {
   const Workload* workload;

@@ -1,10 +1,13 @@
 #include "engine/codec/codec.h"
 
 #include <cmath>
+#include <cstring>
 #include <initializer_list>
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+
+#include "engine/codec/wire.h"
 
 namespace vigil::codec {
 
@@ -34,6 +37,102 @@ Status decode(std::string_view payload, Format format, pb::Message* msg) {
                           std::string(status.message()));
   }
   return ok();
+}
+
+namespace {
+
+bool ascii(std::string_view s) {
+  uint8_t any = 0;
+  for (char c : s) any |= static_cast<uint8_t>(c);
+  return any < 0x80;
+}
+
+double as_double(uint64_t bits) {
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+bool decode_timestamp(std::string_view b, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(0);
+  ts->set_nanos(0);
+  size_t at = 0;
+  wire::Field f;
+  while (at < b.size()) {
+    if (!wire::next(b, &at, &f) || f.type != 0) return false;
+    if (f.number == 1) ts->set_seconds(static_cast<int64_t>(f.value));
+    else if (f.number == 2) ts->set_nanos(static_cast<int32_t>(f.value));
+    else return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool decode_fast(std::string_view b, vigil::v1::DeviceEvent* e) {
+  e->clear_event_id();  // clear_*() of a string keeps its buffer
+  e->clear_device_id();
+  e->clear_elder_id();
+  e->clear_type();
+  e->set_value(0);
+  e->set_value2(0);
+  e->set_lat(0);
+  e->set_lon(0);
+  e->set_seq(0);
+  bool ts = false;
+  size_t at = 0;
+  wire::Field f;
+  while (at < b.size()) {
+    if (!wire::next(b, &at, &f)) return false;
+    switch (f.number) {
+      case 1:
+      case 2:
+      case 3:
+      case 4: {
+        if (f.type != 2 || !ascii(f.body)) return false;
+        std::string* s = f.number == 1   ? e->mutable_event_id()
+                         : f.number == 2 ? e->mutable_device_id()
+                         : f.number == 3 ? e->mutable_elder_id()
+                                         : e->mutable_type();
+        s->assign(f.body);  // proto3: the last one wins
+        break;
+      }
+      case 5:
+      case 6:
+      case 7:
+      case 8: {
+        if (f.type != 1) return false;
+        const double d = as_double(f.value);
+        if (f.number == 5) e->set_value(d);
+        else if (f.number == 6) e->set_value2(d);
+        else if (f.number == 7) e->set_lat(d);
+        else e->set_lon(d);
+        break;
+      }
+      case 9:  // a second ts would merge into the first: protobuf's business
+        if (f.type != 2 || ts || !decode_timestamp(f.body, e->mutable_ts())) return false;
+        ts = true;
+        break;
+      case 10:
+        if (f.type != 0) return false;
+        e->set_seq(f.value);
+        break;
+      default: return false;
+    }
+  }
+  if (!ts) e->clear_ts();
+  return true;
+}
+
+Status decode(std::string_view payload, Format format, vigil::v1::DeviceEvent* msg) {
+  if (format == Format::kBinary && payload.size() <= kMaxRecordBytes && decode_fast(payload, msg)) {
+    return ok();
+  }
+  Status s = decode(payload, format, static_cast<pb::Message*>(msg));
+  // The fast path resets only the known fields of the reused message: drop the unknown ones
+  // protobuf kept (nothing reads them; a dead letter carries the record's own bytes).
+  msg->DiscardUnknownFields();
+  return s;
 }
 
 namespace {

@@ -33,6 +33,16 @@ inline constexpr size_t kMaxRecordBytes = 256 * 1024;
 //! message type and the parser's complaint if the bytes are not a valid message, or the size if
 //! the payload is over kMaxRecordBytes.
 Status decode(std::string_view payload, Format format, google::protobuf::Message* msg);
+//! The same for the hottest input, with a fast path for wire bytes: decode_fast() first, then
+//! protobuf's parser whenever the fast path declines. Same result as the generic decode(),
+//! except that unknown fields are dropped (nothing reads them).
+Status decode(std::string_view payload, Format format, vigil::v1::DeviceEvent* msg);
+//! Parses wire bytes straight into a reused DeviceEvent: its strings keep their capacity and
+//! its Timestamp stays allocated (protobuf's Clear() frees it), so steady-state decoding does
+//! not allocate. Declines (returns false) on anything it cannot decode exactly as protobuf
+//! would: an unknown field, a field of another wire type, `ts` twice, a string that is not
+//! ASCII (protobuf checks UTF-8), malformed bytes. `msg` is unspecified after a decline.
+bool decode_fast(std::string_view payload, vigil::v1::DeviceEvent* msg);
 
 //! Checks the fields every message of the topic must carry (ids, a timestamp where the SPEC
 //! needs one, every timestamp within years 1..9999). Returns kInvalidInput naming the first

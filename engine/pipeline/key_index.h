@@ -22,6 +22,33 @@ class KeyIndex {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;
 
+  //! The table position of a key whose stable_hash() is `hash` (see prefetch()).
+  static uint32_t tag_of_hash(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return static_cast<uint32_t>(h);
+  }
+  static uint32_t tag_of(std::string_view key) { return tag_of_hash(stable_hash(key)); }
+
+  // Prefetching (the shard's loop hides the cache misses of lookups a few records ahead):
+  //! Asks the CPU for the table line where the key with this tag starts its probe.
+  void prefetch(uint32_t tag) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[tag & mask_]);
+  }
+  //! The index of the first entry with this tag (most likely the key's own), or kNone. Reads
+  //! no key: a guess to prefetch the record by, never an answer.
+  uint32_t candidate(uint32_t tag) const {
+    if (slots_.empty()) return kNone;
+    for (size_t i = tag & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.index_plus_1 == 0) return kNone;
+      if (s.tag == tag) return s.index_plus_1 - 1;
+    }
+  }
+
   //! The index of `key`, or kNone.
   template <class KeyOf>
   uint32_t find(std::string_view key, KeyOf&& key_of) const {
@@ -85,17 +112,8 @@ class KeyIndex {
     uint32_t index_plus_1 = 0;  //!< 0: empty
   };
 
-  //! shard_of() took FNV-1a modulo the shard count, so within a shard its low bits are not
-  //! random: mix them (MurmurHash3's finaliser) before using them as a position.
-  static uint32_t tag_of(std::string_view key) {
-    uint64_t h = stable_hash(key);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return static_cast<uint32_t>(h);
-  }
+  // tag_of(): shard_of() took FNV-1a modulo the shard count, so within a shard its low bits
+  // are not random: they are mixed (MurmurHash3's finaliser) before use as a position.
 
   void grow() {
     std::vector<Slot> old = std::move(slots_);

@@ -50,6 +50,16 @@ class SpscRing {
     }
     return &slots_[kPad + (tail & mask_)];
   }
+  //! Consumer: the slot `ahead` places behind front(), or nullptr if not yet published (a look
+  //! ahead, e.g. to prefetch what the next records will touch). Read-only for the consumer.
+  const T* peek(size_t ahead) {
+    const size_t tail = tail_.load(std::memory_order_relaxed);
+    if (head_cached_ - tail <= ahead) {
+      head_cached_ = head_.load(std::memory_order_acquire);
+      if (head_cached_ - tail <= ahead) return nullptr;
+    }
+    return &slots_[kPad + ((tail + ahead) & mask_)];
+  }
   //! Consumer: releases the slot returned by front back to the producer.
   void pop() { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
 

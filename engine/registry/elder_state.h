@@ -185,6 +185,11 @@ class SlotMap {
   }
   //! Heap bytes this map holds, slot extras included (for state-size figures).
   size_t heap_bytes() const;
+  //! Asks the CPU for the map's heap lines (the shard's look-ahead, Engine::shard_loop).
+  void prefetch() const {
+    __builtin_prefetch(pos_.data());
+    __builtin_prefetch(slots_.data());
+  }
 
  private:
   std::vector<uint16_t> pos_;    //!< rule index -> position in slots_ + 1, 0 for none
@@ -269,6 +274,14 @@ struct ElderState {
   std::string_view device_name(uint16_t index) const;
   //! Number of interned device ids.
   size_t device_count() const;
+
+  //! Asks the CPU for the heap lines an event reads first: the id (the lookup compares it),
+  //! the rule slots and the device names (the shard's look-ahead, Engine::shard_loop).
+  void prefetch_heap() const {
+    __builtin_prefetch(profile.bytes().data());
+    slots.prefetch();
+    __builtin_prefetch(device_names.data());
+  }
 
   double geofence_radius_m() const {
     return profile.has_geofence_radius_m() ? profile.geofence_radius_m() : kDefaultGeofenceM;

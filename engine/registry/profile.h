@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/codec/wire.h"
 #include "schemas/registry.pb.h"
 
 namespace vigil::registry {
@@ -87,17 +88,7 @@ class Profile {
   uint8_t flags_ = 0;
 };
 
-namespace wire {
-//! One field of a serialised message: number, wire type, varint or fixed value, or bytes.
-struct Field {
-  uint32_t number = 0;
-  uint32_t type = 0;
-  uint64_t value = 0;     //!< varint, fixed64 or fixed32 value
-  std::string_view body;  //!< length-delimited body
-};
-//! Reads the next field at `*at` in `b`; false at the end or on malformed input.
-bool next(std::string_view b, size_t* at, Field* f);
-}  // namespace wire
+namespace wire = codec::wire;
 
 template <class F>
 void Profile::each_string(uint32_t field, F&& f) const {

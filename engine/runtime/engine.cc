@@ -171,9 +171,11 @@ void Engine::submit(const InputRecord& rec) {
     });
     return;
   }
-  const uint32_t i = pipeline::shard_of(rec.key, options_.shards);
+  const uint64_t hash = pipeline::stable_hash(rec.key);
+  const auto i = static_cast<uint32_t>(hash % options_.shards);  // pipeline::shard_of
   push(*shard_rings_[i], [&](ShardMsg& m) {
     m.kind = ShardMsg::Kind::kRecord;
+    m.key_hash = hash;
     m.rec = rec;
   });
 }
@@ -189,6 +191,9 @@ void Engine::shard_loop(uint32_t i) {
   // Elders serialised per loop turn while a snapshot is in progress: ~1-2 us each, so a turn
   // holds the ring for well under a millisecond.
   constexpr size_t kSnapshotStep = 128;
+  // How far ahead each prefetch stage looks (ShardCore::prefetch): the index line first, the
+  // elder's record once that line is there, then what the record points to.
+  constexpr size_t kLookAhead[3] = {12, 6, 2};
   uint64_t snapshot_epoch = 0;  //!< the barrier whose snapshot is being written, 0 if none
   int spins = 0;
   for (;;) {
@@ -197,6 +202,13 @@ void Engine::shard_loop(uint32_t i) {
     const TimeMs now = clock_.now_ms();  // one clock read per batch, not per record
     while (n < 512 && (m = ring.front()) != nullptr) {
       ++n;
+      // Look-ahead: each record's lookup and rules miss the cache several times (100,000s of
+      // elders do not fit in it); asking for those lines a few records ahead, in the order
+      // the lookup needs them, overlaps the misses with this record's work.
+      for (int stage = 0; stage < 3; ++stage) {
+        const ShardMsg* a = ring.peek(kLookAhead[stage]);
+        if (a != nullptr && a->kind == ShardMsg::Kind::kRecord) core.prefetch(a->key_hash, stage);
+      }
       switch (m->kind) {
         case ShardMsg::Kind::kRecord:
           core.process(m->rec, now);

@@ -108,6 +108,7 @@ struct ShardMsg {
   enum class Kind : uint8_t { kRecord, kBarrier, kReload, kRestore, kStop };
   Kind kind = Kind::kRecord;
   uint64_t epoch = 0;
+  uint64_t key_hash = 0;  //!< kRecord: pipeline::stable_hash(rec.key), for the shard's look-ahead
   InputRecord rec;
   std::shared_ptr<const rules::RuleSet> rules;  //!< kReload only
   std::shared_ptr<const TaskWork> tasks;        //!< kBarrier (may be null), kRestore

@@ -152,6 +152,26 @@ class ShardCore final : public rules::RuleEffects {
   void remind(const registry::ElderState& e, uint32_t rule, std::string_view kind, TimeMs ts,
               const std::string& message) override;
 
+  //! The shard loop's look-ahead (Engine::shard_loop): for a record some places ahead in the
+  //! ring, asks the CPU for what its lookup and rules will read, in three stages as the lines
+  //! arrive: 0 the index line, 1 the elder's record, 2 what that record points to. `key_hash`
+  //! is pipeline::stable_hash of the record's key. Changes nothing; a wrong guess costs a load.
+  void prefetch(uint64_t key_hash, int stage) const {
+    const uint32_t tag = pipeline::KeyIndex::tag_of_hash(key_hash);
+    if (stage == 0) return index_of_.prefetch(tag);
+    const uint32_t k = index_of_.candidate(tag);
+    if (k >= elders_.size()) return;
+    const registry::ElderState& e = elders_[k];
+    if (stage == 1) {
+      const char* p = reinterpret_cast<const char*>(&e);
+      for (size_t at = 0; at < sizeof(e); at += 64) __builtin_prefetch(p + at);
+      return;
+    }
+    e.prefetch_heap();
+    const size_t n = engine_.rules().rules().size();
+    if ((k + 1) * n <= handles_.size()) __builtin_prefetch(&handles_[k * n]);
+  }
+
  private:
   registry::ElderState& elder_for(const std::string& elder_id);
   //! Before elder k changes: if it is still waiting for the snapshot in progress, serialise it.
