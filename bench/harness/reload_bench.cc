@@ -12,12 +12,16 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/harness/feed_clock.h"
 #include "bench/harness/state_benches.h"
 #include "bench/harness/workload.h"
 #include "engine/core/clock.h"
+#include "engine/core/metrics.h"
 #include "engine/core/time_util.h"
 #include "engine/runtime/engine.h"
 #include "engine/state/state_store.h"
+#include "schemas/calls.pb.h"
+#include "schemas/telemetry.pb.h"
 
 namespace vigil::bench {
 namespace {
@@ -70,6 +74,39 @@ struct Sample {
   uint64_t rocks;  //!< RocksDB memtables + block cache + table readers (fixed budgets)
 };
 
+//! `rec` as the record of a later round of the workload: its event times (ts, and a service
+//! request's window) moved forward by `shift`, so that event time keeps going when the records
+//! go round again; its offset the next of its partition. Other topics are copied as they are.
+void restamp(const InputRecord& rec, TimeMs shift, int64_t offset, InputRecord& out,
+             vigil::v1::DeviceEvent& event, vigil::v1::CallEvent& call) {
+  out = rec;
+  out.offset = offset;
+  if (shift == 0) return;
+  auto move = [shift](google::protobuf::Timestamp* ts) { set_ts(ts, to_ms(*ts) + shift); };
+  if (rec.topic == InTopic::kTelemetry && event.ParseFromString(rec.payload)) {
+    move(event.mutable_ts());
+    event.SerializeToString(&out.payload);
+  } else if (rec.topic == InTopic::kCalls && call.ParseFromString(rec.payload)) {
+    move(call.mutable_ts());
+    if (call.has_service_request()) {
+      auto* sr = call.mutable_service_request();
+      if (sr->has_window_start()) move(sr->mutable_window_start());
+      if (sr->has_window_end()) move(sr->mutable_window_end());
+    }
+    call.SerializeToString(&out.payload);
+  }
+}
+
+//! The engine's counters of the state the records create (alarms, orders), at one sample.
+struct Created {
+  uint64_t alarms_raised, alarms_cleared, orders_created, orders_escalated, timers_fired;
+  static Created now() {
+    const Metrics& m = metrics();
+    return {m.alarms_raised.get(), m.alarms_cleared.get(), m.orders_created.get(),
+            m.orders_escalated.get(), m.timers_fired.get()};
+  }
+};
+
 uint64_t rocks_bytes(const runtime::Engine& engine) {
   if (!engine.store()) return 0;
   const auto m = engine.store()->memory_stats();
@@ -111,20 +148,34 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   wo.elders = o.elders;
   wo.devices_per_elder = o.devices_per_elder;
   wo.seed = o.seed;
-  wo.events = std::min<uint64_t>(o.reloads * static_cast<uint64_t>(o.events_per_reload) + 1, 2'000'000);
+  // By default the records go round the warm-up's, moved on in event time each round, so the
+  // state they add is bounded: an active alarm seen again only counts up, a service request
+  // seen again is ignored (its call_id is its order's id), the elders are the same. What they
+  // can still add is new alarms where event time reaches new times of day (and those alarms'
+  // orders). With fresh_records every reload gets new records: each service request is a new
+  // order, kept in memory for good (bench/README.md, "Reload").
+  const uint64_t per_reload = static_cast<uint64_t>(std::max(0, o.events_per_reload));
+  const uint64_t window = o.fresh_records ? o.reloads * per_reload
+                                          : std::min(o.warmup_reloads, o.reloads) * per_reload;
+  wo.events = std::clamp<uint64_t>(window, 1, 2'000'000);
   wo.start_ms = clock.now_ms();
   out << "reload: " << o.reloads << " reloads (every " << o.disk_every << "th parsed from disk), "
       << o.events_per_reload << " records between two, " << o.elders << " elders x "
       << o.devices_per_elder << " devices, " << sets[0]->rules().size() << " rules, " << o.shards
-      << " shards" << std::endl;
+      << " shards; records " << (o.fresh_records ? "fresh for every reload" : "going round the warm-up's")
+      << std::endl;
   const Workload w = make_workload(wo);
 
+  // The engine's time follows the records' event time (feed_clock.h), as in production and in
+  // the standard bench: on the real clock, offer expiries, order escalations and alarm
+  // escalations, due in event time, would never come while the records run 8x ahead of it.
+  FeedClock engine_clock(w.event_ms.empty() ? clock.now_ms() : w.event_ms.front());
   CountingSink sink;
   runtime::EngineOptions eo;
   eo.shards = o.shards;
   eo.data_dir = (base / "state").string();
   fs::remove_all(eo.data_dir);
-  runtime::Engine engine(eo, sets[0], sink, clock);
+  runtime::Engine engine(eo, sets[0], sink, engine_clock);
   if (auto s = engine.start(); !s) {
     out << "reload: start failed: " << s.error().message << "\n";
     return 1;
@@ -132,14 +183,21 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   for (const auto& r : w.registry) engine.submit(r);
 
   // Waits until every shard has swapped in every set handed over so far, so that the sets
-  // replaced are released before RSS is read.
+  // replaced are released before RSS is read; then until the next checkpoint is committed, so
+  // that every sample is taken with no snapshot in flight (a reload dirties every elder, and
+  // their serialised state, ~6 MiB with 10k elders, would otherwise come and go between samples).
   auto settle = [&](uint64_t issued) {
     const int64_t limit = clock.steady_ns() + 120'000'000'000LL;
     while (engine.reloads_applied() < issued && clock.steady_ns() < limit) {
       (void)engine.maybe_checkpoint();
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    return engine.reloads_applied() >= issued;
+    const uint64_t committed = engine.checkpoints();
+    while (engine.checkpoints() == committed && clock.steady_ns() < limit) {
+      (void)engine.maybe_checkpoint();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return engine.reloads_applied() >= issued && engine.checkpoints() > committed;
   };
   std::vector<Sample> samples;
   const uint64_t every = std::max<uint64_t>(1, (o.reloads - std::min(o.reloads, o.warmup_reloads)) / 10);
@@ -147,10 +205,19 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   double disk_s = 0;
   int64_t t_measure = 0;
   bool settled = true;
+  Created at_warm{}, at_end{};
+  // Round k of the workload is moved k spans forward in event time (restamp).
+  const TimeMs span = w.event_ms.back() - w.event_ms.front() + kSecond;
+  InputRecord next;
+  vigil::v1::DeviceEvent event_buf;
+  vigil::v1::CallEvent call_buf;
   const int64_t t0 = clock.steady_ns();
   for (uint64_t i = 0; i < o.reloads; ++i) {
     for (int k = 0; k < o.events_per_reload; ++k, ++submitted) {
-      engine.submit(w.events[next_event]);  // round the workload again if it is short
+      const TimeMs shift = static_cast<TimeMs>(submitted / w.events.size()) * span;
+      engine_clock.follow(w.event_ms[next_event] + shift);
+      restamp(w.events[next_event], shift, static_cast<int64_t>(submitted), next, event_buf, call_buf);
+      engine.submit(next);
       next_event = (next_event + 1) % w.events.size();
     }
     (void)engine.maybe_checkpoint();
@@ -173,7 +240,10 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
     if (warm || (done > o.warmup_reloads && (done - o.warmup_reloads) % every == 0) || done == o.reloads) {
       settled = settle(done) && settled;
       samples.push_back({done, rss_bytes(), heap_in_use_bytes(), rocks_bytes(engine)});
-      if (warm) t_measure = clock.steady_ns();
+      if (warm) {
+        t_measure = clock.steady_ns();
+        at_warm = Created::now();
+      }
       out << "reload: " << done << " reloads, RSS " << std::fixed << std::setprecision(1)
           << static_cast<double>(samples.back().rss) / kMiB << " MiB, heap in use "
           << static_cast<double>(samples.back().heap) / kMiB << " MiB, RocksDB "
@@ -183,6 +253,7 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   const double total_s = static_cast<double>(clock.steady_ns() - t0) / 1e9;
   const double measured_s = static_cast<double>(clock.steady_ns() - t_measure) / 1e9;
   const uint64_t applied = engine.reloads_applied();
+  at_end = Created::now();
   if (auto s = engine.stop(); !s) out << "reload: stop: " << s.error().message << "\n";
 
   const Sample first = samples.front(), last = samples.back();
@@ -218,6 +289,12 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   line("heap in use after warm-up (MiB)", static_cast<double>(first.heap) / kMiB, 1);
   line("heap in use at the end (MiB)", static_cast<double>(last.heap) / kMiB, 1);
   line("heap growth (%)", heap_growth, 3);
+  // What the records did after the warm-up: the state they add is theirs, not the reloads'.
+  line("alarms raised after warm-up", static_cast<double>(at_end.alarms_raised - at_warm.alarms_raised), 0);
+  line("alarms cleared after warm-up", static_cast<double>(at_end.alarms_cleared - at_warm.alarms_cleared), 0);
+  line("orders created after warm-up", static_cast<double>(at_end.orders_created - at_warm.orders_created), 0);
+  line("orders escalated after warm-up", static_cast<double>(at_end.orders_escalated - at_warm.orders_escalated), 0);
+  line("timers fired after warm-up", static_cast<double>(at_end.timers_fired - at_warm.timers_fired), 0);
   line("reloads/s (after warm-up, with the events)", rate, 0);
   line("disk parse ms per load", from_disk ? disk_s * 1000 / from_disk : 0, 2);
   line("total s", total_s, 1);
@@ -242,6 +319,9 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   j["heap_start_bytes"] = first.heap;
   j["heap_end_bytes"] = last.heap;
   j["heap_growth_pct"] = heap_growth;
+  j["fresh_records"] = o.fresh_records;
+  j["alarms_raised_after_warmup"] = at_end.alarms_raised - at_warm.alarms_raised;
+  j["orders_created_after_warmup"] = at_end.orders_created - at_warm.orders_created;
   j["reloads_per_s"] = rate;
   boost::json::array curve;
   for (const auto& s : samples) curve.push_back({s.reloads, s.rss, s.heap, s.rocks});

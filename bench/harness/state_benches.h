@@ -36,6 +36,9 @@ struct StateBenchOptions {
   uint64_t warmup_reloads = 1'000; //!< reload: RSS "start" is sampled after these
   int events_per_reload = 10;      //!< reload: records submitted between two reloads
   int disk_every = 100;            //!< reload: every n-th reload parses the YAML from disk
+  //! reload: false (default): the records go round the warm-up's (warmup x events_per_reload),
+  //! moved on in event time each round; true: fresh records for every reload (at most 2M).
+  bool fresh_records = false;
   uint64_t seed = 42;
 };
 

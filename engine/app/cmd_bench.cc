@@ -29,6 +29,7 @@ int state_bench(const std::string& workload, const Args& args) {
   o.warmup_reloads = static_cast<uint64_t>(num("warmup", "1000"));
   o.events_per_reload = static_cast<int>(num("events-per-reload", "10"));
   o.disk_every = static_cast<int>(num("disk-every", "100"));
+  o.fresh_records = args.has("fresh-records");
   o.seed = static_cast<uint64_t>(num("seed", "42"));
   log::set_level(log::Level::kWarn);  // the table is the output
   return restart ? bench::run_restart_bench(o, std::cout) : bench::run_reload_bench(o, std::cout);
@@ -37,10 +38,10 @@ int state_bench(const std::string& workload, const Args& args) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  Args args(argc, argv, 2, {"skip-broker"});
+  Args args(argc, argv, 2, {"skip-broker", "fresh-records"});
   args.allow_only({"workload", "duration", "json", "rules", "data-dir", "shards", "partitions",
                    "elders", "devices", "events", "seed", "skip-broker", "events-per-elder",
-                   "reloads", "warmup", "events-per-reload", "disk-every"});
+                   "reloads", "warmup", "events-per-reload", "disk-every", "fresh-records"});
   const std::string workload = args.get("workload").value_or("standard");
   if (workload == "restart" || workload == "reload") return state_bench(workload, args);
   bench::BenchOptions o;
