@@ -80,6 +80,12 @@ void apply_yaml(Settings& s, const std::string& file) {
     }
     if (root["console_dir"]) s.console_dir = root["console_dir"].as<std::string>();
     if (root["commit_interval_ms"]) s.commit_interval_ms = root["commit_interval_ms"].as<int64_t>();
+    if (root["commit_max_busy"]) {
+      s.commit_max_busy = root["commit_max_busy"].as<double>();
+      if (!(s.commit_max_busy >= 0 && s.commit_max_busy <= 1)) {
+        throw UsageError(file + ": commit_max_busy must be between 0 and 1 (0: off)");
+      }
+    }
     if (root["exactly_once"]) s.exactly_once = root["exactly_once"].as<bool>();
     if (root["changelog"]) s.changelog = root["changelog"].as<bool>();
     if (root["changelog_rewrite_mb"]) {

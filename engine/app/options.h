@@ -45,6 +45,7 @@ struct Settings {
   uint32_t shards = 2;
   int partitions = 4;
   int64_t commit_interval_ms = 200;
+  double commit_max_busy = 0.25;  //!< runtime::EngineOptions::commit_max_busy
   //! Outputs held until their checkpoint is durable (engine/state/README.md); false: at once,
   //! at-least-once across a crash.
   bool exactly_once = true;

@@ -1,6 +1,9 @@
 #include "engine/runtime/engine.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -29,6 +32,8 @@ void detail::idle(int& spins) {
 
 namespace {
 using detail::idle;
+//! The commit thread's nice value (0 is the shards'): ~10% of a core against a busy shard.
+constexpr int kCommitNice = 10;
 }  // namespace
 
 //! A shard's DispatchPort in live mode: puts order work on the shard's ring to the dispatcher.
@@ -191,6 +196,9 @@ void Engine::shard_loop(uint32_t i) {
   // Elders serialised per loop turn while a snapshot is in progress: ~1-2 us each, so a turn
   // holds the ring for well under a millisecond.
   constexpr size_t kSnapshotStep = 128;
+  // Rule timers fired per loop turn (a few us each): a burst due at one instant is worked off
+  // between batches of records instead of holding them back.
+  constexpr size_t kTimerStep = 128;
   // How far ahead each prefetch stage looks (ShardCore::prefetch): the index line first, the
   // elder's record once that line is there, then what the record points to.
   constexpr size_t kLookAhead[3] = {12, 6, 2};
@@ -254,13 +262,13 @@ void Engine::shard_loop(uint32_t i) {
       }
       ring.pop();
     }
-    core.advance_to(timer_now());
+    const bool timers_done = core.advance_to(timer_now(), kTimerStep);
     if (snapshot_epoch != 0 && core.continue_snapshot(kSnapshotStep)) {
       shard_done_[i]->store(snapshot_epoch, std::memory_order_release);
       snapshot_epoch = 0;
       continue;
     }
-    if (snapshot_epoch != 0) continue;  // more of the snapshot to write: no idling
+    if (snapshot_epoch != 0 || !timers_done) continue;  // more to do: no idling
     if (n == 0) idle(spins);
     else spins = 0;
   }
@@ -393,6 +401,11 @@ bool Engine::checkpoint_done() const {
 
 void Engine::commit_loop() {
   pthread_setname_np(pthread_self(), "vigil-commit");
+  // Below the shards: on a machine with fewer cores than threads, a shard that has records
+  // waiting takes the CPU from the checkpoint write (latency), and the write, which has a
+  // whole interval to finish, takes what they leave (docs/design.md, "Checkpoint cadence").
+  // Best effort: without the right to change it the thread keeps the default priority.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kCommitNice);
   std::unique_lock lock(commit_mu_);
   for (;;) {
     commit_cv_.wait(lock, [&] { return commit_requested_ || commit_exit_; });
@@ -401,6 +414,7 @@ void Engine::commit_loop() {
       lock.unlock();
       Status s = write_checkpoint();
       lock.lock();
+      commit_done_ns_ = clock_.steady_ns();
       commit_result_ = std::move(s);
       commit_finished_.store(true, std::memory_order_release);
       continue;
@@ -492,7 +506,12 @@ Status Engine::write_checkpoint() {
     coordinator_ops_.put(state::kOutputPositionsKey, encode_positions(sink_.positions()));
   }
   std::vector<const state::StateOps*> ops;
-  for (const auto& o : shard_ops_) ops.push_back(&o);
+  for (auto& o : shard_ops_) {
+    // Here, on the commit thread, not at the end of the shard's snapshot, where sorting a
+    // checkpoint of every elder held the shard's records back for milliseconds.
+    o.puts.sort_by_key();
+    ops.push_back(&o);
+  }
   ops.push_back(&dispatch_ops_);
   ops.push_back(&coordinator_ops_);
   auto s = store_->commit(ops, barrier_offsets_);
@@ -635,7 +654,10 @@ Status Engine::maybe_checkpoint() {
   }
   if (in_flight_) {
     if (committing_) {
-      if (commit_finished()) return take_commit_result();
+      if (commit_finished()) {
+        last_checkpoint_took_ns_ = commit_done_ns_ - last_checkpoint_ns_;
+        return take_commit_result();
+      }
     } else if (checkpoint_done()) {
       start_commit();
     }
@@ -644,7 +666,12 @@ Status Engine::maybe_checkpoint() {
   // The interval is elapsed time, not engine time: a clock that follows event time (replay,
   // the bench's feed clock) must not change how often state reaches the disk.
   const int64_t now_ns = clock_.steady_ns();
-  if (now_ns - last_checkpoint_ns_ >= options_.commit_interval_ms * 1'000'000) {
+  int64_t interval_ns = options_.commit_interval_ms * 1'000'000;
+  if (options_.commit_max_busy > 0) {
+    interval_ns = std::max(interval_ns, static_cast<int64_t>(static_cast<double>(last_checkpoint_took_ns_) /
+                                                             options_.commit_max_busy));
+  }
+  if (now_ns - last_checkpoint_ns_ >= interval_ns) {
     last_checkpoint_ns_ = now_ns;
     begin_checkpoint();
   }

@@ -60,6 +60,13 @@ struct EngineOptions {
   uint32_t shards = 2;
   std::string data_dir;                 //!< RocksDB directory (required)
   TimeMs commit_interval_ms = 200;
+  //! The most of the time checkpoints may take under load (docs/design.md, "Checkpoint
+  //! cadence"): after a checkpoint that took T from its barrier to its commit, the next begins
+  //! no sooner than T / commit_max_busy after it began. A checkpoint writes every elder changed
+  //! since the last, so at a high event rate each one costs about the same whatever the
+  //! interval, and the interval stretches instead of the checkpoints taking the engine's CPU.
+  //! 0: the interval alone (the next begins as soon as the last has committed).
+  double commit_max_busy = 0.25;
   size_t ring_capacity = 1 << 14;
   dispatch::DispatchConfig dispatch;
   //! Bounded out-of-orderness: timers fire this long after their due time on the clock, and
@@ -290,7 +297,9 @@ class Engine {
   bool commit_exit_ = false;       //!< guarded by commit_mu_
   std::atomic<bool> commit_finished_{false};
   Status commit_result_ = ok();    //!< written by the commit thread before commit_finished_
+  int64_t commit_done_ns_ = 0;     //!< the same: clock_.steady_ns() when the write finished
   int64_t last_checkpoint_ns_ = 0;  //!< clock_.steady_ns() when the last checkpoint began
+  int64_t last_checkpoint_took_ns_ = 0;  //!< its barrier to its commit, once committed
   bool started_ = false;
   bool stopped_ = false;
 

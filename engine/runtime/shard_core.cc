@@ -194,9 +194,11 @@ void ShardCore::on_registry(const InputRecord& rec, TimeMs now) {
   if (!was_dirty) dirty_.push_back(current_);
 }
 
-void ShardCore::advance_to(TimeMs now) {
+bool ShardCore::advance_to(TimeMs now, size_t budget) {
   pipeline::WheelTimer t;
-  while (timers_.pop_due(now, &t)) {
+  for (size_t fired = 0;; ++fired) {
+    if (fired == budget) return false;  // the rest on the next call, in the same order
+    if (!timers_.pop_due(now, &t)) break;
     if (t.kind != epoch_ || t.key >= elders_.size()) continue;  // armed under an older rule set
     uint32_t& handle = handles_[static_cast<size_t>(t.key) * engine_.rules().rules().size() + t.slot];
     if (handle == t.handle) handle = pipeline::TimerWheel::kNil;
@@ -218,7 +220,7 @@ void ShardCore::advance_to(TimeMs now) {
     mark_dirty(e, was_dirty);
   }
   // Escalations of unanswered alarms (the alarm book keeps their timers).
-  if (alarms_.next_due() > now) return;
+  if (alarms_.next_due() > now) return true;
   touched_.clear();
   alarms_.advance_to(now, [this](const std::string& id) -> registry::ElderState* {
     const uint32_t k = find_elder(id);
@@ -231,6 +233,7 @@ void ShardCore::advance_to(TimeMs now) {
   for (uint32_t k : touched_) {
     if (elders_[k].dirty) dirty_.push_back(k);  // collect_dirty skips repeats
   }
+  return true;
 }
 
 ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs now) {
@@ -411,8 +414,6 @@ bool ShardCore::continue_snapshot(size_t budget) {
     ++done;
   }
   if (snap_next_ < snap_list_.size()) return false;
-  // Sorted here, on the shard thread, not on the commit thread that writes the batch.
-  snap_ops_->puts.sort_by_key();
   snap_list_.clear();
   snap_ops_ = nullptr;
   return true;

@@ -99,6 +99,11 @@ Result<std::unique_ptr<rocksdb::DB>> StateStore::open_db(const std::string& dir)
   // grows, which the bench's RocksDB phase includes.
   options.allow_fallocate = false;
   options.info_log = std::make_shared<RocksLog>();
+  // Compactions at the lowest CPU priority: they can wait, and on a small machine they would
+  // otherwise take a core from the shards (their latency). Flushes keep the default: the
+  // commit's writes stall if the memtables cannot be flushed.
+  (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                            rocksdb::CpuPriority::kLow);
   // A fixed memory budget (bench/README.md, "Memory"): OptimizeLevelStyleCompaction alone lets
   // memtables grow to 6 x 128 MiB before the first flush, which a long run (or 100,000 rule
   // reloads, each dirtying every elder) fills, so RSS grew for minutes. Instead 16 MiB write

@@ -1,0 +1,112 @@
+// The checkpoint cadence under load (EngineOptions::commit_max_busy; docs/design.md "Checkpoint
+// cadence under load"): after a checkpoint that took T, the next begins no sooner than
+// T / commit_max_busy after it began. A real Engine on a simulated clock; the sink's flush (the
+// commit thread waiting for delivery) moves the clock, so a checkpoint takes a known time.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "engine/core/clock.h"
+#include "engine/egress/sink.h"
+#include "engine/rules/rule_set.h"
+#include "engine/runtime/engine.h"
+
+namespace vigil::runtime {
+namespace {
+
+constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
+constexpr TimeMs kInterval = 100;
+
+//! Takes every output; the next flush moves the simulated clock by `next_flush_ms` (once), as a
+//! slow write or a slow broker would make a checkpoint last.
+class SlowFlushSink final : public egress::Sink {
+ public:
+  explicit SlowFlushSink(SimClock& clock) : clock_(clock) {}
+  void emit(OutTopic, std::string_view, const google::protobuf::Message&) override {}
+  Status flush(int) override {
+    clock_.advance(next_flush_ms.exchange(0));
+    return ok();
+  }
+  std::atomic<TimeMs> next_flush_ms{0};
+
+ private:
+  SimClock& clock_;
+};
+
+class EngineCadenceTest : public ::testing::TestWithParam<double> {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("vigil_engine_cadence_" + std::to_string(::getpid()) + "_" +
+            std::to_string(static_cast<int>(GetParam() * 100)));
+    std::filesystem::remove_all(dir_);
+    auto rules = rules::load_rule_dir(VIGIL_SOURCE_DIR "/rules/eldercare");
+    ASSERT_TRUE(rules.ok());
+    EngineOptions o;
+    o.shards = 1;
+    o.data_dir = dir_.string();
+    o.commit_interval_ms = kInterval;
+    o.commit_max_busy = GetParam();
+    engine_ = std::make_unique<Engine>(o, rules.rules, sink_, clock_);
+    ASSERT_TRUE(engine_->start());
+  }
+  void TearDown() override {
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  //! Drives maybe_checkpoint() (bounded, 10 s of real time) until `n` checkpoints committed
+  //! and the last one's result is taken.
+  bool drive_until(uint64_t n) {
+    const auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (engine_->checkpoints() < n) {
+      if (!engine_->maybe_checkpoint() || std::chrono::steady_clock::now() > cap) return false;
+      std::this_thread::yield();
+    }
+    // The commit's result (and its duration) is taken by the next call, as the ingest loop does.
+    for (int i = 0; i < 1000 && engine_->maybe_checkpoint(); ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return true;
+  }
+
+  SimClock clock_{kT0};
+  SlowFlushSink sink_{clock_};
+  std::filesystem::path dir_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_P(EngineCadenceTest, ALongCheckpointStretchesTheIntervalToItsShare) {
+  const double busy = GetParam();
+  // One checkpoint that lasts a second on the clock (its delivery waits).
+  sink_.next_flush_ms = 1000;
+  clock_.advance(kInterval);
+  const TimeMs began = clock_.now_ms();
+  ASSERT_TRUE(drive_until(1));
+  ASSERT_EQ(sink_.next_flush_ms.load(), 0) << "the checkpoint's delivery waited";
+  ASSERT_GE(clock_.now_ms(), began + 1000);
+  if (busy == 0) {  // the interval alone: it has passed, so the next begins at once
+    EXPECT_TRUE(drive_until(2)) << "no checkpoint without moving the clock";
+    return;
+  }
+  // Up to just before the stretched interval no checkpoint begins; at it, the next one does.
+  const TimeMs next = began + static_cast<TimeMs>(1000.0 / busy);
+  clock_.set(next - 1);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(engine_->maybe_checkpoint());
+  EXPECT_EQ(engine_->checkpoints(), 1u) << "began before " << (next - began) << " ms";
+  clock_.set(next);
+  EXPECT_TRUE(drive_until(2)) << "no checkpoint " << (next - began) << " ms after the last began";
+}
+
+// 0.25: the default (a second's checkpoint -> the next 4 s after it began); 0: the interval
+// alone, the next as soon as the last committed.
+INSTANTIATE_TEST_SUITE_P(Shares, EngineCadenceTest, ::testing::Values(0.25, 0.5, 0.0));
+
+}  // namespace
+}  // namespace vigil::runtime
