@@ -274,9 +274,11 @@ void AlarmBook::escalate(registry::ElderState& e, AlarmEvent& a, uint32_t stage,
   if (stage == 1) arm_escalation(a.elder_id(), 2, to_ms(a.raised_at()));
 }
 
-void AlarmBook::advance_to(TimeMs now,
-                           const std::function<registry::ElderState*(const std::string&)>& find) {
-  while (!timers_.empty() && timers_.top().due <= now) {
+bool AlarmBook::advance_to(TimeMs now,
+                           const std::function<registry::ElderState*(const std::string&)>& find,
+                           size_t budget) {
+  for (size_t fired = 0; !timers_.empty() && timers_.top().due <= now; ++fired) {
+    if (fired == budget) return false;
     const Due d = timers_.top();
     timers_.pop();
     registry::ElderState* e = find(d.elder_id);
@@ -290,6 +292,7 @@ void AlarmBook::advance_to(TimeMs now,
       break;
     }
   }
+  return true;
 }
 
 void AlarmBook::rearm(const registry::ElderState& e) {

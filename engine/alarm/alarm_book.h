@@ -58,8 +58,10 @@ class AlarmBook {
   Status operator_action(registry::ElderState& e, const vigil::v1::AlarmAction& action,
                          const std::string& operator_id, TimeMs ts);
 
-  //! Fires escalations due at or before `now`. `find` returns the elder's state or nullptr.
-  void advance_to(TimeMs now, const std::function<registry::ElderState*(const std::string&)>& find);
+  //! Fires escalations due at or before `now`, in due order, at most `budget` of them. `find`
+  //! returns the elder's state or nullptr. Returns true when none due is left.
+  bool advance_to(TimeMs now, const std::function<registry::ElderState*(const std::string&)>& find,
+                  size_t budget = SIZE_MAX);
   //! Earliest escalation due (INT64_MAX if none).
   TimeMs next_due() const { return timers_.empty() ? INT64_MAX : timers_.top().due; }
   //! Re-arms the escalations of an elder's unanswered alarms after a load.

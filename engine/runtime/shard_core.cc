@@ -196,7 +196,8 @@ void ShardCore::on_registry(const InputRecord& rec, TimeMs now) {
 
 bool ShardCore::advance_to(TimeMs now, size_t budget) {
   pipeline::WheelTimer t;
-  for (size_t fired = 0;; ++fired) {
+  size_t fired = 0;
+  for (;; ++fired) {
     if (fired == budget) return false;  // the rest on the next call, in the same order
     if (!timers_.pop_due(now, &t)) break;
     if (t.kind != epoch_ || t.key >= elders_.size()) continue;  // armed under an older rule set
@@ -222,18 +223,18 @@ bool ShardCore::advance_to(TimeMs now, size_t budget) {
   // Escalations of unanswered alarms (the alarm book keeps their timers).
   if (alarms_.next_due() > now) return true;
   touched_.clear();
-  alarms_.advance_to(now, [this](const std::string& id) -> registry::ElderState* {
+  const bool done = alarms_.advance_to(now, [this](const std::string& id) -> registry::ElderState* {
     const uint32_t k = find_elder(id);
     if (k == pipeline::KeyIndex::kNone) return nullptr;
     touched_.push_back(k);
     before_change(k);
     if (tasks_on()) sink_.set_task(task_of_elder(id));
     return &elders_[k];
-  });
+  }, budget - fired);
   for (uint32_t k : touched_) {
     if (elders_[k].dirty) dirty_.push_back(k);  // collect_dirty skips repeats
   }
-  return true;
+  return done;
 }
 
 ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs now) {

@@ -86,8 +86,9 @@ class ShardCore final : public rules::RuleEffects {
   //! `now`. Undecodable or unusable records become deadletters; never throws.
   void process(const InputRecord& rec, TimeMs now);
 
-  //! Fires the timers due at or before `now`, in due order, at most `budget` rule timers
-  //! (escalations run once every due rule timer has fired). Returns true when none due is left.
+  //! Fires the timers due at or before `now`, in due order: rule timers, then escalations, at
+  //! most `budget` in all (escalations once every due rule timer has fired). Returns true when
+  //! none due is left.
   //! The live loop passes a budget so that thousands of timers due at one instant (every
   //! elder's 08:00 medication time) do not hold the shard's records back; replay fires all.
   bool advance_to(TimeMs now, size_t budget = SIZE_MAX);

@@ -44,27 +44,42 @@ Error closed_error(const std::string& dir) {
 
 }  // namespace
 
+std::string& PutList::block_for(size_t key_bytes) {
+  // A block is closed once less than 4 KiB (more than most values) is left in it.
+  constexpr size_t kHeadroom = 4096;
+  if (current_ < blocks_.size() &&
+      blocks_[current_].size() + key_bytes + kHeadroom <= blocks_[current_].capacity()) {
+    return blocks_[current_];
+  }
+  if (current_ < blocks_.size() && !blocks_[current_].empty()) ++current_;
+  if (current_ == blocks_.size()) blocks_.emplace_back().reserve(kBlockBytes);
+  return blocks_[current_];
+}
+
 void PutList::sort_by_key() {
-  const char* b = buf_.data();
-  std::stable_sort(entries_.begin(), entries_.end(), [b](const Entry& x, const Entry& y) {
-    return std::string_view(b + x.key_at, x.key_len) < std::string_view(b + y.key_at, y.key_len);
-  });
+  auto key = [this](const Entry& e) {
+    return std::string_view(blocks_[e.block].data() + e.key_at, e.key_len);
+  };
+  std::stable_sort(entries_.begin(), entries_.end(),
+                   [&](const Entry& x, const Entry& y) { return key(x) < key(y); });
 }
 
 void PutList::clear() {
-  // Keep the capacity a checkpoint needs, but give back a buffer that one burst (a reload, a
-  // restore) grew far past what the last 64 checkpoints used.
-  high_water_ = std::max(high_water_, buf_.size());
+  // Keep the blocks a checkpoint needs, but give back what one burst (a reload, a restore)
+  // took beyond what the last 64 checkpoints used.
+  const size_t used = blocks_.empty() ? 0 : std::min(current_ + 1, blocks_.size());
+  high_water_ = std::max(high_water_, used);
   if (++clears_ >= 64) {
-    if (buf_.capacity() > 2 * high_water_ + (size_t{1} << 20)) {
-      std::string().swap(buf_);
-      buf_.reserve(high_water_);
+    if (blocks_.size() > high_water_ + 1) {
+      blocks_.resize(high_water_ + 1);
+      blocks_.shrink_to_fit();
       std::vector<Entry>().swap(entries_);
     }
     high_water_ = 0;
     clears_ = 0;
   }
-  buf_.clear();
+  for (auto& b : blocks_) b.clear();
+  current_ = 0;
   entries_.clear();
 }
 

@@ -28,19 +28,23 @@
 
 namespace vigil::state {
 
-//! The puts of one owner's checkpoint: every key and value appended to one buffer that keeps its
-//! capacity from checkpoint to checkpoint, and a small entry per put. A checkpoint writes one
-//! value per dirty elder (up to every elder at a high event rate); a std::string pair per put
-//! cost a malloc on the owner thread and a free on the commit thread for each, and was ~10% of
-//! the shards' and ~18% of the commit thread's CPU in the standard bench (bench/README.md).
-//! Views returned stay valid until the next add() or clear().
+//! The puts of one owner's checkpoint: every key and value appended to a chain of 1 MiB blocks
+//! that keep their capacity from checkpoint to checkpoint, and a small entry per put. A
+//! checkpoint writes one value per dirty elder (up to every elder at a high event rate); a
+//! std::string pair per put cost a malloc on the owner thread and a free on the commit thread
+//! for each, ~10% of the shards' and ~18% of the commit thread's CPU in the standard bench
+//! (bench/README.md, session 6). Blocks, not one buffer: a buffer doubling as a checkpoint of
+//! every elder grows copies tens of MB on the shard thread (milliseconds of held records).
+//! Views returned stay valid until clear().
 class PutList {
  public:
   using value_type = std::pair<std::string_view, std::string_view>;
+  static constexpr size_t kBlockBytes = size_t{1} << 20;
   struct Entry {
-    size_t key_at = 0;
+    uint32_t block = 0;
+    uint32_t key_at = 0;
     uint32_t key_len = 0;
-    uint32_t value_len = 0;  //!< the value follows the key in the buffer
+    uint32_t value_len = 0;  //!< the value follows the key in its block
     int32_t task = -1;
   };
 
@@ -60,6 +64,7 @@ class PutList {
     iterator operator++(int) { return {list_, i_++}; }
     bool operator==(const iterator& o) const { return i_ == o.i_; }
     bool operator!=(const iterator& o) const { return i_ != o.i_; }
+
    private:
     const PutList* list_;
     size_t i_;
@@ -69,7 +74,7 @@ class PutList {
   bool empty() const { return entries_.empty(); }
   value_type operator[](size_t i) const {
     const Entry& e = entries_[i];
-    const char* k = buf_.data() + e.key_at;
+    const char* k = blocks_[e.block].data() + e.key_at;
     return {std::string_view(k, e.key_len), std::string_view(k + e.key_len, e.value_len)};
   }
   int32_t task(size_t i) const { return entries_[i].task; }
@@ -83,31 +88,38 @@ class PutList {
   //! buffer. A value written empty is dropped again when `keep_empty` is false (returns false).
   template <class Write>
   bool add_with(std::string_view key, int32_t task, Write&& write, bool keep_empty = true) {
-    const size_t at = buf_.size();
-    buf_.append(key);
-    write(buf_);
-    const size_t value_len = buf_.size() - at - key.size();
+    std::string& b = block_for(key.size());
+    const size_t at = b.size();
+    b.append(key);
+    write(b);  // a value past the block's end grows this block alone (one value's copy)
+    const size_t value_len = b.size() - at - key.size();
     if (value_len == 0 && !keep_empty) {
-      buf_.resize(at);
+      b.resize(at);
       return false;
     }
-    entries_.push_back(Entry{at, static_cast<uint32_t>(key.size()),
-                             static_cast<uint32_t>(value_len), task});
+    entries_.push_back(Entry{static_cast<uint32_t>(current_), static_cast<uint32_t>(at),
+                             static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value_len),
+                             task});
     return true;
   }
   //! Orders the puts by key, stably (a key put twice keeps its last value last). RocksDB's
   //! memtable inserts a batch's keys much faster in key order (its skip list reuses the
   //! previous insert's position).
   void sort_by_key();
-  //! Forgets the puts, keeping the buffer's capacity (released if far larger than recent use).
+  //! Forgets the puts, keeping the blocks (released if far more than recent checkpoints used).
   void clear();
   //! The puts as owned strings (restores and tests).
   std::vector<std::pair<std::string, std::string>> to_vector() const;
 
  private:
-  std::string buf_;
+  //! The block the next put goes to: the current one, or the next (kept or new) once the
+  //! current one is nearly full.
+  std::string& block_for(size_t key_bytes);
+
+  std::vector<std::string> blocks_;
+  size_t current_ = 0;  //!< index in blocks_ of the block being filled (if any)
   std::vector<Entry> entries_;
-  size_t high_water_ = 0;  //!< largest buffer used since the capacity was last trimmed
+  size_t high_water_ = 0;  //!< most blocks used since the blocks were last trimmed
   uint32_t clears_ = 0;
 };
 

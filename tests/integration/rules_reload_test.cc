@@ -180,6 +180,33 @@ TEST_F(ShardReload, TimerFiredLongAfterItsDueTimeSaysLate) {
   EXPECT_NE(out_.find("\"raised_at\":\"2026-03-01T08:02:01Z\""), std::string::npos) << out_;
 }
 
+// The live loop fires due timers in slices (Engine::shard_loop, ShardCore::advance_to's
+// budget), so that a burst due at one instant does not hold the records back. Fired in slices
+// of 7, a burst of 300 rule timers and the escalations of the 300 alarms they raise make exactly
+// the outputs one call makes, in the same order.
+TEST(ShardTimerBudget, ABurstFiredInSlicesMakesTheSameOutputsInTheSameOrder) {
+  auto run = [](size_t budget, int* calls) {
+    std::string out;
+    egress::JsonLinesSink sink(&out);
+    runtime::DispatchCore dispatch(dispatch::DispatchConfig{}, sink);
+    runtime::ShardCore shard(0, 1, load_text(kBase), sink, dispatch);
+    for (int i = 0; i < 300; ++i) {
+      shard.process(event("e" + std::to_string(i), "fall", 1, kT0), kT0);  // all due at +60 s
+    }
+    *calls = 1;
+    while (!shard.advance_to(kT0 + kHour, budget)) ++*calls;  // past both escalations
+    return out;
+  };
+  int one = 0, sliced = 0;
+  const std::string all = run(SIZE_MAX, &one);
+  const std::string slices = run(7, &sliced);
+  EXPECT_EQ(one, 1);
+  EXPECT_GE(sliced, (300 + 2 * 300) / 7) << "one call per 7 timers and escalations";
+  EXPECT_EQ(slices, all);
+  EXPECT_NE(all.find("e299:fall_no_recovery:1"), std::string::npos);
+  EXPECT_NE(all.find("escalation"), std::string::npos) << "the alarms' escalations fired too";
+}
+
 TEST(RulesWatcher, BrokenFileIsRefusedWithLocatedErrorsAndAFixReloads) {
   TempDir dir;
   const std::string file = dir.path() + "/pack.yaml";
