@@ -17,8 +17,14 @@ inline uint64_t stable_hash(std::string_view key) {
   return h;
 }
 
+//! The shard of a key whose stable_hash() is `hash` (the ingest thread hashes a key once, for
+//! its shard and for the shard's look-ahead).
+inline uint32_t shard_of_hash(uint64_t hash, uint32_t shards) {
+  return static_cast<uint32_t>(hash % shards);
+}
+
 inline uint32_t shard_of(std::string_view key, uint32_t shards) {
-  return static_cast<uint32_t>(stable_hash(key) % shards);
+  return shard_of_hash(stable_hash(key), shards);
 }
 
 }  // namespace vigil::pipeline

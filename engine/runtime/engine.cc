@@ -177,7 +177,7 @@ void Engine::submit(const InputRecord& rec) {
     return;
   }
   const uint64_t hash = pipeline::stable_hash(rec.key);
-  const auto i = static_cast<uint32_t>(hash % options_.shards);  // pipeline::shard_of
+  const uint32_t i = pipeline::shard_of_hash(hash, options_.shards);
   push(*shard_rings_[i], [&](ShardMsg& m) {
     m.kind = ShardMsg::Kind::kRecord;
     m.key_hash = hash;
