@@ -86,6 +86,12 @@ void apply_yaml(Settings& s, const std::string& file) {
         throw UsageError(file + ": commit_max_busy must be between 0 and 1 (0: off)");
       }
     }
+    if (root["commit_max_interval_ms"]) {
+      s.commit_max_interval_ms = root["commit_max_interval_ms"].as<int64_t>();
+      if (s.commit_max_interval_ms <= 0) {
+        throw UsageError(file + ": commit_max_interval_ms must be positive");
+      }
+    }
     if (root["exactly_once"]) s.exactly_once = root["exactly_once"].as<bool>();
     if (root["changelog"]) s.changelog = root["changelog"].as<bool>();
     if (root["changelog_rewrite_mb"]) {

@@ -46,6 +46,7 @@ struct Settings {
   int partitions = 4;
   int64_t commit_interval_ms = 200;
   double commit_max_busy = 0.25;  //!< runtime::EngineOptions::commit_max_busy
+  int64_t commit_max_interval_ms = 5000;  //!< runtime::EngineOptions::commit_max_interval_ms
   //! Outputs held until their checkpoint is durable (engine/state/README.md); false: at once,
   //! at-least-once across a crash.
   bool exactly_once = true;

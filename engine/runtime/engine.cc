@@ -673,8 +673,9 @@ Status Engine::maybe_checkpoint() {
   const int64_t now_ns = clock_.steady_ns();
   int64_t interval_ns = options_.commit_interval_ms * 1'000'000;
   if (options_.commit_max_busy > 0) {
-    interval_ns = std::max(interval_ns, static_cast<int64_t>(static_cast<double>(last_checkpoint_took_ns_) /
-                                                             options_.commit_max_busy));
+    const auto stretched = static_cast<int64_t>(static_cast<double>(last_checkpoint_took_ns_) /
+                                                options_.commit_max_busy);
+    interval_ns = std::max(interval_ns, std::min(stretched, options_.commit_max_interval_ms * 1'000'000));
   }
   if (now_ns - last_checkpoint_ns_ >= interval_ns) {
     last_checkpoint_ns_ = now_ns;

@@ -67,6 +67,11 @@ struct EngineOptions {
   //! interval, and the interval stretches instead of the checkpoints taking the engine's CPU.
   //! 0: the interval alone (the next begins as soon as the last has committed).
   double commit_max_busy = 0.25;
+  //! The stretched interval never exceeds this (nor goes below commit_interval_ms). A
+  //! checkpoint that took long because it waited (the broker down for a minute, a clock step)
+  //! says nothing about what the next one costs, and outputs reach Kafka only at a checkpoint:
+  //! without the cap, a minute's outage would hold back everything after it for four more.
+  TimeMs commit_max_interval_ms = 5000;
   size_t ring_capacity = 1 << 14;
   dispatch::DispatchConfig dispatch;
   //! Bounded out-of-orderness: timers fire this long after their due time on the clock, and

@@ -104,6 +104,21 @@ TEST_P(EngineCadenceTest, ALongCheckpointStretchesTheIntervalToItsShare) {
   EXPECT_TRUE(drive_until(2)) << "no checkpoint " << (next - began) << " ms after the last began";
 }
 
+TEST_P(EngineCadenceTest, AnIntervalStretchedByAWaitIsCappedAtTheMaximum) {
+  const double busy = GetParam();
+  if (busy == 0) GTEST_SKIP() << "nothing stretches with commit_max_busy 0";
+  // A checkpoint that waited ten minutes (the broker down, or the clock stepped while it ran).
+  sink_.next_flush_ms = 10 * 60'000;
+  clock_.advance(kInterval);
+  const TimeMs began = clock_.now_ms();
+  ASSERT_TRUE(drive_until(1));
+  ASSERT_EQ(sink_.next_flush_ms.load(), 0) << "the checkpoint's delivery waited";
+  // Uncapped the next would wait 40 (or 20) minutes after it began; capped, the clock already
+  // stands past commit_max_interval_ms since then, so the next begins at once.
+  ASSERT_GE(clock_.now_ms(), began + EngineOptions{}.commit_max_interval_ms);
+  EXPECT_TRUE(drive_until(2)) << "the interval stretched past commit_max_interval_ms";
+}
+
 // 0.25: the default (a second's checkpoint -> the next 4 s after it began); 0: the interval
 // alone, the next as soon as the last committed.
 INSTANTIATE_TEST_SUITE_P(Shares, EngineCadenceTest, ::testing::Values(0.25, 0.5, 0.0));
