@@ -196,6 +196,8 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
   // The restart, in this process.
   TargetSink sink(probe_elder(0));
   const uint64_t rss_before = rss_bytes();
+  const uint64_t heap_before = heap_in_use_bytes();
+  uint64_t heap_loaded = 0;
   int64_t t0 = clock.steady_ns();
   int64_t t1 = 0, t2 = 0, seen = 0;
   bool alarm = false;
@@ -216,6 +218,7 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
     }
     t1 = clock.steady_ns();
     rss_loaded = rss_bytes();
+    heap_loaded = heap_in_use_bytes();
     rocks = engine.store()->memory_stats();
     vigil::v1::DeviceEvent sos;
     sos.set_type("sos");
@@ -284,6 +287,15 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
        fmt(static_cast<double>(rocks_bytes) / kMiB, 1));
   line("RSS growth per elder loaded (p/ keys, bytes)", fmt(per_elder_rss, 0));
   line("... less RocksDB's memory (bytes)", fmt(per_elder_net, 0));
+  // Heap in use (malloc'd and not freed, RocksDB's memtables and cache included) against RSS:
+  // the difference is freed memory malloc keeps, and code, stacks and mappings.
+  const double per_elder_heap =
+      stored_profiles ? (static_cast<double>(heap_loaded) - static_cast<double>(heap_before) -
+                         static_cast<double>(rocks_bytes)) /
+                            stored_profiles
+                      : 0;
+  line("heap in use after load (MiB)", fmt(static_cast<double>(heap_loaded) / kMiB, 0));
+  line("heap growth per elder less RocksDB's (bytes)", fmt(per_elder_heap, 0));
   line("elder state in memory, mean (bytes, " + std::to_string(mem.elders) + " elders)",
        fmt(mem.mean_bytes, 0));
   line("elder state in memory, p50 / p99 / max (bytes)", std::to_string(mem.p50_bytes) + " / " +
@@ -312,6 +324,8 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
   j["rocksdb_memory_after_load_bytes"] = rocks_bytes;
   j["rss_growth_per_elder_bytes"] = per_elder_rss;
   j["rss_growth_per_elder_less_rocksdb_bytes"] = per_elder_net;
+  j["heap_after_load_mib"] = static_cast<double>(heap_loaded) / kMiB;
+  j["heap_growth_per_elder_less_rocksdb_bytes"] = per_elder_heap;
   j["elder_memory_sampled"] = mem.elders;
   j["elder_memory_mean_bytes"] = mem.mean_bytes;
   j["elder_memory_p50_bytes"] = mem.p50_bytes;

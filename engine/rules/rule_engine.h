@@ -58,6 +58,13 @@ class RuleEngine {
   //! Re-arms the timers recorded in a state just loaded from disk.
   void rearm(const registry::ElderState& e, RuleEffects& fx) const;
 
+  //! Whether rule `r` can ever arm a timer: threshold, sequence, absence and aggregate rules,
+  //! and any rule with `at:` watches (ShardCore keeps a timer handle only for these).
+  static bool may_arm(const Rule& r) {
+    return !r.at.empty() || r.kind == RuleKind::kThreshold || r.kind == RuleKind::kSequence ||
+           r.kind == RuleKind::kAbsence || r.kind == RuleKind::kAggregate;
+  }
+
   //! A parameter's value for this elder: its override "<rule_id>.<name>" or the default.
   static double param(const Rule& r, uint32_t index, const registry::ElderState& e);
 

@@ -36,7 +36,15 @@ ShardCore::ShardCore(uint32_t index, uint32_t shards, std::shared_ptr<const rule
       engine_(std::move(rules)),
       sink_(sink),
       dispatch_(dispatch),
-      alarms_(sink, dispatch, options.alarm) {}
+      alarms_(sink, dispatch, options.alarm) {
+  handles_.reset(timer_rules(engine_.rules()));
+}
+
+std::vector<bool> ShardCore::timer_rules(const rules::RuleSet& rules) {
+  std::vector<bool> arms(rules.rules().size());
+  for (size_t r = 0; r < arms.size(); ++r) arms[r] = rules::RuleEngine::may_arm(rules.rules()[r]);
+  return arms;
+}
 
 registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
   // The new elder's record holds its id before the index reads it back (key_of). A new elder
@@ -51,9 +59,7 @@ registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
     e.profile.set_elder_id(elder_id);
     index_of_.insert(elder_id, next, [this](uint32_t k) { return id_at(k); });
     e.slots.resize(engine_.rules().rules().size());
-    if (!reused) {
-      handles_.resize(elders_.size() * engine_.rules().rules().size(), pipeline::TimerWheel::kNil);
-    }
+    if (!reused) handles_.ensure(elders_.size());
   }
   current_ = inserted ? next : found;
   before_change(current_);
@@ -201,8 +207,9 @@ bool ShardCore::advance_to(TimeMs now, size_t budget) {
     if (fired == budget) return false;  // the rest on the next call, in the same order
     if (!timers_.pop_due(now, &t)) break;
     if (t.kind != epoch_ || t.key >= elders_.size()) continue;  // armed under an older rule set
-    uint32_t& handle = handles_[static_cast<size_t>(t.key) * engine_.rules().rules().size() + t.slot];
-    if (handle == t.handle) handle = pipeline::TimerWheel::kNil;
+    if (uint32_t* handle = handles_.find(t.key, t.slot); handle != nullptr && *handle == t.handle) {
+      *handle = TimerHandles::kNil;
+    }
     current_ = t.key;
     before_change(t.key);
     registry::ElderState& e = elders_[t.key];
@@ -269,10 +276,10 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
     engine_ = rules::RuleEngine(std::move(next));
     return stats;
   }
-  for (uint32_t h : handles_) {
-    if (h != pipeline::TimerWheel::kNil) timers_.cancel(h);
-  }
-  handles_.assign(elders_.size() * n, pipeline::TimerWheel::kNil);
+  handles_.each_armed([this](uint32_t h) { timers_.cancel(h); });
+  handles_.reset(timer_rules(*next));
+  handles_.ensure(elders_.size());
+  armed_without_handle_ = false;
   ++epoch_;  // anything armed before is stale; kept rules' timers are re-armed below
   for (uint32_t k = 0; k < elders_.size(); ++k) {
     if (!free_.empty() && is_free(k)) continue;
@@ -299,8 +306,9 @@ ReloadStats ShardCore::reload(std::shared_ptr<const rules::RuleSet> next, TimeMs
       const registry::RuleSlot& slot = e.slots.slot_at(h);
       const uint32_t j = e.slots.rule_at(h);
       if (slot.due != 0) {
-        handles_[k * n + j] =
-            timers_.arm(slot.due, epoch_, static_cast<uint16_t>(j), slot.generation, k);
+        const uint32_t h = timers_.arm(slot.due, epoch_, static_cast<uint16_t>(j), slot.generation, k);
+        if (uint32_t* handle = handles_.find(k, j)) *handle = h;
+        else armed_without_handle_ = true;
         ++stats.timers_rearmed;
       }
     }
@@ -320,6 +328,8 @@ bool ShardCore::reload_in_place(const rules::RuleSet& next, const std::vector<in
   const rules::RuleSet& old = engine_.rules();
   const size_t n = next.rules().size();
   if (n != old.rules().size() || stats.added + stats.removed > 0) return false;
+  // Timers stay armed only where their handles stay in the same columns.
+  if (armed_without_handle_ || timer_rules(next) != handles_.arms()) return false;
   for (uint32_t j = 0; j < n; ++j) {
     if (old.index_of(next.rules()[j].id) != static_cast<int>(j)) return false;
   }
@@ -329,14 +339,14 @@ bool ShardCore::reload_in_place(const rules::RuleSet& next, const std::vector<in
     const bool was_dirty = e.dirty;
     if (e.slots.size() != n) e.slots.resize(n);
     for (uint32_t j = 0; j < n; ++j) {
-      uint32_t& handle = handles_[static_cast<size_t>(k) * n + j];
+      uint32_t* handle = handles_.find(k, j);
       if (from[j] >= 0) {
-        if (handle != pipeline::TimerWheel::kNil) ++stats.timers_rearmed;
+        if (handle != nullptr && *handle != TimerHandles::kNil) ++stats.timers_rearmed;
         continue;
       }
       // A changed rule starts fresh: its slot and timer go (the record on disk loses them too).
-      if (handle != pipeline::TimerWheel::kNil) timers_.cancel(handle);
-      handle = pipeline::TimerWheel::kNil;
+      if (handle != nullptr && *handle != TimerHandles::kNil) timers_.cancel(*handle);
+      if (handle != nullptr) *handle = TimerHandles::kNil;
       e.slots[j] = registry::RuleSlot{};
       e.dirty = true;
     }
@@ -385,9 +395,14 @@ void ShardCore::arm(const registry::ElderState& e, uint32_t rule, TimeMs due, ui
     key = find_elder(e.profile.elder_id());
     if (key == pipeline::KeyIndex::kNone) return;
   }
-  uint32_t& handle = handles_[static_cast<size_t>(key) * engine_.rules().rules().size() + rule];
-  if (handle != pipeline::TimerWheel::kNil) timers_.cancel(handle);  // the slot moved its deadline
-  handle = timers_.arm(due, epoch_, static_cast<uint16_t>(rule), generation, key);
+  const uint32_t h = timers_.arm(due, epoch_, static_cast<uint16_t>(rule), generation, key);
+  uint32_t* handle = handles_.find(key, rule);
+  if (handle == nullptr) {
+    armed_without_handle_ = true;  // still correct: a stale timer is ignored by its generation
+    return;
+  }
+  if (*handle != TimerHandles::kNil) timers_.cancel(*handle);  // the slot moved its deadline
+  *handle = h;
 }
 
 void ShardCore::collect_dirty(state::StateOps& ops) {
@@ -436,9 +451,10 @@ void ShardCore::snapshot_elder(uint32_t k) {
   }
   // Slots that went idle with no timer pending give their memory back (a restart drops them
   // the same way: idle slots are not stored).
-  const size_t n = ids.size();
+  // (A slot kept while a disarmed timer is pending: a fresh slot's generation could match it.)
   e.slots.compact([&](uint32_t ri, const registry::RuleSlot& slot) {
-    return slot.idle() && slot.device == 0 && handles_[k * n + ri] == pipeline::TimerWheel::kNil;
+    const bool untracked = armed_without_handle_ && !handles_.has_column(ri);
+    return slot.idle() && slot.device == 0 && !untracked && handles_.get(k, ri) == TimerHandles::kNil;
   });
   key_[0] = 'e';
   if (stored_.size() <= k) stored_.resize(k + 1, false);

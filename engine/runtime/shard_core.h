@@ -27,6 +27,7 @@
 #include "engine/pipeline/timer_wheel.h"
 #include "engine/registry/elder_state.h"
 #include "engine/rules/rule_engine.h"
+#include "engine/runtime/timer_handles.h"
 #include "engine/state/state_store.h"
 
 namespace vigil::runtime {
@@ -172,12 +173,13 @@ class ShardCore final : public rules::RuleEffects {
       return;
     }
     e.prefetch_heap();
-    const size_t n = engine_.rules().rules().size();
-    if ((k + 1) * n <= handles_.size()) __builtin_prefetch(&handles_[k * n]);
+    handles_.prefetch(k);
   }
 
  private:
   registry::ElderState& elder_for(const std::string& elder_id);
+  //! Which rules of `rules` get a timer handle column (RuleEngine::may_arm).
+  static std::vector<bool> timer_rules(const rules::RuleSet& rules);
   //! Before elder k changes: if it is still waiting for the snapshot in progress, serialise it.
   void before_change(uint32_t k) {
     if (snap_ops_ != nullptr && k < snap_pending_.size() && snap_pending_[k]) snapshot_elder(k);
@@ -213,7 +215,10 @@ class ShardCore final : public rules::RuleEffects {
   alarm::AlarmBook alarms_;
   pipeline::TimerWheel timers_;
   uint16_t epoch_ = 0;  //!< rule-set generation (wrapping); timers of older epochs are stale
-  std::vector<uint32_t> handles_;  //!< [elder * rules + rule]: its armed timer, or kNil
+  TimerHandles handles_;  //!< (elder, rule): its armed timer, or kNil (timer_handles.h)
+  //! A rule without a handle column armed a timer (may_arm was wrong): reloads then take the
+  //! path that bumps the epoch, since that timer cannot be cancelled.
+  bool armed_without_handle_ = false;
   std::deque<registry::ElderState> elders_;  //!< by elder index; a deque keeps references stable
   pipeline::KeyIndex index_of_;  //!< elder id -> index in elders_
   //! The key of an index for index_of_: the elder's own id.

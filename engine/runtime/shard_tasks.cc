@@ -31,12 +31,10 @@ bool ShardCore::task_matches(const InputRecord& rec, const std::string& elder_id
 }
 
 void ShardCore::forget_elder(uint32_t k) {
-  const size_t n = engine_.rules().rules().size();
-  for (size_t j = 0; j < n; ++j) {
-    uint32_t& h = handles_[k * n + j];
-    if (h != pipeline::TimerWheel::kNil) timers_.cancel(h);
-    h = pipeline::TimerWheel::kNil;
-  }
+  handles_.each_of(k, [this](uint32_t& h) {
+    if (h != TimerHandles::kNil) timers_.cancel(h);
+    h = TimerHandles::kNil;
+  });
   index_of_.erase(id_at(k), [this](uint32_t i) { return id_at(i); });
   // A fresh record gives the elder's memory back (slots, alarms, strings); the empty id marks
   // the index free until elder_for() hands it to the next new elder.
