@@ -144,6 +144,8 @@ class ShardCore final : public rules::RuleEffects {
   //! Elder records allocated, free ones (drop_task) included: memory, for tests and figures.
   size_t elder_slots() const { return elders_.size(); }
   size_t timers() const { return timers_.size(); }
+  //! A rule RuleEngine::may_arm said never arms armed a timer (a bug; tests check it).
+  bool armed_without_handle() const { return armed_without_handle_; }
   const registry::ElderState* elder(const std::string& id) const;
 
   // rules::RuleEffects
