@@ -106,6 +106,14 @@ void apply_yaml(Settings& s, const std::string& file) {
       if (d["walking_kmh"]) s.dispatch.walking_kmh = d["walking_kmh"].as<double>();
       if (d["service_circle_min"]) s.dispatch.service_circle_min = d["service_circle_min"].as<double>();
       if (d["offer_timeout_s"]) s.dispatch.offer_timeout = d["offer_timeout_s"].as<int64_t>() * 1000;
+      if (d["closed_after_days"]) {
+        const double days = d["closed_after_days"].as<double>();
+        if (!(days > 0)) {
+          throw UsageError(file + ":" + std::to_string(d["closed_after_days"].Mark().line + 1) +
+                           ": dispatch.closed_after_days must be positive");
+        }
+        s.dispatch.closed_after = static_cast<TimeMs>(days * 24 * kHour);
+      }
       if (d["offer_timeout_emergency_s"]) {
         s.dispatch.offer_timeout_emergency = d["offer_timeout_emergency_s"].as<int64_t>() * 1000;
       }

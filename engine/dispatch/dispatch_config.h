@@ -30,6 +30,10 @@ struct DispatchConfig {
   //! dispatcher's state is owned per task, the task of a region being
   //! state::task_of(region_key(region), task_partitions) (its `orders` partition). 0: off.
   int32_t task_partitions = 0;
+  //! An ended order (COMPLETED, RATED, CANCELLED, ESCALATED, FAILED) is closed this long after
+  //! its last transition (engine/dispatch/README.md, "Closed orders"): a RATE or CANCEL is
+  //! refused from then on, and the dispatcher keeps only its id. `dispatch.closed_after_days`.
+  TimeMs closed_after = 7 * 24 * kHour;
 
   double radius_km(const std::string& category) const {
     auto it = category_kmh.find(category);

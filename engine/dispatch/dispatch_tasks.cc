@@ -39,6 +39,8 @@ void Dispatcher::drop_task(int32_t task) {
     dirty_orders_.erase(it->first);
     it = orders_.erase(it);
   }
+  // Closed orders' records not yet written went out with the barrier's snapshot, if at all.
+  std::erase_if(closing_writes_, [&](const ClosingWrite& w) { return w.task == task; });
   // Their timers would be ignored (no such order), but a restore of the same orders later would
   // arm them again beside the old ones: removed now.
   if (!orders.empty()) {
@@ -49,7 +51,7 @@ void Dispatcher::drop_task(int32_t task) {
 }
 
 void Dispatcher::restore(const std::vector<std::pair<std::string, std::string>>& kv,
-                         TimeMs /*now*/) {
+                         TimeMs now) {
   auto has_prefix = [](const std::string& key, std::string_view prefix) {
     return key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0;
   };
@@ -74,11 +76,11 @@ void Dispatcher::restore(const std::vector<std::pair<std::string, std::string>>&
   for (const auto& [key, value] : kv) {
     if (!has_prefix(key, "d/")) continue;
     const std::string id = key.substr(2);
-    if (!load_order(id, value)) {
+    if (!load_order(id, value, now, /*write=*/true)) {
       ++corrupt;
       continue;
     }
-    dirty_orders_.insert(id);
+    if (orders_.count(id) != 0) dirty_orders_.insert(id);  // a closed one is written as it came
   }
   // Pending offers are not stored: recount them over every order, as a load would.
   agencies_.for_each([](AgencyEntry& a) { a.pending = 0; });

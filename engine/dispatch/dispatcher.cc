@@ -164,10 +164,34 @@ void Dispatcher::transition(OrderRecord& o, OrderState state, TimeMs ts,
     o.set_late_due_ms(0);
     if (o.late_active()) close_late(o, ts);
   }
+  // An ended order closes `closed_after` after its last transition (a later one, e.g. RATED
+  // after COMPLETED, arms a later closing and the earlier one finds the order not yet closed).
+  if (terminal(state)) timers_.arm(ts + config_.closed_after, kClose, 0, 0, o.order_id());
+}
+
+bool Dispatcher::closed(const OrderRecord& o, TimeMs now) const {
+  if (!terminal(o.state()) || o.history().empty()) return false;
+  return now >= to_ms(o.history(o.history_size() - 1).ts()) + config_.closed_after;
+}
+
+Status Dispatcher::closed_error(const std::string& order_id) const {
+  return make_error(Errc::kRejected, "order " + order_id + " is closed: it ended more than " +
+                                         std::to_string(config_.closed_after / kHour) +
+                                         " h ago (dispatch.closed_after_days)");
+}
+
+void Dispatcher::close_order(std::unordered_map<std::string, OrderRecord>::iterator it) {
+  const OrderRecord& o = it->second;
+  if (dirty_orders_.erase(it->first) != 0) {
+    closing_writes_.push_back({it->first, o.elder_id(), o.SerializeAsString(), task_of_region(o.region())});
+  }
+  closed_.add(it->first);
+  orders_.erase(it);
 }
 
 void Dispatcher::create_order(const OrderRequest& r, TimeMs now) {
-  if (orders_.count(r.order_id)) return;  // idempotent: the same request twice is one order
+  // Idempotent: the same request twice is one order, also once that order is closed.
+  if (orders_.count(r.order_id) || closed_.contains(r.order_id)) return;
   OrderRecord& o = orders_[r.order_id];
   o.set_order_id(r.order_id);
   o.set_elder_id(r.elder_id);
@@ -279,9 +303,11 @@ void Dispatcher::release(OrderRecord& o) {
 Status Dispatcher::on_agency_update(const AgencyUpdate& u, TimeMs now) {
   auto it = orders_.find(u.order_id());
   if (it == orders_.end()) {
+    if (closed_.contains(u.order_id())) return closed_error(u.order_id());
     return make_error(Errc::kNotFound, "unknown order " + u.order_id());
   }
   OrderRecord& o = it->second;
+  if (closed(o, now)) return closed_error(o.order_id());  // as if already let go of
   if (o.agency_id() != u.agency_id() || o.agency_id().empty()) {
     return make_error(Errc::kRejected, "agency " + u.agency_id() +
                                            " is not offered or assigned order " + o.order_id());
@@ -351,6 +377,10 @@ Status Dispatcher::on_agency_update(const AgencyUpdate& u, TimeMs now) {
 Status Dispatcher::on_order_action(const OrderActionRequest& r, TimeMs now) {
   const auto& act = r.action;
   auto it = orders_.find(act.order_id());
+  // Closed orders are refused before the elder check: a let-go order's elder is not known.
+  if (it == orders_.end() ? closed_.contains(act.order_id()) : closed(it->second, now)) {
+    return closed_error(act.order_id());
+  }
   if (it == orders_.end() || it->second.elder_id() != r.elder_id) {
     return make_error(Errc::kNotFound,
                       "unknown order " + act.order_id() + " for elder " + r.elder_id);
@@ -396,6 +426,10 @@ void Dispatcher::advance_to(TimeMs now) {
     auto it = orders_.find(t.key);
     if (it == orders_.end()) continue;
     OrderRecord& o = it->second;
+    if (t.kind == kClose) {  // emits nothing: only memory changes
+      if (closed(o, now)) close_order(it);
+      continue;
+    }
     if (tasks_on()) sink_.set_task(task_of_region(o.region()));
     if (t.kind == kLateDeadline) {
       // Stale unless this is still the order's deadline and nobody has arrived.
@@ -425,6 +459,11 @@ const OrderRecord* Dispatcher::order(const std::string& order_id) const {
 }
 
 void Dispatcher::collect_dirty(state::StateOps& ops) {
+  for (auto& w : closing_writes_) {
+    ops.put(order_key(w.order_id), std::move(w.value), w.task);
+    ops.put(elder_order_key(w.elder_id, w.order_id), "", w.task);
+  }
+  closing_writes_.clear();
   for (const auto& id : dirty_orders_) {
     auto it = orders_.find(id);
     if (it == orders_.end()) continue;
@@ -448,9 +487,20 @@ bool Dispatcher::load_agency(std::string_view v) {
   return true;
 }
 
-bool Dispatcher::load_order(std::string_view k, std::string_view v) {
+bool Dispatcher::load_order(std::string_view k, std::string_view v, TimeMs now, bool write) {
   OrderRecord o;
   if (!o.ParseFromArray(v.data(), static_cast<int>(v.size()))) return false;
+  if (closed(o, now)) {
+    closed_.add(k);
+    if (write) {
+      closing_writes_.push_back({std::string(k), o.elder_id(), std::string(v), task_of_region(o.region())});
+    }
+    return true;
+  }
+  if (terminal(o.state()) && !o.history().empty()) {
+    timers_.arm(to_ms(o.history(o.history_size() - 1).ts()) + config_.closed_after, kClose, 0, 0,
+                o.order_id());
+  }
   if (o.state() == vigil::v1::OFFERED && o.offer_expires_ms() != 0) {
     timers_.arm(o.offer_expires_ms(), kOfferExpiry, 0, o.attempt(), o.order_id());
     if (AgencyEntry* a = agencies_.find(o.agency_id())) a->pending++;
@@ -460,10 +510,10 @@ bool Dispatcher::load_order(std::string_view k, std::string_view v) {
   return true;
 }
 
-Status Dispatcher::load(const state::StateStore& store) {
+Status Dispatcher::load(const state::StateStore& store, TimeMs now) {
   auto s = store.scan("g/", [&](std::string_view, std::string_view v) { load_agency(v); });
   if (!s) return s;
-  return store.scan("d/", [&](std::string_view k, std::string_view v) { load_order(k, v); });
+  return store.scan("d/", [&](std::string_view k, std::string_view v) { load_order(k, v, now, false); });
 }
 
 }  // namespace vigil::dispatch

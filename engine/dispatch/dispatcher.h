@@ -13,6 +13,7 @@
 
 #include "engine/core/result.h"
 #include "engine/dispatch/agency_index.h"
+#include "engine/dispatch/closed_orders.h"
 #include "engine/dispatch/dispatch_config.h"
 #include "engine/dispatch/order_request.h"
 #include "engine/egress/sink.h"
@@ -46,15 +47,17 @@ class Dispatcher {
   //! kRejected for an action its status does not allow; nothing changes then.
   Status on_late_alarm_action(const OrderActionRequest& request, TimeMs now);
 
-  //! Fires offer expiries and late-order deadlines due at or before `now`, earliest first.
+  //! Fires offer expiries, late-order deadlines and closings due at or before `now`, earliest
+  //! first.
   void advance_to(TimeMs now);
   //! Earliest armed timer (INT64_MAX if none).
   TimeMs next_due() const { return timers_.next_due(); }
 
   //! Moves what changed since the last call into `ops`.
   void collect_dirty(state::StateOps& ops);
-  //! Loads agencies and orders from the store and re-arms offer expiries and late deadlines.
-  Status load(const state::StateStore& store);
+  //! Loads agencies and orders from the store and re-arms offer expiries, late deadlines and
+  //! closings. Orders already closed at engine time `now` are not loaded: only their ids.
+  Status load(const state::StateStore& store, TimeMs now);
 
   // Tasks (DispatchConfig::task_partitions > 0; engine/dispatch/README.md "Tasks"): the
   // dispatcher tells its sink each timer's task (set_task), annotates its StateOps with the
@@ -77,7 +80,11 @@ class Dispatcher {
   //! whole task (a changelog rewrite).
   void mark_task_dirty(int32_t task);
 
+  //! An order the dispatcher holds (nullptr for an unknown or closed and let go one).
   const vigil::state::OrderRecord* order(const std::string& order_id) const;
+  //! Orders held, and orders closed and let go of (their ids only).
+  size_t orders_held() const { return orders_.size(); }
+  size_t orders_closed() const { return closed_.size(); }
   AgencyIndex& agencies() { return agencies_; }
 
   //! The agencies a request would be offered to, best first: active, offering the category,
@@ -87,12 +94,21 @@ class Dispatcher {
   std::vector<std::string> rank_candidates(const OrderRequest& r);
 
  private:
-  enum TimerKind : uint32_t { kOfferExpiry = 0, kLateDeadline = 1 };
+  enum TimerKind : uint32_t { kOfferExpiry = 0, kLateDeadline = 1, kClose = 2 };
 
   //! load()'s and restore()'s steps: one stored agency; one stored order with its timers.
   //! Return false for a value that does not parse.
   bool load_agency(std::string_view value);
-  bool load_order(std::string_view order_id, std::string_view value);
+  //! An order closed at `now` goes to the closed ids instead (and, with `write`, its record to
+  //! the next collect_dirty: restore() must write what it restores).
+  bool load_order(std::string_view order_id, std::string_view value, TimeMs now, bool write);
+  //! Ended, and `closed_after` past its last transition, at `now`.
+  bool closed(const vigil::state::OrderRecord& o, TimeMs now) const;
+  //! The refusal of an update or action for a closed order.
+  Status closed_error(const std::string& order_id) const;
+  //! Lets go of a closed order: its id to closed_, its record (if not yet written) to
+  //! closing_writes_.
+  void close_order(std::unordered_map<std::string, vigil::state::OrderRecord>::iterator it);
   bool tasks_on() const { return config_.task_partitions > 0; }
 
   void offer_next(vigil::state::OrderRecord& o, TimeMs now, const std::string& reason);
@@ -114,6 +130,13 @@ class Dispatcher {
   AgencyIndex agencies_;
   std::unordered_map<std::string, vigil::state::OrderRecord> orders_;
   std::unordered_set<std::string> dirty_orders_;
+  ClosedOrders closed_;
+  //! Records of orders closed while dirty, for the next collect_dirty: (order id, value).
+  struct ClosingWrite {
+    std::string order_id, elder_id, value;
+    int32_t task = -1;
+  };
+  std::vector<ClosingWrite> closing_writes_;
   pipeline::TimerQueue timers_;
 
   struct Scored {

@@ -96,7 +96,7 @@ Status Engine::start() {
   // Task mode: state comes from the changelog as tasks are assigned (assign_tasks); what the
   // data directory holds may be stale (another instance owned the task since).
   if (!task_mode()) {
-    if (auto s = dispatch_->dispatcher().load(*store_); !s) return s;
+    if (auto s = dispatch_->dispatcher().load(*store_, clock_.now_ms()); !s) return s;
   }
   dispatch_ring_ = std::make_unique<pipeline::SpscRing<DispatchMsg>>(options_.ring_capacity);
   const uint32_t n = options_.shards;
@@ -139,6 +139,8 @@ Status Engine::start() {
   }
   log::info("engine", "state loaded from ", options_.data_dir, ": ", elders, " elders, ", timers,
             " armed timers, ", dispatch_->dispatcher().agencies().size(), " agencies, ",
+            dispatch_->dispatcher().orders_held(), " open or recent orders (",
+            dispatch_->dispatcher().orders_closed(), " closed), ",
             stored_offsets_.size(), " partition offsets");
   for (uint32_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { shard_loop(i); });
   threads_.emplace_back([this] { dispatch_loop(); });
