@@ -1,40 +1,26 @@
 #include "engine/alarm/answer_times.h"
 
 #include <algorithm>
-#include <cmath>
 #include <sstream>
 
 namespace vigil::alarm {
 
-void AnswerTimes::Histogram::add(TimeMs wait) {
-  if (buckets.empty()) buckets.assign(kBuckets, 0);
-  const TimeMs s = std::clamp<TimeMs>(wait / kSecond, 0, kBuckets - 1);
-  buckets[static_cast<size_t>(s)]++;
+void AnswerTimes::advance_to(TimeMs hour) {
+  if (hour <= newest_hour_) return;
+  newest_hour_ = hour;
+  while (!by_hour_.empty() && !in_window(by_hour_.begin()->first)) by_hour_.erase(by_hour_.begin());
 }
 
-void AnswerTimes::Histogram::merge(const Histogram& o) {
-  if (o.buckets.empty()) return;
-  if (buckets.empty()) buckets.assign(kBuckets, 0);
-  for (size_t i = 0; i < kBuckets; ++i) buckets[i] += o.buckets[i];
-}
-
-double AnswerTimes::Histogram::quantile(double q) const {
-  uint64_t total = 0;
-  for (uint32_t b : buckets) total += b;
-  if (total == 0) return 0;
-  // Nearest-rank: the smallest wait with at least q of the answers at or below it.
-  const uint64_t rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
-  uint64_t seen = 0;
-  for (size_t i = 0; i < buckets.size(); ++i) {
-    seen += buckets[i];
-    if (seen >= std::max<uint64_t>(rank, 1)) return static_cast<double>(i);
-  }
-  return static_cast<double>(buckets.size() - 1);
+AnswerTimes::Hour* AnswerTimes::hour_row(TimeMs raised_at) {
+  const TimeMs hour = hour_of(raised_at);
+  advance_to(hour);
+  // A row dropped already stays dropped: re-creating it would show a partial hour.
+  return in_window(hour) ? &by_hour_[hour] : nullptr;
 }
 
 void AnswerTimes::on_raise(vigil::v1::Severity severity, TimeMs raised_at) {
   by_sev_[sev_index(severity)].alarms++;
-  by_hour_[hour_of(raised_at)].alarms++;
+  if (Hour* h = hour_row(raised_at)) h->counts.alarms++;
 }
 
 void AnswerTimes::on_answer(vigil::v1::Severity severity, TimeMs raised_at, TimeMs answered_at) {
@@ -44,9 +30,11 @@ void AnswerTimes::on_answer(vigil::v1::Severity severity, TimeMs raised_at, Time
   c.within_first = wait <= first_;
   c.within_second = wait <= second_;
   by_sev_[sev_index(severity)].add(c);
-  by_hour_[hour_of(raised_at)].add(c);
   hist_[sev_index(severity)].add(wait);
-  hist_by_hour_[hour_of(raised_at)].add(wait);
+  if (Hour* h = hour_row(raised_at)) {
+    h->counts.add(c);
+    h->waits.add(wait);
+  }
 }
 
 void AnswerTimes::merge(const AnswerTimes& o) {
@@ -54,11 +42,16 @@ void AnswerTimes::merge(const AnswerTimes& o) {
     by_sev_[i].add(o.by_sev_[i]);
     hist_[i].merge(o.hist_[i]);
   }
-  for (const auto& [h, c] : o.by_hour_) by_hour_[h].add(c);
-  for (const auto& [h, hist] : o.hist_by_hour_) hist_by_hour_[h].merge(hist);
+  advance_to(o.newest_hour_);
+  for (const auto& [h, theirs] : o.by_hour_) {
+    if (!in_window(h)) continue;
+    Hour& mine = by_hour_[h];
+    mine.counts.add(theirs.counts);
+    mine.waits.merge(theirs.waits);
+  }
 }
 
-AnswerTimeRow AnswerTimes::row(const Counts& c, const Histogram& h) const {
+AnswerTimeRow AnswerTimes::row(const Counts& c, const WaitHistogram& h) const {
   AnswerTimeRow r;
   r.alarms = c.alarms;
   r.answered = c.answered;
@@ -74,7 +67,7 @@ AnswerTimeReport AnswerTimes::report() const {
   out.first_target = first_;
   out.second_target = second_;
   Counts total;
-  Histogram all;
+  WaitHistogram all;
   for (size_t i = 0; i < by_sev_.size(); ++i) {
     if (by_sev_[i].alarms == 0 && by_sev_[i].answered == 0) continue;
     out.by_severity[static_cast<vigil::v1::Severity>(i)] = row(by_sev_[i], hist_[i]);
@@ -82,11 +75,7 @@ AnswerTimeReport AnswerTimes::report() const {
     all.merge(hist_[i]);
   }
   out.overall = row(total, all);
-  static const Histogram kEmpty;
-  for (const auto& [h, c] : by_hour_) {
-    auto it = hist_by_hour_.find(h);
-    out.by_hour[h] = row(c, it == hist_by_hour_.end() ? kEmpty : it->second);
-  }
+  for (const auto& [h, hour] : by_hour_) out.by_hour[h] = row(hour.counts, hour.waits);
   return out;
 }
 

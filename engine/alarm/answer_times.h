@@ -6,15 +6,22 @@
 //
 // Definitions: every new alarm counts once, in the hour it was raised. It is "answered" by the
 // first operator ACK or CLEAR. Shares divide by all alarms raised (an alarm never answered is a
-// miss); median and p95 are over answered alarms, from a 1-second histogram (exact to 1 s up to
-// one hour; longer waits count as one hour). Owned by one shard thread; merge() combines shards.
+// miss); median and p95 are over answered alarms, from a sparse 1-second histogram (exact to 1 s
+// up to one hour; longer waits count as one hour).
+//
+// Memory: overall and per-severity figures count every alarm for good in fixed space; the hourly
+// rows are kept only for the hours at most `hourly_retention` (31 days) before the newest hour of
+// raise seen, and a late answer or raise for a dropped hour does not bring its row back. Older
+// months come from the `alarms` topic, the record of truth (engine/alarm/README.md). Owned by one
+// shard thread; merge() combines shards.
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
-#include <vector>
 
+#include "engine/alarm/wait_histogram.h"
 #include "engine/core/clock.h"
 #include "schemas/outputs.pb.h"
 
@@ -34,7 +41,7 @@ struct AnswerTimeRow {
 struct AnswerTimeReport {
   AnswerTimeRow overall;
   std::map<vigil::v1::Severity, AnswerTimeRow> by_severity;
-  std::map<TimeMs, AnswerTimeRow> by_hour;  //!< key: start of the hour (UTC), ms
+  std::map<TimeMs, AnswerTimeRow> by_hour;  //!< key: start of the hour (UTC), ms; the kept window
   TimeMs first_target = 60 * kSecond;
   TimeMs second_target = 180 * kSecond;
   //! Lines like "answer times: 1234 alarms, 97.6% within 60 s, ..." for summaries.
@@ -43,16 +50,20 @@ struct AnswerTimeReport {
 
 class AnswerTimes {
  public:
-  explicit AnswerTimes(TimeMs first_target = 60 * kSecond, TimeMs second_target = 180 * kSecond)
-      : first_(first_target), second_(second_target) {}
+  //! A 31-day month of hourly rows (744 hours): what a monthly accreditation audit reads.
+  static constexpr TimeMs kHourlyRetention = 744 * kHour;
+
+  explicit AnswerTimes(TimeMs first_target = 60 * kSecond, TimeMs second_target = 180 * kSecond,
+                       TimeMs hourly_retention = kHourlyRetention)
+      : first_(first_target), second_(second_target), retention_(hourly_retention) {}
 
   void on_raise(vigil::v1::Severity severity, TimeMs raised_at);
   void on_answer(vigil::v1::Severity severity, TimeMs raised_at, TimeMs answered_at);
+  //! Adds `other`'s figures; the hourly rows kept are those in the window of the newer of the two.
   void merge(const AnswerTimes& other);
   AnswerTimeReport report() const;
 
  private:
-  static constexpr size_t kBuckets = 3601;  // seconds 0..3600 (the last holds longer waits)
   struct Counts {
     uint64_t alarms = 0, answered = 0, within_first = 0, within_second = 0;
     void add(const Counts& o) {
@@ -62,21 +73,24 @@ class AnswerTimes {
       within_second += o.within_second;
     }
   };
-  struct Histogram {
-    std::vector<uint32_t> buckets;
-    void add(TimeMs wait);
-    void merge(const Histogram& o);
-    double quantile(double q) const;
+  struct Hour {
+    Counts counts;
+    WaitHistogram waits;
   };
   static size_t sev_index(vigil::v1::Severity s) { return static_cast<size_t>(s) % 5; }
   static TimeMs hour_of(TimeMs t) { return t - ((t % kHour) + kHour) % kHour; }
-  AnswerTimeRow row(const Counts& c, const Histogram& h) const;
+  bool in_window(TimeMs hour) const { return hour + retention_ >= newest_hour_; }
+  //! Moves the window up to `hour` if it is newer and drops the rows that fell out of it.
+  void advance_to(TimeMs hour);
+  //! The row of the hour `raised_at` falls in, created if need be; nullptr outside the window.
+  Hour* hour_row(TimeMs raised_at);
+  AnswerTimeRow row(const Counts& c, const WaitHistogram& h) const;
 
-  TimeMs first_, second_;
+  TimeMs first_, second_, retention_;
   std::array<Counts, 5> by_sev_{};
-  std::array<Histogram, 5> hist_{};
-  std::map<TimeMs, Counts> by_hour_;
-  std::map<TimeMs, Histogram> hist_by_hour_;
+  std::array<WaitHistogram, 5> hist_{};
+  TimeMs newest_hour_ = std::numeric_limits<TimeMs>::min();  //!< newest hour of raise seen
+  std::map<TimeMs, Hour> by_hour_;                           //!< the window's rows only
 };
 
 }  // namespace vigil::alarm
