@@ -399,7 +399,7 @@ void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
       break;
     }
   }
-  s.alarms.insert(s.alarms.end(), r.alarms().begin(), r.alarms().end());
+  for (const auto& a : r.alarms()) s.alarms.push_back(a);
   for (const auto& [rule, n] : r.alarm_seq()) s.alarm_seq[rule] = n;
   for (const auto& [rule, m] : r.alarm_meta()) {
     s.alarm_meta[rule] = AlarmMeta{m.escalated(), m.flap_start_ms(), m.flaps(), m.held()};
@@ -412,7 +412,7 @@ size_t memory_bytes(const ElderState& s) {
   n += s.profile.heap_bytes();
   n += str(s.device_records);
   n += s.slots.heap_bytes();
-  n += s.alarms.capacity() * sizeof(vigil::v1::AlarmEvent);
+  n += s.alarms.header_bytes() + s.alarms.capacity() * sizeof(vigil::v1::AlarmEvent);
   for (const auto& a : s.alarms) n += a.SpaceUsedLong() - sizeof(a);
   n += s.alarm_seq.heap_bytes() + s.alarm_meta.heap_bytes();
   n += str(s.device_names);

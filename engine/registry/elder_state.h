@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/core/clock.h"
+#include "engine/registry/lazy_vector.h"
 #include "engine/registry/profile.h"
 #include "schemas/outputs.pb.h"
 #include "schemas/registry.pb.h"
@@ -202,8 +203,8 @@ template <class V>
 class RuleIdMap {
  public:
   using value_type = std::pair<std::string, V>;
-  using iterator = typename std::vector<value_type>::iterator;
-  using const_iterator = typename std::vector<value_type>::const_iterator;
+  using iterator = value_type*;
+  using const_iterator = const value_type*;
 
   V& operator[](std::string_view id) {
     for (auto& kv : items_) {
@@ -231,13 +232,13 @@ class RuleIdMap {
   size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }
   size_t heap_bytes() const {
-    size_t n = items_.capacity() * sizeof(value_type);
+    size_t n = items_.header_bytes() + items_.capacity() * sizeof(value_type);
     for (const auto& kv : items_) n += kv.first.capacity() > 15 ? kv.first.capacity() + 1 : 0;
     return n;
   }
 
  private:
-  std::vector<value_type> items_;
+  LazyVector<value_type> items_;  //!< one pointer for the many elders without entries
 };
 
 //! Per-rule alarm bookkeeping (escalations sent, flapping); see engine/alarm/README.md.
@@ -260,7 +261,7 @@ struct ElderState {
   //! apply_device), so they are kept serialised: ~30 bytes a device instead of ~200 as protos.
   std::string device_records;
   SlotMap slots;                              //!< indexed like the RuleSet's rules
-  std::vector<vigil::v1::AlarmEvent> alarms;  //!< open (not CLOSED) alarms, one per rule at most
+  LazyVector<vigil::v1::AlarmEvent> alarms;   //!< open (not CLOSED) alarms, one per rule at most
   RuleIdMap<uint32_t> alarm_seq;              //!< rule_id -> alarms raised so far
   RuleIdMap<AlarmMeta> alarm_meta;            //!< rule_id -> bookkeeping
   //! Devices seen by rules, slots hold index + 1: the ids one after another, each after a

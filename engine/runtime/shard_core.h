@@ -11,7 +11,6 @@
 // every timer, bumps it, and re-arms the timers of kept rules under their new index.
 
 #include <algorithm>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +23,7 @@
 #include "engine/dispatch/order_request.h"
 #include "engine/egress/sink.h"
 #include "engine/pipeline/key_index.h"
+#include "engine/pipeline/stable_vector.h"
 #include "engine/pipeline/timer_wheel.h"
 #include "engine/registry/elder_state.h"
 #include "engine/rules/rule_engine.h"
@@ -221,7 +221,8 @@ class ShardCore final : public rules::RuleEffects {
   //! A rule without a handle column armed a timer (may_arm was wrong): reloads then take the
   //! path that bumps the epoch, since that timer cannot be cancelled.
   bool armed_without_handle_ = false;
-  std::deque<registry::ElderState> elders_;  //!< by elder index; a deque keeps references stable
+  //! By elder index; elements never move (pipeline/stable_vector.h).
+  pipeline::StableVector<registry::ElderState> elders_;
   pipeline::KeyIndex index_of_;  //!< elder id -> index in elders_
   //! The key of an index for index_of_: the elder's own id.
   std::string_view id_at(uint32_t k) const { return elders_[k].profile.elder_id(); }

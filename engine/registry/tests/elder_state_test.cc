@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace vigil::registry {
 namespace {
 
@@ -200,6 +202,27 @@ TEST(ElderState, DirectEncodingParsesAsTheGeneratedRecord) {
   ASSERT_EQ(parsed.alarms_size(), 1);
   EXPECT_EQ(parsed.alarms(0).alarm_id(), "e1-fever-2");
   EXPECT_FALSE(parsed.has_elder());
+}
+
+TEST(LazyVector, EmptyCostsOnePointerAndTheLastEraseFreesTheElements) {
+  static_assert(sizeof(LazyVector<vigil::v1::AlarmEvent>) == sizeof(void*));
+  LazyVector<std::string> v;
+  EXPECT_TRUE(v.empty());
+  EXPECT_EQ(v.begin(), v.end());
+  EXPECT_EQ(v.header_bytes(), 0u);
+  for (int i = 0; i < 5; ++i) v.push_back("a" + std::to_string(i));
+  EXPECT_EQ(v.size(), 5u);
+  EXPECT_GT(v.header_bytes(), 0u);
+  EXPECT_EQ(v[2], "a2");
+  std::string* next = v.erase(v.begin() + 1);
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(*next, "a2");
+  LazyVector<std::string> copy = v;
+  EXPECT_EQ(copy.size(), 4u);
+  EXPECT_EQ(copy[0], "a0");
+  while (!v.empty()) v.erase(v.begin());
+  EXPECT_EQ(v.header_bytes(), 0u) << "the heap vector goes with the last element";
+  EXPECT_EQ(copy.back(), "a4") << "a copy is its own";
 }
 
 }  // namespace
