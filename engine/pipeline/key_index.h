@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/core/prefetch.h"
 #include "engine/pipeline/shard_router.h"
 
 namespace vigil::pipeline {
@@ -36,7 +37,7 @@ class KeyIndex {
   // Prefetching (the shard's loop hides the cache misses of lookups a few records ahead):
   //! Asks the CPU for the table line where the key with this tag starts its probe.
   void prefetch(uint32_t tag) const {
-    if (!slots_.empty()) __builtin_prefetch(&slots_[tag & mask_]);
+    if (!slots_.empty()) vigil::prefetch(&slots_[tag & mask_]);
   }
   //! The index of the first entry with this tag (most likely the key's own), or kNone. Reads
   //! no key: a guess to prefetch the record by, never an answer.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/core/clock.h"
+#include "engine/core/prefetch.h"
 #include "engine/registry/lazy_vector.h"
 #include "engine/registry/profile.h"
 #include "schemas/outputs.pb.h"
@@ -61,7 +62,9 @@ class SlotExtra {
   double* data_ptr() { return reinterpret_cast<double*>(this + 1); }
   const double* data_ptr() const { return reinterpret_cast<const double*>(this + 1); }
   KeyedTime* keyed_ptr() { return reinterpret_cast<KeyedTime*>(data_ptr() + ndata_); }
-  const KeyedTime* keyed_ptr() const { return reinterpret_cast<const KeyedTime*>(data_ptr() + ndata_); }
+  const KeyedTime* keyed_ptr() const {
+    return reinterpret_cast<const KeyedTime*>(data_ptr() + ndata_);
+  }
 
   uint16_t ndata_ = 0;
   uint16_t nkeyed_ = 0;
@@ -77,11 +80,11 @@ struct SlotExtraFree {
 //! (rules/README.md). `generation` invalidates armed timers lazily. Kept small (40 bytes) since
 //! every elder holds one per rule with state.
 struct RuleSlot {
-  TimeMs since = 0;         //!< threshold: breach start; sequence: first event; absence: last seen
-  TimeMs clear_since = 0;   //!< threshold: back in range since; `at` watch: its close
-  TimeMs due = 0;           //!< armed timer's due time, 0 when none
+  TimeMs since = 0;        //!< threshold: breach start; sequence: first event; absence: last seen
+  TimeMs clear_since = 0;  //!< threshold: back in range since; `at` watch: its close
+  TimeMs due = 0;          //!< armed timer's due time, 0 when none
   uint32_t generation = 0;
-  uint16_t device = 0;      //!< the device that started the current episode (device_name index)
+  uint16_t device = 0;  //!< the device that started the current episode (device_name index)
   //! SlotMap's: the rule index this slot belongs to (in what was padding). Constructing copies
   //! it; assigning keeps the target's (a slot assigned into a map stays its rule's).
   uint16_t rule = 0;
@@ -188,8 +191,8 @@ class SlotMap {
   size_t heap_bytes() const;
   //! Asks the CPU for the map's heap lines (the shard's look-ahead, Engine::shard_loop).
   void prefetch() const {
-    __builtin_prefetch(pos_.data());
-    __builtin_prefetch(slots_.data());
+    vigil::prefetch(pos_.data());
+    vigil::prefetch(slots_.data());
   }
 
  private:
@@ -253,17 +256,17 @@ struct ElderState {
   //! The registry profile: its serialised bytes and interned timezone (profile.h). The flags
   //! below may sit in its tail padding.
   [[no_unique_address]] Profile profile;
-  bool registered = false;  //!< false until a registry entry arrived (events still count)
-  bool dirty = false;       //!< changed since the last checkpoint
+  bool registered = false;     //!< false until a registry entry arrived (events still count)
+  bool dirty = false;          //!< changed since the last checkpoint
   bool profile_dirty = false;  //!< profile or devices changed since the last checkpoint
   //! The registry's devices as their p/ bytes: ElderRecord field 3 entries (tag, length, Device),
   //! in arrival order. Only the checkpoint and the rare registry paths read them (devices(),
   //! apply_device), so they are kept serialised: ~30 bytes a device instead of ~200 as protos.
   std::string device_records;
-  SlotMap slots;                              //!< indexed like the RuleSet's rules
-  LazyVector<vigil::v1::AlarmEvent> alarms;   //!< open (not CLOSED) alarms, one per rule at most
-  RuleIdMap<uint32_t> alarm_seq;              //!< rule_id -> alarms raised so far
-  RuleIdMap<AlarmMeta> alarm_meta;            //!< rule_id -> bookkeeping
+  SlotMap slots;                             //!< indexed like the RuleSet's rules
+  LazyVector<vigil::v1::AlarmEvent> alarms;  //!< open (not CLOSED) alarms, one per rule at most
+  RuleIdMap<uint32_t> alarm_seq;             //!< rule_id -> alarms raised so far
+  RuleIdMap<AlarmMeta> alarm_meta;           //!< rule_id -> bookkeeping
   //! Devices seen by rules, slots hold index + 1: the ids one after another, each after a
   //! length byte, in one string (a vector of strings cost 32 bytes a name plus its doubling).
   std::string device_names;
@@ -279,9 +282,9 @@ struct ElderState {
   //! Asks the CPU for the heap lines an event reads first: the id (the lookup compares it),
   //! the rule slots and the device names (the shard's look-ahead, Engine::shard_loop).
   void prefetch_heap() const {
-    __builtin_prefetch(profile.bytes().data());
+    vigil::prefetch(profile.bytes().data());
     slots.prefetch();
-    __builtin_prefetch(device_names.data());
+    vigil::prefetch(device_names.data());
   }
 
   double geofence_radius_m() const {
@@ -319,6 +322,7 @@ void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
 //! ids so a changed rule set can map them back (`rule_ids[i]` names slot i).
 vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::string>& rule_ids);
 //! Restores a state; slots of rules that no longer exist are dropped, new rules start empty.
-ElderState from_record(const vigil::state::ElderRecord& r, const std::vector<std::string>& rule_ids);
+ElderState from_record(const vigil::state::ElderRecord& r,
+                       const std::vector<std::string>& rule_ids);
 
 }  // namespace vigil::registry

@@ -20,6 +20,7 @@
 #include "engine/alarm/alarm_book.h"
 #include "engine/codec/codec.h"
 #include "engine/codec/record.h"
+#include "engine/core/prefetch.h"
 #include "engine/dispatch/order_request.h"
 #include "engine/egress/sink.h"
 #include "engine/pipeline/key_index.h"
@@ -34,7 +35,8 @@ namespace vigil::runtime {
 
 //! Emits a DeadLetter for an input that could not be used. Shared by the shard and the
 //! dispatcher's driver.
-void emit_deadletter(egress::Sink& sink, const InputRecord& rec, const std::string& reason, TimeMs now);
+void emit_deadletter(egress::Sink& sink, const InputRecord& rec, const std::string& reason,
+                     TimeMs now);
 
 //! Decodes `rec` into `msg` and validates it; if either fails, emits the dead letter with the
 //! reason and returns false. The one entry check of every input an owner thread applies.
@@ -166,12 +168,15 @@ class ShardCore final : public rules::RuleEffects {
   void prefetch(uint64_t key_hash, int stage) const {
     const uint32_t tag = pipeline::KeyIndex::tag_of_hash(key_hash);
     if (stage == 0) return index_of_.prefetch(tag);
-    const uint32_t k = index_of_.candidate(tag);
+    prefetch_elder(index_of_.candidate(tag), stage);
+  }
+  //! Stage 1 or 2 of prefetch() for elder `k` (any value: out of range asks for nothing).
+  void prefetch_elder(uint32_t k, int stage) const {
     if (k >= elders_.size()) return;
     const registry::ElderState& e = elders_[k];
     if (stage == 1) {
       const char* p = reinterpret_cast<const char*>(&e);
-      for (size_t at = 0; at < sizeof(e); at += 64) __builtin_prefetch(p + at);
+      for (size_t at = 0; at < sizeof(e); at += 64) vigil::prefetch(p + at);
       return;
     }
     e.prefetch_heap();
@@ -189,7 +194,8 @@ class ShardCore final : public rules::RuleEffects {
   void snapshot_elder(uint32_t k);
   void mark_dirty(registry::ElderState& e, bool was_dirty);
   //! reload() when every rule keeps its index: keeps the kept rules' timers (see the .cc).
-  bool reload_in_place(const rules::RuleSet& next, const std::vector<int>& from, ReloadStats& stats);
+  bool reload_in_place(const rules::RuleSet& next, const std::vector<int>& from,
+                       ReloadStats& stats);
   void note_event_time(int32_t partition, TimeMs ts);
   bool key_matches(const InputRecord& rec, const std::string& elder_id, TimeMs now);
   //! With tasks: false (and a deadletter) if the record is not on its elder's task partition.
@@ -216,7 +222,7 @@ class ShardCore final : public rules::RuleEffects {
   dispatch::DispatchPort& dispatch_;
   alarm::AlarmBook alarms_;
   pipeline::TimerWheel timers_;
-  uint16_t epoch_ = 0;  //!< rule-set generation (wrapping); timers of older epochs are stale
+  uint16_t epoch_ = 0;    //!< rule-set generation (wrapping); timers of older epochs are stale
   TimerHandles handles_;  //!< (elder, rule): its armed timer, or kNil (timer_handles.h)
   //! A rule without a handle column armed a timer (may_arm was wrong): reloads then take the
   //! path that bumps the epoch, since that timer cannot be cancelled.
@@ -229,11 +235,11 @@ class ShardCore final : public rules::RuleEffects {
   uint32_t find_elder(std::string_view id) const {
     return index_of_.find(id, [this](uint32_t k) { return id_at(k); });
   }
-  uint32_t current_ = 0;  //!< index of the elder being evaluated (the key of timers it arms)
+  uint32_t current_ = 0;   //!< index of the elder being evaluated (the key of timers it arms)
   std::string late_note_;  //!< appended to alarm messages while a late timer fires
   std::vector<uint32_t> dirty_;
-  std::vector<bool> stored_;       //!< [elder]: an e/ value (rule and alarm state) is on disk
-  std::vector<uint32_t> touched_;  //!< elders an escalation pass looked at
+  std::vector<bool> stored_;        //!< [elder]: an e/ value (rule and alarm state) is on disk
+  std::vector<uint32_t> touched_;   //!< elders an escalation pass looked at
   std::vector<TimeMs> watermarks_;  //!< per input partition (telemetry), see ShardOptions
   // Decode buffers, reused so that steady-state decoding does not allocate messages.
   vigil::v1::DeviceEvent event_;
@@ -246,7 +252,7 @@ class ShardCore final : public rules::RuleEffects {
   size_t snap_next_ = 0;
   std::vector<bool> snap_pending_;  //!< [elder]: on snap_list_ and not yet serialised
   std::string key_;                 //!< snapshot_elder's key buffer
-  std::vector<uint32_t> free_;  //!< elder indices freed by drop_task/restore, reused first
+  std::vector<uint32_t> free_;      //!< elder indices freed by drop_task/restore, reused first
 };
 
 //! The whole stored record of one elder (its p/ and e/ values merged), std::nullopt if neither

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/core/prefetch.h"
 #include "engine/pipeline/timer_wheel.h"
 
 namespace vigil::runtime {
@@ -71,7 +72,7 @@ class TimerHandles {
   //! Asks the CPU for elder k's row (the shard's look-ahead).
   void prefetch(uint32_t k) const {
     if (columns_ != 0 && k / kChunk < chunks_.size()) {
-      __builtin_prefetch(&chunks_[k / kChunk][(k % kChunk) * columns_]);
+      vigil::prefetch(&chunks_[k / kChunk][(k % kChunk) * columns_]);
     }
   }
   size_t heap_bytes() const {
