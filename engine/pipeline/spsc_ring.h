@@ -10,6 +10,8 @@
 #include <new>
 #include <vector>
 
+#include "engine/pipeline/parker.h"
+
 namespace vigil::pipeline {
 
 inline constexpr size_t kCacheLine = 64;
@@ -38,8 +40,15 @@ class SpscRing {
     }
     return &slots_[kPad + (head & mask_)];
   }
-  //! Producer: makes the slot returned by try_claim visible to the consumer.
-  void publish() { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  //! Producer: makes the slot returned by try_claim visible to the consumer, and wakes the
+  //! consumer if it parked (set_consumer).
+  void publish() {
+    head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    if (consumer_ != nullptr) consumer_->notify();
+  }
+  //! Before either side runs: where the consumer parks when this ring (and any other it reads)
+  //! is empty; null (the default) for a consumer that polls.
+  void set_consumer(Parker* parker) { consumer_ = parker; }
 
   //! Consumer: the oldest published slot, or nullptr when the ring is empty.
   T* front() {
@@ -74,6 +83,7 @@ class SpscRing {
 
   std::vector<T> slots_;
   size_t mask_ = 0;
+  Parker* consumer_ = nullptr;
   alignas(kCacheLine) std::atomic<size_t> head_{0};
   alignas(kCacheLine) size_t tail_cached_ = 0;  // producer's copy of tail_
   alignas(kCacheLine) std::atomic<size_t> tail_{0};

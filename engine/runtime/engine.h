@@ -271,6 +271,10 @@ class Engine {
   std::vector<std::unique_ptr<pipeline::SpscRing<ShardMsg>>> shard_rings_;
   std::unique_ptr<pipeline::SpscRing<DispatchMsg>> dispatch_ring_;  //!< from ingest
   std::vector<std::unique_ptr<pipeline::SpscRing<DispatchMsg>>> shard_to_dispatch_;
+  //! Where each shard thread, and the dispatch thread, sleeps with its rings empty; the rings'
+  //! producers wake it (engine/pipeline/parker.h).
+  std::vector<std::unique_ptr<pipeline::Parker>> shard_parkers_;
+  pipeline::Parker dispatch_parker_;
   std::vector<state::StateOps> shard_ops_;
   state::StateOps dispatch_ops_;
   state::StateOps coordinator_ops_;

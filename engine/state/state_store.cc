@@ -1,10 +1,15 @@
 #include "engine/state/state_store.h"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -35,6 +40,25 @@ class RocksLog final : public rocksdb::Logger {
     std::vsnprintf(line, sizeof(line), format, ap);
     log::warn("rocksdb", line);
   }
+};
+
+// Memtable flushes at the commit thread's priority (nice 10, engine/runtime/engine.cc): a
+// checkpoint of 100,000 elders is ~70 MB, four to five 16 MiB memtables to flush, and a flush
+// thread at the shards' priority took a core from a shard for tens of milliseconds at a time
+// on a 2-core machine (bench/README.md, session 8: the paced phase's p99). Not the lowest
+// priority, as compactions have: a flush that starves stalls the commit's writes, and with them
+// the delivery of the outputs (exactly-once). RocksDB 7.8 offers only nice 19 (kLow) for a
+// pool, so the flush thread lowers itself when its first flush begins.
+class FlushPriority final : public rocksdb::EventListener {
+ public:
+  void OnFlushBegin(rocksdb::DB*, const rocksdb::FlushJobInfo&) override {
+    thread_local bool lowered = false;
+    if (!lowered) {
+      lowered = true;
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kFlushNice);
+    }
+  }
+  static constexpr int kFlushNice = 10;
 };
 
 Error closed_error(const std::string& dir) {
@@ -114,9 +138,9 @@ Result<std::unique_ptr<rocksdb::DB>> StateStore::open_db(const std::string& dir)
   // grows, which the bench's RocksDB phase includes.
   options.allow_fallocate = false;
   options.info_log = std::make_shared<RocksLog>();
+  options.listeners.push_back(std::make_shared<FlushPriority>());
   // Compactions at the lowest CPU priority: they can wait, and on a small machine they would
-  // otherwise take a core from the shards (their latency). Flushes keep the default: the
-  // commit's writes stall if the memtables cannot be flushed.
+  // otherwise take a core from the shards (their latency). Flushes at nice 10 (FlushPriority).
   (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
                                                             rocksdb::CpuPriority::kLow);
   // A fixed memory budget (bench/README.md, "Memory"): OptimizeLevelStyleCompaction alone lets
