@@ -94,17 +94,22 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
 
   out << "bench: phase 1/6 in-process, as fast as the engine takes records" << std::endl;
   const PhaseResult max = run_inprocess(dir("inprocess-max"), 0);
-  out << "bench: phase 2/6 in-process, paced at half that rate" << std::endl;
-  const PhaseResult half = run_inprocess(dir("inprocess-half"), max.events_per_s / 2);
+  const double pace = o.pace_per_s > 0 ? o.pace_per_s : max.events_per_s / 2;
+  out << "bench: phase 2/6 in-process, paced at " << static_cast<uint64_t>(pace) << " events/s"
+      << (o.pace_per_s > 0 ? " (--pace)" : " (half that rate)") << std::endl;
+  const PhaseResult half = run_inprocess(dir("inprocess-half"), pace);
   PhaseResult broker, broker_half, raw;
   if (!o.skip_broker) {
     out << "bench: phase 3/6 raw librdkafka consumer on the embedded broker" << std::endl;
     raw = run_raw_consumer(dir("raw"));
     out << "bench: phase 4/6 the engine through the embedded broker, as fast as it reads" << std::endl;
     broker = run_broker(dir("broker"));
-    out << "bench: phase 5/6 the engine through the embedded broker, paced at half that rate"
-        << std::endl;
-    broker_half = run_broker(dir("broker-half"), broker.events_per_s / 2);
+    const double broker_pace =
+        o.broker_pace_per_s > 0 ? o.broker_pace_per_s : broker.events_per_s / 2;
+    out << "bench: phase 5/6 the engine through the embedded broker, paced at "
+        << static_cast<uint64_t>(broker_pace) << " events/s"
+        << (o.broker_pace_per_s > 0 ? " (--broker-pace)" : " (half that rate)") << std::endl;
+    broker_half = run_broker(dir("broker-half"), broker_pace);
   } else {
     raw.note = broker.note = broker_half.note = "skipped (--skip-broker)";
   }
@@ -120,9 +125,11 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
       << std::setw(10) << "p99 us" << std::setw(11) << "p99.9 us" << std::setw(8) << "probes"
       << std::setw(11) << "cpu us/ev" << "\n";
   row(out, "in-process, max rate", max, true);
-  row(out, "in-process, half rate", half, true);
+  row(out, o.pace_per_s > 0 ? "in-process, paced (--pace)" : "in-process, half rate", half, true);
   row(out, "through embedded broker, max rate", broker, true);
-  row(out, "through embedded broker, half rate", broker_half, true);
+  row(out,
+      o.broker_pace_per_s > 0 ? "through embedded broker, --broker-pace" : "through embedded broker, half rate",
+      broker_half, true);
   row(out, "bound: raw librdkafka consumer", raw, false);
   row(out, "bound: RocksDB batched writes (keys)", rocks, false);
   out << std::fixed << std::setprecision(1) << "peak RSS " << rss << " MiB (" << rss_before

@@ -21,6 +21,10 @@ struct BenchOptions {
   uint32_t shards = 2;
   int partitions = 16;
   bool skip_broker = false;
+  //! The paced phases' offered rates (events/s); 0: half of the same run's max rate. A fixed
+  //! rate makes the latency of two builds comparable (half of each run's own max is not).
+  double pace_per_s = 0;
+  double broker_pace_per_s = 0;
   WorkloadOptions load;
 };
 

@@ -56,7 +56,7 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   r.events = n;
   r.seconds = static_cast<double>(t1 - t0) / 1e9;
   r.events_per_s = static_cast<double>(n) / r.seconds;
-  take_latencies(sink, r);
+  take_latencies(ctx, sink, r);
   if (engine.store()) {
     // What the elders' state costs: the serialised ElderRecords the checkpoints wrote.
     // The profile (p/, written when the registry changes) and the rule and alarm state (e/).

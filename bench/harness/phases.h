@@ -52,8 +52,10 @@ runtime::EngineOptions engine_options(const PhaseContext& ctx, egress::Sink* pro
 //! after the last submit has committed (its barrier follows every record in the rings). The
 //! phases load the registry this way before their clock starts, so they measure events only.
 Status settle(runtime::Engine& engine);
-//! Copies the probes' latency percentiles and the output count into `r`.
-void take_latencies(const ProbeSink& sink, PhaseResult& r);
+//! Copies the probes' latency percentiles and the output count into `r`. With
+//! VIGIL_BENCH_PROBE_LOG=DIR set, also writes DIR/<phase>.tsv: each probe in submit order, its
+//! submit time (ms since the first) and latency (us), to see when the slow ones happened.
+void take_latencies(const PhaseContext& ctx, const ProbeSink& sink, PhaseResult& r);
 //! A fresh embedded broker with the phase's partitions, or null with the reason in r.note.
 std::unique_ptr<broker::EmbeddedBroker> start_broker(const PhaseContext& ctx, PhaseResult& r);
 

@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
 #include <thread>
 
 #include "bench/harness/phases.h"
@@ -45,6 +50,22 @@ std::vector<double> ProbeSink::latencies_us() const {
   return out;
 }
 
+void ProbeSink::write_timeline(std::ostream& out) const {
+  std::vector<std::pair<int64_t, int64_t>> rows;  // submit, emit
+  for (uint64_t i = 0; i < probes_; ++i) {
+    const int64_t s = submit_ns_[i].load(), e = emit_ns_[i].load();
+    if (s != 0 && e != 0 && e >= s) rows.emplace_back(s, e);
+  }
+  std::sort(rows.begin(), rows.end());
+  out << "submit_ms\tlatency_us\tsubmit_monotonic_s\n";
+  out << std::fixed;
+  for (const auto& [s, e] : rows) {
+    out << std::setprecision(3) << static_cast<double>(s - rows.front().first) / 1e6 << '\t'
+        << std::setprecision(1) << static_cast<double>(e - s) / 1e3 << '\t'
+        << std::setprecision(6) << static_cast<double>(s) / 1e9 << '\n';
+  }
+}
+
 double quantile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
   size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
@@ -72,7 +93,12 @@ Status settle(runtime::Engine& engine) {
   return ok();
 }
 
-void take_latencies(const ProbeSink& sink, PhaseResult& r) {
+void take_latencies(const PhaseContext& ctx, const ProbeSink& sink, PhaseResult& r) {
+  if (const char* dir = std::getenv("VIGIL_BENCH_PROBE_LOG"); dir != nullptr && *dir != 0) {
+    std::ofstream out(std::filesystem::path(dir) /
+                      (std::filesystem::path(ctx.dir).filename().string() + ".tsv"));
+    sink.write_timeline(out);
+  }
   const auto lat = sink.latencies_us();
   r.probes = lat.size();
   r.p50_us = quantile(lat, 0.50);

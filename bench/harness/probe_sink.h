@@ -6,6 +6,7 @@
 // after, so only the latency slots are shared (one writer each).
 
 #include <atomic>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ class ProbeSink final : public egress::Sink {
   void submitted(uint64_t id, int64_t steady_ns) { submit_ns_[id].store(steady_ns, std::memory_order_relaxed); }
   //! Latencies in microseconds of the probes answered so far, sorted.
   std::vector<double> latencies_us() const;
+  //! Every answered probe in submit order: submit time (ms since the first probe), latency (us),
+  //! submit time on CLOCK_MONOTONIC (s; perf's timestamps, to line up with `perf sched`).
+  void write_timeline(std::ostream& out) const;
   uint64_t records() const { return records_.load(); }
   uint64_t alarms() const { return alarms_.load(); }
 

@@ -41,7 +41,8 @@ int cmd_bench(int argc, char** argv) {
   Args args(argc, argv, 2, {"skip-broker", "fresh-records"});
   args.allow_only({"workload", "duration", "json", "rules", "data-dir", "shards", "partitions",
                    "elders", "devices", "events", "seed", "skip-broker", "events-per-elder",
-                   "reloads", "warmup", "events-per-reload", "disk-every", "fresh-records"});
+                   "reloads", "warmup", "events-per-reload", "disk-every", "fresh-records",
+                   "pace", "broker-pace"});
   const std::string workload = args.get("workload").value_or("standard");
   if (workload == "restart" || workload == "reload") return state_bench(workload, args);
   bench::BenchOptions o;
@@ -53,6 +54,8 @@ int cmd_bench(int argc, char** argv) {
   o.shards = static_cast<uint32_t>(parse_number("shards", args.get("shards").value_or("2")));
   o.partitions = static_cast<int>(parse_number("partitions", args.get("partitions").value_or("16")));
   o.skip_broker = args.has("skip-broker");
+  o.pace_per_s = parse_number("pace", args.get("pace").value_or("0"));
+  o.broker_pace_per_s = parse_number("broker-pace", args.get("broker-pace").value_or("0"));
   o.load.elders = static_cast<int>(parse_number("elders", args.get("elders").value_or("100000")));
   o.load.devices_per_elder = static_cast<int>(parse_number("devices", args.get("devices").value_or("4")));
   o.load.seed = static_cast<uint64_t>(parse_number("seed", args.get("seed").value_or("42")));
