@@ -8,15 +8,50 @@
 
 namespace vigil::registry {
 
+SlotMap::SlotMap(const SlotMap& o) : rules_(o.rules_) {
+  if (o.block_ == nullptr) return;
+  reshape(o.held_, o.rules_);
+  for (uint16_t i = 0; i < o.held_; ++i) new (&block_[i]) RuleSlot(o.block_[i]);
+  std::copy(o.positions(), o.positions() + rules_, positions());
+  held_ = o.held_;
+}
+
 void SlotMap::resize(size_t n) {
-  if (n < pos_.size()) compact([n](uint32_t rule, const RuleSlot&) { return rule >= n; });
-  pos_.resize(n, 0);
+  if (n < rules_) compact([n](uint32_t rule, const RuleSlot&) { return rule >= n; });
+  if (block_ != nullptr && n != rules_) reshape(cap_, static_cast<uint16_t>(n));
+  rules_ = static_cast<uint16_t>(n);
+}
+
+void SlotMap::reshape(uint16_t cap, uint16_t rules) {
+  auto* fresh = static_cast<RuleSlot*>(::operator new(block_bytes(cap, rules)));
+  auto* fresh_pos = reinterpret_cast<uint16_t*>(fresh + cap);
+  std::fill(fresh_pos, fresh_pos + rules, uint16_t{0});
+  if (block_ != nullptr) {
+    for (uint16_t i = 0; i < held_; ++i) {
+      new (&fresh[i]) RuleSlot(std::move(block_[i]));
+      block_[i].~RuleSlot();
+    }
+    std::copy(positions(), positions() + std::min(rules, rules_), fresh_pos);
+    ::operator delete(block_);
+  }
+  block_ = fresh;
+  cap_ = cap;
+}
+
+void SlotMap::release() {
+  if (block_ == nullptr) return;
+  for (uint16_t i = 0; i < held_; ++i) block_[i].~RuleSlot();
+  ::operator delete(block_);
+  block_ = nullptr;
+  held_ = 0;
+  cap_ = 0;
 }
 
 size_t SlotMap::heap_bytes() const {
-  size_t n = pos_.capacity() * sizeof(uint16_t) + slots_.capacity() * sizeof(RuleSlot);
-  for (const auto& s : slots_) {
-    if (s.extra) n += s.extra->bytes();
+  if (block_ == nullptr) return 0;
+  size_t n = block_bytes(cap_, rules_);
+  for (uint16_t i = 0; i < held_; ++i) {
+    if (block_[i].extra) n += block_[i].extra->bytes();
   }
   return n;
 }

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <new>
+#include <utility>
 #include <vector>
 
 #include "engine/core/clock.h"
@@ -140,64 +142,117 @@ struct RuleSlot {
 //! valid until the next slot is added); the const one reads an idle slot for a rule without one.
 class SlotMap {
  public:
-  size_t size() const { return pos_.size(); }
+  SlotMap() = default;
+  SlotMap(const SlotMap& o);
+  SlotMap(SlotMap&& o) noexcept
+      : block_(std::exchange(o.block_, nullptr)),
+        rules_(std::exchange(o.rules_, 0)),
+        held_(std::exchange(o.held_, 0)),
+        cap_(std::exchange(o.cap_, 0)) {}
+  SlotMap& operator=(const SlotMap& o) {
+    if (this != &o) *this = SlotMap(o);
+    return *this;
+  }
+  SlotMap& operator=(SlotMap&& o) noexcept {
+    if (this != &o) {
+      release();
+      block_ = std::exchange(o.block_, nullptr);
+      rules_ = std::exchange(o.rules_, 0);
+      held_ = std::exchange(o.held_, 0);
+      cap_ = std::exchange(o.cap_, 0);
+    }
+    return *this;
+  }
+  ~SlotMap() { release(); }
+
+  size_t size() const { return rules_; }
   //! Sets the number of rules; slots of rules past `n` are dropped.
   void resize(size_t n);
   RuleSlot& operator[](size_t ri) {
-    uint16_t& p = pos_[ri];
-    if (p == 0) {
-      // Grown one at a time, not doubled: an elder gains a slot per rule once (a move of a few
-      // 40-byte slots), and spare slots are a tenth of a typical elder's memory (bench/README.md
-      // "Memory").
-      if (slots_.size() == slots_.capacity()) slots_.reserve(slots_.size() + 1);
-      slots_.emplace_back().rule = static_cast<uint16_t>(ri);
-      p = static_cast<uint16_t>(slots_.size());
-    }
-    return slots_[p - 1];
+    const uint16_t p = pos(ri);
+    if (p != 0) return block_[p - 1];
+    // Grown one slot at a time, not doubled: an elder gains a slot per rule once (a move of a
+    // few 40-byte slots), and spare slots are a tenth of a typical elder's memory
+    // (bench/README.md "Memory").
+    if (held_ == cap_) reshape(static_cast<uint16_t>(cap_ + 1), rules_);
+    RuleSlot* s = new (&block_[held_]) RuleSlot();
+    s->rule = static_cast<uint16_t>(ri);
+    positions()[ri] = ++held_;
+    return *s;
   }
   const RuleSlot& operator[](size_t ri) const {
     static const RuleSlot kIdle;
-    return pos_[ri] == 0 ? kIdle : slots_[pos_[ri] - 1];
+    const uint16_t p = pos(ri);
+    return p == 0 ? kIdle : block_[p - 1];
   }
   //! The slot of rule `ri`, nullptr if it has none.
-  const RuleSlot* find(size_t ri) const { return pos_[ri] == 0 ? nullptr : &slots_[pos_[ri] - 1]; }
-  RuleSlot* find(size_t ri) { return pos_[ri] == 0 ? nullptr : &slots_[pos_[ri] - 1]; }
+  const RuleSlot* find(size_t ri) const {
+    const uint16_t p = pos(ri);
+    return p == 0 ? nullptr : &block_[p - 1];
+  }
+  RuleSlot* find(size_t ri) {
+    const uint16_t p = pos(ri);
+    return p == 0 ? nullptr : &block_[p - 1];
+  }
   //! Slots held (rules with state).
-  size_t held() const { return slots_.size(); }
+  size_t held() const { return held_; }
   //! The rule index of the i-th held slot, and that slot.
-  uint32_t rule_at(size_t i) const { return slots_[i].rule; }
-  RuleSlot& slot_at(size_t i) { return slots_[i]; }
-  const RuleSlot& slot_at(size_t i) const { return slots_[i]; }
+  uint32_t rule_at(size_t i) const { return block_[i].rule; }
+  RuleSlot& slot_at(size_t i) { return block_[i]; }
+  const RuleSlot& slot_at(size_t i) const { return block_[i]; }
   //! Drops the slots for which `drop(rule, slot)` is true (an idle slot with no timer pending).
   template <class Drop>
   void compact(Drop&& drop) {
-    size_t w = 0;
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      if (drop(static_cast<uint32_t>(slots_[i].rule), slots_[i])) {
-        pos_[slots_[i].rule] = 0;
+    uint16_t w = 0;
+    for (uint16_t i = 0; i < held_; ++i) {
+      const uint16_t rule = block_[i].rule;
+      if (drop(static_cast<uint32_t>(rule), block_[i])) {
+        positions()[rule] = 0;
         continue;
       }
       if (w != i) {
-        slots_[w] = std::move(slots_[i]);
-        slots_[w].rule = slots_[i].rule;
+        block_[w] = std::move(block_[i]);
+        block_[w].rule = rule;
       }
-      pos_[slots_[w].rule] = static_cast<uint16_t>(w + 1);
+      positions()[rule] = static_cast<uint16_t>(w + 1);
       ++w;
     }
-    slots_.resize(w);
-    if (slots_.capacity() > w + 2) slots_.shrink_to_fit();  // give memory back after a burst
+    for (uint16_t i = w; i < held_; ++i) block_[i].~RuleSlot();
+    held_ = w;
+    if (held_ == 0) {
+      release();  // an elder with no rule state holds no block at all
+    } else if (cap_ > held_ + 2) {
+      reshape(held_, rules_);  // give memory back after a burst
+    }
   }
   //! Heap bytes this map holds, slot extras included (for state-size figures).
   size_t heap_bytes() const;
   //! Asks the CPU for the map's heap lines (the shard's look-ahead, Engine::shard_loop).
   void prefetch() const {
-    vigil::prefetch(pos_.data());
-    vigil::prefetch(slots_.data());
+    if (block_ == nullptr) return;
+    vigil::prefetch(block_);
+    vigil::prefetch(block_ + cap_);
   }
 
  private:
-  std::vector<uint16_t> pos_;    //!< rule index -> position in slots_ + 1, 0 for none
-  std::vector<RuleSlot> slots_;  //!< held slots, in the order they were first used
+  // One heap block, allocated with the first slot: `cap_` RuleSlots (`held_` of them live, in
+  // the order first used), then `rules_` positions (rule index -> slot index + 1, 0 for none).
+  // Two vectors cost 48 bytes in every elder and two allocations; this costs 16 and one, and an
+  // elder with no rule state none (bench/README.md "Memory", session 8).
+  uint16_t* positions() const { return reinterpret_cast<uint16_t*>(block_ + cap_); }
+  uint16_t pos(size_t ri) const { return block_ == nullptr ? 0 : positions()[ri]; }
+  static size_t block_bytes(size_t cap, size_t rules) {
+    return cap * sizeof(RuleSlot) + rules * sizeof(uint16_t);
+  }
+  //! Moves the live slots into a new block of `cap` slots and `rules` positions (positions of
+  //! rules past `rules` are dropped: their slots must already be gone).
+  void reshape(uint16_t cap, uint16_t rules);
+  void release();
+
+  RuleSlot* block_ = nullptr;
+  uint16_t rules_ = 0;
+  uint16_t held_ = 0;
+  uint16_t cap_ = 0;
 };
 
 //! A small map from rule id to a value: a vector, searched linearly (an elder has a handful of

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace vigil::registry {
 namespace {
@@ -264,6 +266,46 @@ TEST(SlotMap, AssignedSlotsKeepTheirRuleAcrossRemapResetAndCompaction) {
   SlotMap copy = next;  // ElderState copies keep the mapping too
   EXPECT_EQ(copy.rule_at(1), 1u);
   EXPECT_EQ(copy[1].since, 5);
+}
+
+TEST(SlotMap, OneBlockHoldsSlotsAndPositionsAndNoneWhileIdle) {
+  SlotMap m;
+  m.resize(21);
+  EXPECT_EQ(m.size(), 21u);
+  EXPECT_EQ(m.heap_bytes(), 0u) << "no rule state, no block";
+  EXPECT_EQ(m.find(7), nullptr);
+  EXPECT_EQ(std::as_const(m)[7].since, 0) << "the const view of a rule without a slot reads idle";
+  EXPECT_EQ(m.held(), 0u);
+  m[7].since = 70;
+  m[3].since = 30;
+  m[20].since = 200;
+  ASSERT_EQ(m.held(), 3u);
+  // 3 slots and 21 positions in one block (grown one slot at a time).
+  EXPECT_EQ(m.heap_bytes(), 3 * sizeof(RuleSlot) + 21 * sizeof(uint16_t));
+  m.resize(25);  // more rules: positions grow, slots stay
+  EXPECT_EQ(m.size(), 25u);
+  EXPECT_EQ(m[20].since, 200);
+  EXPECT_EQ(m.find(24), nullptr);
+  m.resize(10);  // fewer rules: slots of rules past 10 are dropped
+  EXPECT_EQ(m.held(), 2u);
+  EXPECT_EQ(m[7].since, 70);
+  EXPECT_EQ(m[3].since, 30);
+  SlotMap moved = std::move(m);
+  EXPECT_EQ(moved[7].since, 70);
+  EXPECT_EQ(m.held(), 0u);  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(m.heap_bytes(), 0u);  // NOLINT(bugprone-use-after-move)
+  SlotMap copy(moved);
+  copy[3].since = 31;
+  EXPECT_EQ(moved[3].since, 30) << "a copy is its own";
+  moved.compact([](uint32_t, const RuleSlot&) { return true; });
+  EXPECT_EQ(moved.held(), 0u);
+  EXPECT_EQ(moved.heap_bytes(), 0u) << "compacted to nothing gives the block back";
+  EXPECT_EQ(moved.find(7), nullptr);
+  moved[9].since = 90;  // and a new slot after that works
+  EXPECT_EQ(moved.find(9)->since, 90);
+  copy = moved;
+  EXPECT_EQ(copy.held(), 1u);
+  EXPECT_EQ(copy[9].since, 90);
 }
 
 }  // namespace
