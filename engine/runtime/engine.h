@@ -198,6 +198,8 @@ class Engine {
   //! Answer-time figures of all shards; call after stop() (the shards' threads own them).
   alarm::AnswerTimeReport answer_times() const;
   const state::StateStore* store() const { return store_.get(); }
+  //! For benches and tools (flush_memtables); the engine alone writes checkpoints.
+  state::StateStore* store() { return store_.get(); }
 
  private:
   class RingPort;

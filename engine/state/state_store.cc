@@ -266,6 +266,16 @@ StateStore::MemoryStats StateStore::memory_stats() const {
   return m;
 }
 
+Status StateStore::flush_memtables() {
+  std::shared_lock lock(mu_);
+  if (!db_) return make_error(Errc::kIo, "state in " + dir_ + " is closed");
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  const rocksdb::Status s = db_->Flush(fo);
+  if (!s.ok()) return make_error(Errc::kIo, "flushing " + dir_ + ": " + s.ToString());
+  return ok();
+}
+
 uint64_t StateStore::estimated_live_bytes() const {
   uint64_t v = 0;
   std::shared_lock lock(mu_);

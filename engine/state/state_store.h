@@ -188,6 +188,10 @@ class StateStore {
 
   //! Bytes of live data RocksDB estimates (for state-per-elder figures).
   uint64_t estimated_live_bytes() const;
+  //! Writes the memtables out to table files and waits (benches: every memory sample taken
+  //! with RocksDB's memtables empty, so their fill level, up to kMemtableBudgetBytes, does not
+  //! move the figure). Safe beside commit(); kIo if RocksDB fails.
+  Status flush_memtables();
 
   //! RocksDB's fixed memory budgets (open()): all memtables, then the block cache.
   static constexpr uint64_t kWriteBufferBytes = 16ull << 20;
