@@ -448,9 +448,15 @@ void Engine::commit_loop() {
     if (commit_requested_) {
       commit_requested_ = false;
       lock.unlock();
+      commit_end_ns_ = 0;
       Status s = write_checkpoint();
+      // The end as write_checkpoint saw it before checkpoints() moved, not now: a caller that
+      // saw checkpoints() move and then advanced a clock (a test's, or a stall) must not have
+      // that time counted as the commit's (it stretched the next interval past the test's
+      // 100 ms steps under TSan: EngineFenceTest.ALongSilenceIsDoubtEvenWithoutTrouble).
+      const int64_t end_ns = commit_end_ns_ != 0 ? commit_end_ns_ : clock_.steady_ns();
       lock.lock();
-      commit_done_ns_ = clock_.steady_ns();
+      commit_done_ns_ = end_ns;
       commit_result_ = std::move(s);
       commit_finished_.store(true, std::memory_order_release);
       continue;
@@ -575,6 +581,7 @@ Status Engine::write_checkpoint() {
   }
   if (options_.exactly_once) deliver(outbox, epoch_, withheld, sink_);
   metrics().checkpoints.add();
+  commit_end_ns_ = clock_.steady_ns();
   // Last: whoever sees checkpoints() move also sees the epoch's outputs handed to the sink.
   committed_epoch_.store(epoch_, std::memory_order_release);
   return ok();

@@ -309,6 +309,7 @@ class Engine {
   std::atomic<bool> commit_finished_{false};
   Status commit_result_ = ok();    //!< written by the commit thread before commit_finished_
   int64_t commit_done_ns_ = 0;     //!< the same: clock_.steady_ns() when the write finished
+  int64_t commit_end_ns_ = 0;      //!< commit thread only: that time, taken before checkpoints() moves
   int64_t last_checkpoint_ns_ = 0;  //!< clock_.steady_ns() when the last checkpoint began
   int64_t last_checkpoint_took_ns_ = 0;  //!< its barrier to its commit, once committed
   bool started_ = false;
