@@ -17,7 +17,7 @@
 #include "engine/pipeline/shard_router.h"
 #include "engine/runtime/dispatch_core.h"
 #include "engine/runtime/shard_core.h"
-#include "engine/runtime/thread_sched.h"
+#include "engine/core/thread_sched.h"
 
 namespace vigil::runtime {
 
@@ -44,8 +44,6 @@ void rest(int& spins, pipeline::Parker& parker, HasWork&& has_work) {
     parker.park(has_work, kParkNs);
   }
 }
-//! The commit thread's nice value (0 is the shards'): ~10% of a core against a busy shard.
-constexpr int kCommitNice = 10;
 //! The slice shards and dispatcher ask for (thread_sched.h): a woken shard preempts the commit
 //! thread or a RocksDB flush at once rather than after their slice (up to 5 ms seen on 2 cores).
 constexpr uint64_t kShortSliceNs = 100'000;
@@ -433,194 +431,6 @@ bool Engine::checkpoint_done() const {
     if (d->load(std::memory_order_acquire) != epoch_) return false;
   }
   return dispatch_done_.load(std::memory_order_acquire) == epoch_;
-}
-
-void Engine::commit_loop() {
-  pthread_setname_np(pthread_self(), "vigil-commit");
-  // Below the shards: on a machine with fewer cores than threads, a shard that has records
-  // waiting takes the CPU from the checkpoint write (latency), and the write, which has a
-  // whole interval to finish, takes what they leave (docs/design.md, "Checkpoint cadence").
-  // Best effort: without the right to change it the thread keeps the default priority.
-  set_thread_nice(kCommitNice);
-  std::unique_lock lock(commit_mu_);
-  for (;;) {
-    commit_cv_.wait(lock, [&] { return commit_requested_ || commit_exit_; });
-    if (commit_requested_) {
-      commit_requested_ = false;
-      lock.unlock();
-      commit_end_ns_ = 0;
-      Status s = write_checkpoint();
-      // The end as write_checkpoint saw it before checkpoints() moved, not now: a caller that
-      // saw checkpoints() move and then advanced a clock (a test's, or a stall) must not have
-      // that time counted as the commit's (it stretched the next interval past the test's
-      // 100 ms steps under TSan: EngineFenceTest.ALongSilenceIsDoubtEvenWithoutTrouble).
-      const int64_t end_ns = commit_end_ns_ != 0 ? commit_end_ns_ : clock_.steady_ns();
-      lock.lock();
-      commit_done_ns_ = end_ns;
-      commit_result_ = std::move(s);
-      commit_finished_.store(true, std::memory_order_release);
-      continue;
-    }
-    return;  // commit_exit_, nothing pending
-  }
-}
-
-void Engine::start_commit() {
-  committing_ = true;
-  commit_finished_.store(false, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(commit_mu_);
-    commit_requested_ = true;
-  }
-  commit_cv_.notify_one();
-}
-
-Status Engine::take_commit_result() {
-  std::lock_guard lock(commit_mu_);  // pairs with the commit thread's write of the result
-  committing_ = false;
-  in_flight_ = false;
-  return std::exchange(commit_result_, ok());
-}
-
-Status Engine::finish_in_flight() {
-  int spins = 0;
-  while (in_flight_ && !committing_ && !checkpoint_done()) idle(spins);
-  if (!in_flight_) return ok();
-  if (!committing_) start_commit();
-  while (!commit_finished()) idle(spins);
-  return take_commit_result();
-}
-
-// --- Disk full or unwritable data directory mid-run (docs/operations.md) -------------------
-// The batch stays in memory and is written again until the disk takes it; RocksDB applied none
-// of it, and the previous checkpoint stays whole. This waits on the commit thread: no new
-// checkpoint begins, the ingest thread fills the rings and then waits on them (back-pressure).
-// Outputs of the epoch are in the batch's outbox and reach the sink only after it is durable,
-// so nothing is lost or doubled.
-// Errors that waiting cannot heal (corruption) stop the engine as before.
-namespace {
-Status hold_until_committed(state::StateStore& store, const Clock& clock,
-                            const std::vector<const state::StateOps*>& ops,
-                            const state::OffsetMap& offsets, uint64_t epoch, Status first) {
-  if (!store.last_failure_retryable()) return first;
-  constexpr int kRetryMs = 2000;
-  log::error("engine", "data dir ", store.dir(), ": ", first.error().message,
-             "; holding input, retrying every ", kRetryMs / 1000, " s");
-  const int64_t since = clock.steady_ns();
-  for (int attempt = 1;; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(kRetryMs));
-    Status s = store.recover();
-    if (s) s = store.commit(ops, offsets);
-    if (s) {
-      log::info("engine", "data dir ", store.dir(), ": checkpoint ", epoch, " written after ",
-                (clock.steady_ns() - since) / 1'000'000'000, " s on hold; resuming input");
-      return s;
-    }
-    if (!store.last_failure_retryable()) return s;
-    if (attempt % 30 == 0) {  // once a minute: still waiting, and why
-      log::error("engine", "data dir ", store.dir(), ": still holding input: ", s.error().message);
-    }
-  }
-}
-}  // namespace
-// --- end of the disk-full handling ----------------------------------------------------------
-
-Status Engine::write_checkpoint() {
-  // Exactly-once (engine/state/README.md): the previous epoch's outputs must be acknowledged
-  // before this batch says so and takes the sink's positions; this epoch's outputs go into the
-  // batch (the outbox) and reach the sink only after it is durable.
-  std::vector<OutRecord> outbox;
-  const uint64_t previous = committed_epoch_.load(std::memory_order_relaxed);
-  if (options_.exactly_once) {
-    if (auto s = wait_delivered(); !s) return s;
-    // The dispatcher's outputs first: with routed dispatch they forward registry agencies to
-    // their region's owner, and an order request a shard made in the same epoch (an SOS read
-    // right after the registry) must reach that owner after the agency, not before it.
-    std::rotate(sealed_.begin(), sealed_.end() - 1, sealed_.end());
-    for (auto& sealed : sealed_) {
-      for (auto& r : sealed) outbox.push_back(std::move(r));
-      sealed.clear();
-    }
-    std::rotate(sealed_.begin(), sealed_.begin() + 1, sealed_.end());
-    coordinator_ops_.put(state::kEpochKey, std::to_string(epoch_));
-    coordinator_ops_.put(state::kDeliveredKey, std::to_string(previous));
-    coordinator_ops_.put(state::kOutboxKey, encode_outbox(outbox));
-    coordinator_ops_.put(state::kOutputPositionsKey, encode_positions(sink_.positions()));
-  }
-  std::vector<const state::StateOps*> ops;
-  for (auto& o : shard_ops_) {
-    // Here, on the commit thread, not at the end of the shard's snapshot, where sorting a
-    // checkpoint of every elder held the shard's records back for milliseconds.
-    o.puts.sort_by_key();
-    ops.push_back(&o);
-  }
-  ops.push_back(&dispatch_ops_);
-  ops.push_back(&coordinator_ops_);
-  auto s = store_->commit(ops, barrier_offsets_);
-  if (!s) s = hold_until_committed(*store_, clock_, ops, barrier_offsets_, epoch_, std::move(s));
-  // Task mode: the checkpoint reaches the changelog before any of its outputs reach a topic,
-  // so whoever restores a task finds every output it could find on the topics in a marker.
-  // Fenced: a zombie (the group gave its tasks to another instance) writes none of them.
-  std::vector<uint32_t> withheld;
-  if (s && task_mode()) s = confirm_tasks(false);
-  if (s && task_mode()) s = write_changelog(outbox, withheld);
-  for (auto& o : shard_ops_) o.clear();
-  dispatch_ops_.clear();
-  coordinator_ops_.clear();
-  if (!s) return s;
-  if (task_mode()) {
-    // The changelog took long (a broker outage): ask again before the outputs go out.
-    if (s = confirm_tasks(true); !s) return s;
-    withheld.clear();
-    for (uint32_t i = 0; i < outbox.size(); ++i) {
-      const int32_t t = outbox[i].task;
-      if (t >= 0 && (static_cast<size_t>(t) >= barrier_owned_.size() || !barrier_owned_[t])) {
-        withheld.push_back(i);
-      }
-    }
-  }
-  if (options_.exactly_once) deliver(outbox, epoch_, withheld, sink_);
-  metrics().checkpoints.add();
-  commit_end_ns_ = clock_.steady_ns();
-  // Last: whoever sees checkpoints() move also sees the epoch's outputs handed to the sink.
-  committed_epoch_.store(epoch_, std::memory_order_release);
-  return ok();
-}
-
-Status Engine::wait_delivered() {
-  return wait_acknowledged("the outputs", [&](int ms) { return sink_.flush(ms); });
-}
-
-Status Engine::wait_acknowledged(const char* what, const std::function<Status(int)>& flush) {
-  const int64_t deadline = clock_.steady_ns() + int64_t{options_.delivery_timeout_ms} * 1'000'000;
-  int64_t next_log = clock_.steady_ns() + 10'000'000'000;
-  for (;;) {
-    Status s = flush(1000);
-    if (s) return s;
-    const int64_t now = clock_.steady_ns();
-    if (now >= deadline) {
-      return make_error(Errc::kBroker, log::cat(what, " of checkpoint ", committed_epoch_.load(),
-                                                " not acknowledged within ",
-                                                options_.delivery_timeout_ms, " ms: ",
-                                                s.error().message));
-    }
-    if (now >= next_log) {  // a broker outage: processing waits here (back-pressure)
-      log::warn("engine", "waiting for ", what, " of checkpoint ", committed_epoch_.load(),
-                " to be acknowledged: ", s.error().message);
-      next_log = now + 10'000'000'000;
-    }
-  }
-}
-
-void Engine::deliver(const std::vector<OutRecord>& records, uint64_t epoch,
-                     const std::vector<uint32_t>& skip, egress::Sink& to) {
-  size_t k = 0;
-  for (uint32_t i = 0; i < records.size(); ++i) {
-    while (k < skip.size() && skip[k] < i) ++k;
-    if (k < skip.size() && skip[k] == i) continue;
-    to.emit_serialized(records[i].topic, records[i].key, records[i].bytes,
-                       egress::OutputTag{instance_id_, epoch, i});
-  }
 }
 
 Status Engine::load_identity_and_recover() {

@@ -7,10 +7,6 @@
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdarg>
@@ -18,6 +14,7 @@
 #include <memory>
 
 #include "engine/core/log.h"
+#include "engine/core/thread_sched.h"
 
 namespace vigil::state {
 
@@ -55,7 +52,7 @@ class FlushPriority final : public rocksdb::EventListener {
     thread_local bool lowered = false;
     if (!lowered) {
       lowered = true;
-      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kFlushNice);
+      set_thread_nice(kFlushNice);
     }
   }
   static constexpr int kFlushNice = 10;

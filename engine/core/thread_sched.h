@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-namespace vigil::runtime {
+namespace vigil {
 
 //! The calling thread at `nice` (higher = yields the CPU sooner to threads at lower values).
 void set_thread_nice(int nice);
@@ -17,4 +17,4 @@ void set_thread_nice(int nice);
 //! ms). For the threads records wait on: shards and dispatcher. Returns false where refused.
 bool request_short_slice(uint64_t slice_ns);
 
-}  // namespace vigil::runtime
+}  // namespace vigil

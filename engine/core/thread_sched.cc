@@ -1,4 +1,4 @@
-#include "engine/runtime/thread_sched.h"
+#include "engine/core/thread_sched.h"
 
 #include <sched.h>
 #include <sys/resource.h>
@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-namespace vigil::runtime {
+namespace vigil {
 namespace {
 
 // The kernel's struct sched_attr (include/uapi/linux/sched/types.h); Debian 12's glibc has no
@@ -44,4 +44,4 @@ bool request_short_slice(uint64_t slice_ns) {
 #endif
 }
 
-}  // namespace vigil::runtime
+}  // namespace vigil
