@@ -233,6 +233,23 @@ class SlotMap {
     vigil::prefetch(block_);
     vigil::prefetch(block_ + cap_);
   }
+  //! Every line of the block, for a pass over all slots (a snapshot), not only the first.
+  void prefetch_block() const {
+    if (block_ == nullptr) return;
+    const char* p = reinterpret_cast<const char*>(block_);
+    const size_t bytes = block_bytes(cap_, rules_);
+    for (size_t at = 0; at < bytes; at += 64) vigil::prefetch(p + at);
+  }
+  //! The slots' extra blocks, once the slots themselves are in cache: their first two lines
+  //! (header and the first data; a prefetch past a short block's end asks for a line, no more).
+  void prefetch_extras() const {
+    for (uint16_t i = 0; i < held_; ++i) {
+      if (const SlotExtra* x = block_[i].extra.get()) {
+        vigil::prefetch(x);
+        vigil::prefetch(reinterpret_cast<const char*>(x) + 64);
+      }
+    }
+  }
 
  private:
   // One heap block, allocated with the first slot: `cap_` RuleSlots (`held_` of them live, in

@@ -225,7 +225,9 @@ void Engine::shard_loop(uint32_t i) {
   constexpr size_t kTimerStep = 128;
   // How far ahead each prefetch stage looks (ShardCore::prefetch): the index line first, the
   // elder's record once that line is there, then what the record points to.
-  constexpr size_t kLookAhead[3] = {12, 6, 2};
+  // Stages 3 and 4 (the whole slot block, then the slots' extras) only for an elder a snapshot
+  // in progress still owes (ShardCore::prefetch).
+  constexpr size_t kLookAhead[5] = {12, 6, 2, 2, 1};
   uint64_t snapshot_epoch = 0;  //!< the barrier whose snapshot is being written, 0 if none
   int spins = 0;
   for (;;) {
@@ -237,7 +239,7 @@ void Engine::shard_loop(uint32_t i) {
       // Look-ahead: each record's lookup and rules miss the cache several times (100,000s of
       // elders do not fit in it); asking for those lines a few records ahead, in the order
       // the lookup needs them, overlaps the misses with this record's work.
-      for (int stage = 0; stage < 3; ++stage) {
+      for (int stage = 0; stage < (snapshot_epoch != 0 ? 5 : 3); ++stage) {
         const ShardMsg* a = ring.peek(kLookAhead[stage]);
         if (a != nullptr && a->kind == ShardMsg::Kind::kRecord) core.prefetch(a->key_hash, stage);
       }

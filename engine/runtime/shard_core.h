@@ -165,12 +165,18 @@ class ShardCore final : public rules::RuleEffects {
   //! ring, asks the CPU for what its lookup and rules will read, in three stages as the lines
   //! arrive: 0 the index line, 1 the elder's record, 2 what that record points to. `key_hash`
   //! is pipeline::stable_hash of the record's key. Changes nothing; a wrong guess costs a load.
+  //! Stages 3 and 4 only while a snapshot is in progress, for an elder it still owes: that
+  //! elder is serialised before the record changes it (copy-on-write), every slot of it.
   void prefetch(uint64_t key_hash, int stage) const {
     const uint32_t tag = pipeline::KeyIndex::tag_of_hash(key_hash);
     if (stage == 0) return index_of_.prefetch(tag);
-    prefetch_elder(index_of_.candidate(tag), stage);
+    const uint32_t k = index_of_.candidate(tag);
+    if (stage >= 3 && (snap_ops_ == nullptr || k >= snap_pending_.size() || !snap_pending_[k])) {
+      return;
+    }
+    prefetch_elder(k, stage);
   }
-  //! Stage 1 or 2 of prefetch() for elder `k` (any value: out of range asks for nothing).
+  //! Stage 1 to 4 of prefetch() for elder `k` (any value: out of range asks for nothing).
   void prefetch_elder(uint32_t k, int stage) const {
     if (k >= elders_.size()) return;
     const registry::ElderState& e = elders_[k];
@@ -179,8 +185,15 @@ class ShardCore final : public rules::RuleEffects {
       for (size_t at = 0; at < sizeof(e); at += 64) vigil::prefetch(p + at);
       return;
     }
-    e.prefetch_heap();
-    handles_.prefetch(k);
+    if (stage == 2) {
+      e.prefetch_heap();
+      handles_.prefetch(k);
+      return;
+    }
+    // 3, a snapshot's pass over every slot: the rest of the slot block, then the slots' extras
+    // (each a cache miss of its own otherwise: most of serialising an elder's time).
+    if (stage == 3) return e.slots.prefetch_block();
+    e.slots.prefetch_extras();
   }
 
  private:

@@ -227,6 +227,28 @@ TEST(LazyVector, EmptyCostsOnePointerAndTheLastEraseFreesTheElements) {
   EXPECT_EQ(copy.back(), "a4") << "a copy is its own";
 }
 
+TEST(SlotMap, SnapshotPrefetchesReadTheMapAndChangeNothing) {
+  // The snapshot's look-ahead (ShardCore::prefetch_elder, stages 3 and 4) walks the slot block
+  // and follows each slot's extra: under ASan this reads only what the map holds.
+  SlotMap m;
+  m.resize(21);
+  m.prefetch_block();  // no block yet
+  m.prefetch_extras();
+  m[4].since = 40;
+  const double window[] = {1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5};
+  m[11].assign_data(window);  // an extra of two lines and more
+  m[12].ext().last_unless = 99;  // an extra of its header alone
+  const size_t bytes = m.heap_bytes();
+  m.prefetch_block();
+  m.prefetch_extras();
+  EXPECT_EQ(m.held(), 3u);
+  EXPECT_EQ(m.heap_bytes(), bytes);
+  EXPECT_EQ(m[4].since, 40);
+  ASSERT_EQ(m[11].data().size(), 10u);
+  EXPECT_EQ(m[11].data()[9], 10.5);
+  EXPECT_EQ(m[12].last_unless(), 99);
+}
+
 }  // namespace
 }  // namespace vigil::registry
 
