@@ -22,6 +22,7 @@ int32_t Dispatcher::task_of_order(const std::string& order_id) const {
 
 void Dispatcher::drop_task(int32_t task) {
   if (!tasks_on()) return;
+  continue_snapshot(SIZE_MAX);  // the orders owed to a snapshot in progress are written first
   std::vector<std::string> agencies;
   agencies_.for_each([&](AgencyEntry& e) {
     if (task_of_region(e.record.agency().region()) == task) {
@@ -52,6 +53,7 @@ void Dispatcher::drop_task(int32_t task) {
 
 void Dispatcher::restore(const std::vector<std::pair<std::string, std::string>>& kv,
                          TimeMs now) {
+  continue_snapshot(SIZE_MAX);  // the orders owed to a snapshot in progress are written first
   auto has_prefix = [](const std::string& key, std::string_view prefix) {
     return key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0;
   };
@@ -93,6 +95,7 @@ void Dispatcher::restore(const std::vector<std::pair<std::string, std::string>>&
 
 void Dispatcher::mark_task_dirty(int32_t task) {
   if (!tasks_on()) return;
+  continue_snapshot(SIZE_MAX);  // the orders owed to a snapshot in progress are written first
   agencies_.for_each([&](AgencyEntry& e) {
     if (task_of_region(e.record.agency().region()) == task) e.dirty = true;
   });

@@ -306,6 +306,7 @@ Status Dispatcher::on_agency_update(const AgencyUpdate& u, TimeMs now) {
     if (closed_.contains(u.order_id())) return closed_error(u.order_id());
     return make_error(Errc::kNotFound, "unknown order " + u.order_id());
   }
+  before_change(it->first);
   OrderRecord& o = it->second;
   if (closed(o, now)) return closed_error(o.order_id());  // as if already let go of
   if (o.agency_id() != u.agency_id() || o.agency_id().empty()) {
@@ -385,6 +386,7 @@ Status Dispatcher::on_order_action(const OrderActionRequest& r, TimeMs now) {
     return make_error(Errc::kNotFound,
                       "unknown order " + act.order_id() + " for elder " + r.elder_id);
   }
+  before_change(it->first);
   OrderRecord& o = it->second;
   if (act.action() == vigil::v1::OrderAction::CANCEL) {
     if (!cancellable(o.state())) {
@@ -425,6 +427,7 @@ void Dispatcher::advance_to(TimeMs now) {
   while (timers_.pop_due(now, &t)) {
     auto it = orders_.find(t.key);
     if (it == orders_.end()) continue;
+    before_change(it->first);
     OrderRecord& o = it->second;
     if (t.kind == kClose) {  // emits nothing: only memory changes
       if (closed(o, now)) close_order(it);
@@ -459,25 +462,50 @@ const OrderRecord* Dispatcher::order(const std::string& order_id) const {
 }
 
 void Dispatcher::collect_dirty(state::StateOps& ops) {
+  begin_snapshot(ops);
+  continue_snapshot(SIZE_MAX);
+}
+
+void Dispatcher::begin_snapshot(state::StateOps& ops) {
+  if (snap_ops_ != nullptr) continue_snapshot(SIZE_MAX);  // never two at once
+  snap_ops_ = &ops;
   for (auto& w : closing_writes_) {
     ops.put(order_key(w.order_id), std::move(w.value), w.task);
     ops.put(elder_order_key(w.elder_id, w.order_id), "", w.task);
   }
   closing_writes_.clear();
-  for (const auto& id : dirty_orders_) {
-    auto it = orders_.find(id);
-    if (it == orders_.end()) continue;
-    const int32_t task = task_of_region(it->second.region());
-    ops.put(order_key(id), it->second.SerializeAsString(), task);
-    ops.put(elder_order_key(it->second.elder_id(), id), "", task);
-  }
-  dirty_orders_.clear();
+  // Agencies at once: a few hundred, and changed by nearly every order event (load, offers).
   agencies_.for_each([&](AgencyEntry& e) {
     if (!e.dirty) return;
-    ops.put("g/" + e.record.agency().agency_id(), e.record.SerializeAsString(),
-            task_of_region(e.record.agency().region()));
+    ops.puts.add_with("g/" + e.record.agency().agency_id(),
+                      task_of_region(e.record.agency().region()),
+                      [&](std::string& out) { e.record.AppendToString(&out); });
     e.dirty = false;
   });
+  owed_.swap(dirty_orders_);  // dirty_orders_ was empty before: it starts the next epoch's
+  dirty_orders_.clear();
+}
+
+bool Dispatcher::continue_snapshot(size_t budget) {
+  if (snap_ops_ == nullptr) return true;
+  for (size_t done = 0; done < budget && !owed_.empty(); ++done) {
+    auto it = owed_.begin();
+    write_order(*it);
+    owed_.erase(it);
+  }
+  if (!owed_.empty()) return false;
+  snap_ops_ = nullptr;
+  return true;
+}
+
+void Dispatcher::write_order(const std::string& id) {
+  auto it = orders_.find(id);
+  if (it == orders_.end()) return;
+  const OrderRecord& o = it->second;
+  const int32_t task = task_of_region(o.region());
+  // Serialised straight into the checkpoint's buffer (no string per order).
+  snap_ops_->puts.add_with(order_key(id), task, [&](std::string& out) { o.AppendToString(&out); });
+  snap_ops_->put(elder_order_key(o.elder_id(), id), "", task);
 }
 
 bool Dispatcher::load_agency(std::string_view v) {

@@ -53,8 +53,19 @@ class Dispatcher {
   //! Earliest armed timer (INT64_MAX if none).
   TimeMs next_due() const { return timers_.next_due(); }
 
-  //! Moves what changed since the last call into `ops`.
+  //! Moves what changed since the last call into `ops`: begin_snapshot, then all of it.
   void collect_dirty(state::StateOps& ops);
+  //! A checkpoint's snapshot taken copy-on-write, as the shards take theirs (the dispatch
+  //! thread's part of a barrier, engine/dispatch/README.md "Snapshots"): the agencies and the
+  //! records of orders closed since the last one go into `ops` at once, the orders changed
+  //! since then are owed. continue_snapshot serialises up to `budget` owed orders and returns
+  //! true once none is left (`ops` is then the state as of begin_snapshot); an owed order is
+  //! serialised before anything changes it. One snapshot at a time: a second begin, and the
+  //! task operations, finish the one in progress first.
+  void begin_snapshot(state::StateOps& ops);
+  bool continue_snapshot(size_t budget);
+  //! Orders a snapshot in progress still owes (0 when none is in progress).
+  size_t snapshot_owed() const { return owed_.size(); }
   //! Loads agencies and orders from the store and re-arms offer expiries, late deadlines and
   //! closings. Orders already closed at engine time `now` are not loaded: only their ids.
   Status load(const state::StateStore& store, TimeMs now);
@@ -110,6 +121,16 @@ class Dispatcher {
   //! closing_writes_.
   void close_order(std::unordered_map<std::string, vigil::state::OrderRecord>::iterator it);
   bool tasks_on() const { return config_.task_partitions > 0; }
+  //! Before order `id` changes: if the snapshot in progress still owes it, serialise it now.
+  void before_change(const std::string& id) {
+    if (owed_.empty()) return;
+    auto it = owed_.find(id);
+    if (it == owed_.end()) return;
+    write_order(*it);
+    owed_.erase(it);
+  }
+  //! The order's d/ and do/ entries into the snapshot's ops (nothing for an order let go of).
+  void write_order(const std::string& id);
 
   void offer_next(vigil::state::OrderRecord& o, TimeMs now, const std::string& reason);
   void transition(vigil::state::OrderRecord& o, vigil::v1::OrderState state, TimeMs ts,
@@ -130,6 +151,9 @@ class Dispatcher {
   AgencyIndex agencies_;
   std::unordered_map<std::string, vigil::state::OrderRecord> orders_;
   std::unordered_set<std::string> dirty_orders_;
+  //! The snapshot in progress: where it goes, and the orders it still owes.
+  state::StateOps* snap_ops_ = nullptr;
+  std::unordered_set<std::string> owed_;
   ClosedOrders closed_;
   //! Records of orders closed while dirty, for the next collect_dirty: (order id, value).
   struct ClosingWrite {

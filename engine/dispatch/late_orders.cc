@@ -125,6 +125,7 @@ Status Dispatcher::on_late_alarm_action(const OrderActionRequest& r, TimeMs now)
                           (act.alarm_id().empty() ? "of rule order_late" : act.alarm_id()) +
                           " for elder " + r.elder_id);
   }
+  before_change(found->order_id());
   OrderRecord& o = *found;
   const std::string who = r.operator_id.empty() ? "operator" : r.operator_id;
   const std::string note = act.note().empty() ? "" : ": " + act.note();

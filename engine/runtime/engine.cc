@@ -330,6 +330,10 @@ void Engine::dispatch_loop() {
   std::vector<bool> stopped(rings.size(), false);
   size_t stops = 0;
   uint64_t aligning = 0;
+  uint64_t snapshot_epoch = 0;  //!< the barrier whose snapshot is being written, 0 if none
+  // Orders serialised per loop turn while a snapshot is in progress (~4 us each, two entries).
+  constexpr size_t kSnapshotStepBusy = 8;
+  constexpr size_t kSnapshotStepIdle = 128;
   std::shared_ptr<const TaskWork> work;  // of the barrier being aligned
   int spins = 0;
   while (stops < rings.size()) {
@@ -370,18 +374,29 @@ void Engine::dispatch_loop() {
         if (work) {
           for (int32_t t : work->rewrite) core.mark_task_dirty(t);
         }
-        core.dispatcher().collect_dirty(dispatch_ops_);
+        // Copy-on-write, as the shards': the orders changed since the last checkpoint are
+        // serialised over the next turns (or just before they change), not all here, where
+        // ~12,000 of them held the dispatch thread for 50-120 ms at each checkpoint of the
+        // bench (bench/README.md, session 9).
+        core.dispatcher().begin_snapshot(dispatch_ops_);
+        snapshot_epoch = aligning;
         owner_sinks_.back()->seal(sealed_.back());
         if (work) {
-          for (int32_t t : work->drop) core.drop_task(t);
+          for (int32_t t : work->drop) core.drop_task(t);  // finishes the snapshot first
           work.reset();
         }
-        dispatch_done_.store(aligning, std::memory_order_release);
         std::fill(at_barrier.begin(), at_barrier.end(), 0);
         aligning = 0;
       }
     }
     core.advance_to(clock_.now_ms());
+    if (snapshot_epoch != 0 &&
+        core.dispatcher().continue_snapshot(n > 0 ? kSnapshotStepBusy : kSnapshotStepIdle)) {
+      dispatch_done_.store(snapshot_epoch, std::memory_order_release);
+      snapshot_epoch = 0;
+      continue;
+    }
+    if (snapshot_epoch != 0) continue;  // more to write: no idling
     if (n == 0) {
       rest(spins, dispatch_parker_, [&] {
         for (size_t r = 0; r < rings.size(); ++r) {

@@ -463,6 +463,41 @@ TEST_F(DispatcherTest, EscalatedOrderCanBeCancelledCompletedCannot) {
 }
 
 
+TEST_F(DispatcherTest, SnapshotHoldsTheBarrierStateOfOrdersChangedAfterIt) {
+  d_.upsert_agency(make_agency("a", 0.2, "meal_delivery", 3));
+  accepted_order("o1", "a", kT0);
+  d_.create_order(make_request("o2", "meal_delivery"), kT0 + kMinute);  // offered to a
+  auto state_in = [](const state::StateOps& ops, const std::string& id) {
+    for (const auto& [k, v] : ops.puts) {
+      if (k != "d/" + id) continue;
+      OrderRecord o;
+      EXPECT_TRUE(o.ParseFromArray(v.data(), static_cast<int>(v.size())));
+      return o.state();
+    }
+    return vigil::v1::ORDER_STATE_UNSPECIFIED;
+  };
+  state::StateOps ops;
+  d_.begin_snapshot(ops);  // the barrier
+  EXPECT_EQ(d_.snapshot_owed(), 2u);
+  EXPECT_EQ(ops.puts.size(), 1u) << "the agency at once, the orders owed";
+  // After the barrier o1 completes: it is written as it was at the barrier first.
+  ASSERT_TRUE(
+      d_.on_agency_update(update("a", "o1", AgencyUpdate::COMPLETED, kT0 + kHour), kT0 + kHour));
+  EXPECT_EQ(d_.snapshot_owed(), 1u);
+  EXPECT_EQ(state_in(ops, "o1"), vigil::v1::ACCEPTED);
+  EXPECT_FALSE(d_.continue_snapshot(0));
+  EXPECT_TRUE(d_.continue_snapshot(1));
+  EXPECT_EQ(d_.snapshot_owed(), 0u);
+  EXPECT_EQ(state_in(ops, "o2"), vigil::v1::OFFERED);
+  EXPECT_EQ(ops.puts.size(), 5u);  // the agency, two orders and their elder index keys
+  // The next snapshot has what changed after the barrier: o1 completed, and the agency.
+  state::StateOps next;
+  d_.collect_dirty(next);
+  EXPECT_EQ(state_in(next, "o1"), vigil::v1::COMPLETED);
+  EXPECT_EQ(state_in(next, "o2"), vigil::v1::ORDER_STATE_UNSPECIFIED) << "o2 did not change";
+  EXPECT_EQ(next.puts.size(), 3u);
+}
+
 TEST_F(DispatcherStoreTest, CollectDirtyAndLoadRestoreOrdersAndLoad) {
   d_.upsert_agency(make_agency("a", 0.2, "meal_delivery", 2));
   d_.upsert_agency(make_agency("b", 0.9, "meal_delivery", 2));
