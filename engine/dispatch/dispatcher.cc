@@ -482,30 +482,28 @@ void Dispatcher::begin_snapshot(state::StateOps& ops) {
                       [&](std::string& out) { e.record.AppendToString(&out); });
     e.dirty = false;
   });
-  owed_.swap(dirty_orders_);  // dirty_orders_ was empty before: it starts the next epoch's
-  dirty_orders_.clear();
+  owed_.swap(dirty_orders_);  // owed_ is empty here: dirty_orders_ starts the next epoch empty
 }
 
 bool Dispatcher::continue_snapshot(size_t budget) {
   if (snap_ops_ == nullptr) return true;
-  for (size_t done = 0; done < budget && !owed_.empty(); ++done) {
-    auto it = owed_.begin();
-    write_order(*it);
-    owed_.erase(it);
-  }
+  for (size_t done = 0; done < budget && !owed_.empty(); ++done) write_owed(owed_.begin());
   if (!owed_.empty()) return false;
   snap_ops_ = nullptr;
   return true;
 }
 
-void Dispatcher::write_order(const std::string& id) {
-  auto it = orders_.find(id);
-  if (it == orders_.end()) return;
-  const OrderRecord& o = it->second;
-  const int32_t task = task_of_region(o.region());
-  // Serialised straight into the checkpoint's buffer (no string per order).
-  snap_ops_->puts.add_with(order_key(id), task, [&](std::string& out) { o.AppendToString(&out); });
-  snap_ops_->put(elder_order_key(o.elder_id(), id), "", task);
+void Dispatcher::write_owed(std::unordered_set<std::string>::iterator owed) {
+  const std::string& id = *owed;
+  if (auto it = orders_.find(id); it != orders_.end()) {
+    const OrderRecord& o = it->second;
+    const int32_t task = task_of_region(o.region());
+    // Serialised straight into the checkpoint's buffer (no string per order).
+    snap_ops_->puts.add_with(order_key(id), task,
+                             [&](std::string& out) { o.AppendToString(&out); });
+    snap_ops_->put(elder_order_key(o.elder_id(), id), "", task);
+  }
+  owed_.erase(owed);
 }
 
 bool Dispatcher::load_agency(std::string_view v) {

@@ -125,12 +125,11 @@ class Dispatcher {
   void before_change(const std::string& id) {
     if (owed_.empty()) return;
     auto it = owed_.find(id);
-    if (it == owed_.end()) return;
-    write_order(*it);
-    owed_.erase(it);
+    if (it != owed_.end()) write_owed(it);
   }
-  //! The order's d/ and do/ entries into the snapshot's ops (nothing for an order let go of).
-  void write_order(const std::string& id);
+  //! The owed order's d/ and do/ entries into the snapshot's ops (nothing for an order let go
+  //! of), and it is owed no more.
+  void write_owed(std::unordered_set<std::string>::iterator it);
 
   void offer_next(vigil::state::OrderRecord& o, TimeMs now, const std::string& reason);
   void transition(vigil::state::OrderRecord& o, vigil::v1::OrderState state, TimeMs ts,
