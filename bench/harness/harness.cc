@@ -139,6 +139,16 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
     out << "; broker/raw = " << std::setprecision(1) << 100.0 * broker.events_per_s / raw.events_per_s << "%";
   }
   out << "\n";
+  // What the checkpoints cost in each in-process phase (docs/design.md "Checkpoint cadence").
+  auto checkpoints = [&](const char* name, const PhaseResult& p) {
+    if (!p.ran || p.checkpoints == 0) return;
+    const double n = static_cast<double>(p.checkpoints);
+    out << std::setprecision(1) << "checkpoints, " << name << ": " << p.checkpoints << ", "
+        << static_cast<double>(p.checkpoint_bytes) / n / 1e6 << " MB each, RocksDB write "
+        << p.checkpoint_write_s * 1e3 / n << " ms each\n";
+  };
+  checkpoints("in-process max rate", max);
+  checkpoints(o.pace_per_s > 0 ? "in-process paced" : "in-process half rate", half);
 
   boost::json::object j;
   j["date"] = format_rfc3339(RealClock::instance().now_ms());
@@ -153,6 +163,9 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   j["inprocess_p999_us"] = half.p999_us;
   j["inprocess_max_rate_p99_us"] = max.p99_us;
   j["inprocess_half_rate_events_per_s"] = half.events_per_s;
+  j["inprocess_half_rate_checkpoints"] = half.checkpoints;
+  j["inprocess_half_rate_checkpoint_bytes"] = half.checkpoint_bytes;
+  j["inprocess_half_rate_checkpoint_write_s"] = half.checkpoint_write_s;
   j["inprocess_cpu_us_per_event"] = max.events ? max.cpu_s * 1e6 / static_cast<double>(max.events) : 0;
   j["broker_cpu_us_per_event"] = broker.events ? broker.cpu_s * 1e6 / static_cast<double>(broker.events) : 0;
   j["broker_events_per_s"] = broker.events_per_s;

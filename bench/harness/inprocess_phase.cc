@@ -5,6 +5,7 @@
 #include "bench/harness/phases.h"
 #include "bench/harness/probe_sink.h"
 #include "engine/core/clock.h"
+#include "engine/core/metrics.h"
 #include "engine/runtime/engine.h"
 
 namespace vigil::bench {
@@ -28,6 +29,9 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   }
 
   const double cpu0 = process_cpu_s();
+  const Metrics& m = metrics();
+  const uint64_t checkpoints0 = m.checkpoints.get(), bytes0 = m.checkpoint_bytes.get(),
+                 write_us0 = m.checkpoint_write_us.get();
   const int64_t t0 = clock.steady_ns();
   const int64_t limit = t0 + static_cast<int64_t>(ctx.duration_s * 1e9);
   uint64_t n = 0;
@@ -52,6 +56,9 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   if (auto s = engine.stop(); !s) r.note = s.error().message;  // drains every ring first
   const int64_t t1 = clock.steady_ns();
   r.cpu_s = process_cpu_s() - cpu0;
+  r.checkpoints = m.checkpoints.get() - checkpoints0;
+  r.checkpoint_bytes = m.checkpoint_bytes.get() - bytes0;
+  r.checkpoint_write_s = static_cast<double>(m.checkpoint_write_us.get() - write_us0) / 1e6;
   r.ran = true;
   r.events = n;
   r.seconds = static_cast<double>(t1 - t0) / 1e9;

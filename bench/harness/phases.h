@@ -26,6 +26,11 @@ struct PhaseResult {
   //! RocksDB; in the broker phases also the embedded broker and the producer). Per event it is
   //! the figure that other work on the machine does not move, unlike events/s.
   double cpu_s = 0;
+  //! The engine's checkpoints during the phase (in-process): how many, the bytes they wrote and
+  //! the time in RocksDB's write (metrics(): checkpoints, checkpoint_bytes, checkpoint_write_us).
+  uint64_t checkpoints = 0;
+  uint64_t checkpoint_bytes = 0;
+  double checkpoint_write_s = 0;
 };
 
 //! CPU seconds (user + system) the process has used so far.

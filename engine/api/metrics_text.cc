@@ -54,6 +54,11 @@ std::string render_metrics(const ApiContext& ctx) {
   x.one("vigil_orders_completed_total", "counter", "Orders completed.", m.orders_completed.get());
   x.one("vigil_orders_escalated_total", "counter", "Orders escalated to an operator.", m.orders_escalated.get());
   x.one("vigil_checkpoints_total", "counter", "RocksDB commits of state and offsets.", m.checkpoints.get());
+  x.one("vigil_checkpoint_bytes_total", "counter", "Bytes the checkpoints wrote to RocksDB.",
+        m.checkpoint_bytes.get());
+  x.one("vigil_checkpoint_write_seconds_total", "counter",
+        "Time in RocksDB's write of the checkpoints (WAL and memtables).",
+        static_cast<double>(m.checkpoint_write_us.get()) / 1e6);
   x.one("vigil_timers_fired_total", "counter", "Rule and workflow timers fired.", m.timers_fired.get());
 
   ViewCounters c = ctx.views.counters();

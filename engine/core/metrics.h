@@ -31,6 +31,8 @@ struct Metrics {
   Counter orders_completed;
   Counter orders_escalated;
   Counter checkpoints;        //!< RocksDB commits of state + offsets
+  Counter checkpoint_bytes;   //!< bytes those commits wrote (keys and values, RocksDB's batch size)
+  Counter checkpoint_write_us;  //!< time in RocksDB's write of those commits (WAL and memtables)
   Counter timers_fired;
   Counter timers_fired_late;  //!< fired a while after their due time (engine down or behind)
   Counter late_events;        //!< events behind their partition's watermark (still applied)

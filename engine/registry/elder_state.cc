@@ -2,6 +2,7 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <string_view>
@@ -274,35 +275,104 @@ void put_string_field(std::string* out, uint32_t field, std::string_view v) {
   out->append(v);
 }
 
-// RuleSlotRecord, KeyedTimeRecord, AlarmMetaRecord and ElderRecord field numbers.
-constexpr uint32_t kRulesField = 4;
+// SlotRecord, SlotKeyedRecord, AlarmMetaRecord and ElderRecord field numbers (state.proto).
 constexpr uint32_t kAlarmSeqField = 6;
 constexpr uint32_t kAlarmMetaField = 20;
+constexpr uint32_t kSlotsField = 21;
+constexpr uint32_t kBaseField = 22;
+constexpr uint32_t kDeviceNamesField = 23;
 
-void encode_slot(const ElderState& s, const std::string& rule_id, const RuleSlot& slot,
-                 std::string* out) {
-  Nested rs(out, kRulesField);
-  put_string_field(out, 1, rule_id);
-  put_int64_field(out, 2, slot.since);
-  put_int64_field(out, 3, slot.clear_since);
-  put_int64_field(out, 4, slot.last_unless());
-  put_int64_field(out, 5, slot.due);
-  put_string_field(out, 6, s.device_name(slot.device));
+uint64_t zigzag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+//! The times of one record, written relative to the first one written (ElderRecord.base_ms):
+//! a few bytes each instead of six for milliseconds since the epoch. Modular: any value
+//! round-trips exactly.
+class TimeBase {
+ public:
+  int64_t delta(TimeMs t) {
+    if (!set_) {
+      base_ = t;
+      set_ = true;
+    }
+    return static_cast<int64_t>(static_cast<uint64_t>(t) - static_cast<uint64_t>(base_));
+  }
+  bool set() const { return set_; }
+  TimeMs base() const { return base_; }
+  //! The time written as `delta` against `base` (the reader's side).
+  static TimeMs at(TimeMs base, int64_t delta) {
+    return static_cast<TimeMs>(static_cast<uint64_t>(base) + static_cast<uint64_t>(delta));
+  }
+
+ private:
+  TimeMs base_ = 0;
+  bool set_ = false;
+};
+
+//! A time field present (explicit presence: proto3 optional sint64).
+void put_time_field(std::string* out, uint32_t field, TimeMs t, TimeBase& base) {
+  append_varint(out, static_cast<uint64_t>(field) << 3);
+  append_varint(out, zigzag(base.delta(t)));
+}
+
+//! `d` in hundredths when that is exact (the reader's n / 100.0 gives back the same bits):
+//! readings such as 36.6 or 120 take one to three bytes instead of eight.
+bool centi_of(double d, int64_t* n) {
+  if (!(d > -1e15 && d < 1e15)) return false;  // also NaN
+  const int64_t c = std::llround(d * 100);
+  const double back = static_cast<double>(c) / 100.0;
+  if (std::memcmp(&back, &d, sizeof d) != 0) return false;  // inexact, or -0.0
+  *n = c;
+  return true;
+}
+
+bool all_centi(std::span<const double> data) {
+  int64_t n;
+  for (double d : data) {
+    if (!centi_of(d, &n)) return false;
+  }
+  return true;
+}
+
+//! Unset (0) times are not written; last_unless is absent when never.
+bool unless_set(TimeMs t) { return t != kNever && t != 0; }
+
+void encode_slot(uint64_t key, const RuleSlot& slot, TimeBase& base, std::string* out) {
+  Nested rs(out, kSlotsField);
+  if (key != 0) {  // proto3 writes no zero, and the generated code must read the same bytes
+    append_varint(out, (1u << 3) | 1);
+    for (int b = 0; b < 8; ++b) out->push_back(static_cast<char>(key >> (8 * b)));
+  }
+  if (slot.since != 0) put_time_field(out, 2, slot.since, base);
+  if (slot.clear_since != 0) put_time_field(out, 3, slot.clear_since, base);
+  if (unless_set(slot.last_unless())) put_time_field(out, 4, slot.last_unless(), base);
+  if (slot.due != 0) put_time_field(out, 5, slot.due, base);
+  put_varint_field(out, 6, slot.device);
   put_varint_field(out, 7, slot.generation);
   if (slot.extra) {
-    if (!slot.data().empty()) {  // packed repeated double
+    const auto data = slot.data();
+    if (!data.empty() && all_centi(data)) {  // packed repeated sint64
+      Nested packed(out, 9);
+      int64_t n = 0;
+      for (double d : data) {
+        centi_of(d, &n);
+        append_varint(out, zigzag(n));
+      }
+      packed.done();
+    } else if (!data.empty()) {  // packed repeated double
       append_varint(out, (8u << 3) | 2);
-      append_varint(out, slot.data().size() * sizeof(double));
-      for (double d : slot.data()) {
+      append_varint(out, data.size() * sizeof(double));
+      for (double d : data) {
         uint64_t bits;
         std::memcpy(&bits, &d, sizeof bits);
         for (int b = 0; b < 8; ++b) out->push_back(static_cast<char>(bits >> (8 * b)));
       }
     }
     for (const auto& k : slot.keyed()) {
-      Nested kr(out, 9);
-      put_string_field(out, 1, s.device_name(k.device));
-      put_int64_field(out, 2, k.seen);
+      Nested kr(out, 10);
+      put_varint_field(out, 1, k.device);
+      if (k.seen != 0) put_time_field(out, 2, k.seen, base);
       put_varint_field(out, 3, k.out ? 1 : 0);
       kr.done();
     }
@@ -310,30 +380,40 @@ void encode_slot(const ElderState& s, const std::string& rule_id, const RuleSlot
   rs.done();
 }
 
-void fill_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
+void fill_dynamic(const ElderState& s, std::span<const uint64_t> keys,
                   vigil::state::ElderRecord& r) {
-  for (size_t i = 0; i < s.slots.size() && i < rule_ids.size(); ++i) {
+  TimeBase base;
+  auto time = [&](TimeMs t) { return base.delta(t); };
+  for (size_t i = 0; i < s.slots.size() && i < keys.size(); ++i) {
     const RuleSlot* held = s.slots.find(i);
     if (held == nullptr || held->idle()) continue;  // an idle slot costs nothing on disk
     const RuleSlot& slot = *held;
-    auto* rs = r.add_rules();
-    rs->set_rule_id(rule_ids[i]);
-    rs->set_since_ms(slot.since);
-    rs->set_clear_since_ms(slot.clear_since);
-    rs->set_last_unless_ms(slot.last_unless());
-    rs->set_due_ms(slot.due);
-    rs->set_device_id(std::string(s.device_name(slot.device)));
+    auto* rs = r.add_slots();
+    rs->set_rule(keys[i]);
+    if (slot.since != 0) rs->set_since(time(slot.since));
+    if (slot.clear_since != 0) rs->set_clear_since(time(slot.clear_since));
+    if (unless_set(slot.last_unless())) rs->set_last_unless(time(slot.last_unless()));
+    if (slot.due != 0) rs->set_due(time(slot.due));
+    rs->set_device(slot.device);
     rs->set_generation(slot.generation);
     if (slot.extra) {
-      for (double d : slot.data()) rs->add_data(d);
+      const auto data = slot.data();
+      const bool centi = all_centi(data);
+      int64_t n = 0;
+      for (double d : data) {
+        if (centi) rs->add_data_centi(centi_of(d, &n) ? n : 0);
+        else rs->add_data(d);
+      }
       for (const auto& k : slot.keyed()) {
         auto* kr = rs->add_keyed();
-        kr->set_key(std::string(s.device_name(k.device)));
-        kr->set_seen_ms(k.seen);
+        kr->set_device(k.device);
+        if (k.seen != 0) kr->set_seen(time(k.seen));
         kr->set_out(k.out);
       }
     }
   }
+  if (base.set()) r.set_base_ms(base.base());
+  if (!s.device_names.empty()) r.set_device_names(s.device_names);
   for (const auto& [rule, n] : s.alarm_seq) (*r.mutable_alarm_seq())[rule] = n;
   for (const auto& [rule, m] : s.alarm_meta) {
     if (m.escalated == 0 && m.flap_start == 0 && m.flaps == 0 && !m.held) continue;
@@ -342,6 +422,81 @@ void fill_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
     out.set_flap_start_ms(m.flap_start);
     out.set_flaps(m.flaps);
     out.set_held(m.held);
+  }
+}
+
+//! Whether `names` is a well-formed ElderState::device_names (length-prefixed ids, at most 255).
+bool valid_device_names(std::string_view names) {
+  size_t count = 0;
+  for (size_t at = 0; at < names.size(); ++count) {
+    const size_t n = static_cast<uint8_t>(names[at]);
+    if (n == 0 || at + 1 + n > names.size() || count == 255) return false;
+    at += 1 + n;
+  }
+  return true;
+}
+
+//! Slots as checkpoints wrote them before 2026-12-05 (RuleSlotRecord, by rule id).
+void merge_rule_records(ElderState& s, const vigil::state::ElderRecord& r,
+                        const std::vector<std::string>& rule_ids) {
+  for (const auto& rs : r.rules()) {
+    for (size_t i = 0; i < rule_ids.size(); ++i) {
+      if (rule_ids[i] != rs.rule_id()) continue;
+      RuleSlot& slot = s.slots[i];
+      slot.since = rs.since_ms();
+      slot.clear_since = rs.clear_since_ms();
+      slot.due = rs.due_ms();
+      slot.device = s.intern_device(rs.device_id());
+      slot.generation = static_cast<uint32_t>(rs.generation());
+      const bool unless = unless_set(rs.last_unless_ms());
+      if (unless || rs.data_size() > 0 || rs.keyed_size() > 0) {
+        slot.ext().last_unless = unless ? rs.last_unless_ms() : kNever;
+        slot.assign_data(std::span<const double>(rs.data().data(), rs.data().size()));
+        slot.reserve_keyed(rs.keyed_size());
+        for (const auto& k : rs.keyed()) slot.add_keyed({k.seen_ms(), s.intern_device(k.key()), k.out()});
+      }
+      break;
+    }
+  }
+}
+
+//! Compact slots (SlotRecord, by rule key). Slots of rules no longer loaded are dropped; a
+//! device index past the record's names reads as none.
+void merge_slot_records(ElderState& s, const vigil::state::ElderRecord& r,
+                        std::span<const uint64_t> keys) {
+  if (!r.device_names().empty() && valid_device_names(r.device_names())) {
+    s.device_names = r.device_names();
+  }
+  const size_t devices = s.device_count();
+  auto device = [&](uint32_t d) { return d <= devices ? static_cast<uint16_t>(d) : uint16_t{0}; };
+  const TimeMs base = r.base_ms();
+  auto time = [&](bool has, int64_t delta) { return has ? TimeBase::at(base, delta) : TimeMs{0}; };
+  for (const auto& rs : r.slots()) {
+    const auto it = std::find(keys.begin(), keys.end(), rs.rule());
+    if (it == keys.end()) continue;
+    RuleSlot& slot = s.slots[static_cast<size_t>(it - keys.begin())];
+    slot.since = time(rs.has_since(), rs.since());
+    slot.clear_since = time(rs.has_clear_since(), rs.clear_since());
+    slot.due = time(rs.has_due(), rs.due());
+    slot.device = device(rs.device());
+    slot.generation = rs.generation();
+    const bool unless = rs.has_last_unless();
+    const bool data = rs.data_size() > 0 || rs.data_centi_size() > 0;
+    if (unless || data || rs.keyed_size() > 0) {
+      slot.ext().last_unless = unless ? TimeBase::at(base, rs.last_unless()) : kNever;
+      if (rs.data_centi_size() > 0) {
+        auto values = slot.reset_data(static_cast<size_t>(rs.data_centi_size()));
+        for (int j = 0; j < rs.data_centi_size(); ++j) {
+          values[static_cast<size_t>(j)] = static_cast<double>(rs.data_centi(j)) / 100.0;
+        }
+      } else {
+        slot.assign_data(std::span<const double>(rs.data().data(), rs.data().size()));
+      }
+      slot.reserve_keyed(rs.keyed_size());
+      for (const auto& k : rs.keyed()) {
+        slot.add_keyed({time(k.has_seen(), k.seen()), device(k.device()), k.out()});
+      }
+    }
   }
 }
 
@@ -359,15 +514,29 @@ void append_profile(const ElderState& s, std::string* out) {
   out->append(s.device_records);  // already ElderRecord field 3 entries
 }
 
+std::vector<uint64_t> rule_keys(const std::vector<std::string>& rule_ids) {
+  std::vector<uint64_t> keys;
+  keys.reserve(rule_ids.size());
+  for (const auto& id : rule_ids) keys.push_back(rule_key(id));
+  return keys;
+}
+
 void append_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
                     std::string* out) {
+  append_dynamic(s, rule_keys(rule_ids), out);
+}
+
+void append_dynamic(const ElderState& s, std::span<const uint64_t> rule_keys, std::string* out) {
   // The same record fill_dynamic() builds, written straight to the wire (no message objects:
   // this runs for every dirty elder at every checkpoint).
-  for (size_t i = 0; i < s.slots.size() && i < rule_ids.size(); ++i) {
+  TimeBase base;
+  for (size_t i = 0; i < s.slots.size() && i < rule_keys.size(); ++i) {
     const RuleSlot* held = s.slots.find(i);
     if (held == nullptr || held->idle()) continue;  // an idle slot costs nothing on disk
-    encode_slot(s, rule_ids[i], *held, out);
+    encode_slot(rule_keys[i], *held, base, out);
   }
+  if (base.set()) put_int64_field(out, kBaseField, base.base());
+  put_string_field(out, kDeviceNamesField, s.device_names);
   for (const auto& [rule, n] : s.alarm_seq) {
     Nested entry(out, kAlarmSeqField);
     append_varint(out, (1u << 3) | 2);  // map entries carry key and value, as protobuf writes them
@@ -400,13 +569,13 @@ vigil::state::ElderRecord to_record(const ElderState& s, const std::vector<std::
   *r.mutable_elder() = s.profile.elder();
   r.set_registered(s.registered);
   for (auto& d : devices(s)) *r.add_devices() = std::move(d);
-  fill_dynamic(s, rule_ids, r);
+  fill_dynamic(s, rule_keys(rule_ids), r);
   for (const auto& a : s.alarms) *r.add_alarms() = a;
   return r;
 }
 
 void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
-                  const std::vector<std::string>& rule_ids) {
+                  const std::vector<std::string>& rule_ids, std::span<const uint64_t> rule_keys) {
   if (r.has_elder()) s.profile.assign(r.elder());
   if (r.registered()) s.registered = true;
   if (r.devices_size() > 0) {
@@ -415,24 +584,11 @@ void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
     s.device_records.shrink_to_fit();
   }
   s.slots.resize(rule_ids.size());
-  for (const auto& rs : r.rules()) {
-    for (size_t i = 0; i < rule_ids.size(); ++i) {
-      if (rule_ids[i] != rs.rule_id()) continue;
-      RuleSlot& slot = s.slots[i];
-      slot.since = rs.since_ms();
-      slot.clear_since = rs.clear_since_ms();
-      slot.due = rs.due_ms();
-      slot.device = s.intern_device(rs.device_id());
-      slot.generation = static_cast<uint32_t>(rs.generation());
-      const bool unless = rs.last_unless_ms() != kNever && rs.last_unless_ms() != 0;
-      if (unless || rs.data_size() > 0 || rs.keyed_size() > 0) {
-        slot.ext().last_unless = unless ? rs.last_unless_ms() : kNever;
-        slot.assign_data(std::span<const double>(rs.data().data(), rs.data().size()));
-        slot.reserve_keyed(rs.keyed_size());
-        for (const auto& k : rs.keyed()) slot.add_keyed({k.seen_ms(), s.intern_device(k.key()), k.out()});
-      }
-      break;
-    }
+  merge_rule_records(s, r, rule_ids);
+  if (r.slots_size() > 0 || !r.device_names().empty()) {
+    std::vector<uint64_t> computed;
+    if (rule_keys.size() != rule_ids.size()) rule_keys = computed = registry::rule_keys(rule_ids);
+    merge_slot_records(s, r, rule_keys);
   }
   for (const auto& a : r.alarms()) s.alarms.push_back(a);
   for (const auto& [rule, n] : r.alarm_seq()) s.alarm_seq[rule] = n;

@@ -22,6 +22,7 @@
 
 #include "engine/core/clock.h"
 #include "engine/core/prefetch.h"
+#include "engine/pipeline/shard_router.h"
 #include "engine/registry/lazy_vector.h"
 #include "engine/registry/profile.h"
 #include "schemas/outputs.pb.h"
@@ -31,6 +32,12 @@
 namespace vigil::registry {
 
 inline constexpr TimeMs kNever = std::numeric_limits<TimeMs>::min();
+
+//! How a stored rule slot names its rule (SlotRecord.rule): 64-bit FNV-1a of the rule id, fixed
+//! across builds. The rule loader refuses a pack in which two ids share a key.
+inline uint64_t rule_key(std::string_view rule_id) { return pipeline::stable_hash(rule_id); }
+//! rule_key() of each id, in order.
+std::vector<uint64_t> rule_keys(const std::vector<std::string>& rule_ids);
 inline constexpr double kDefaultGeofenceM = 500;
 inline constexpr const char* kDefaultTimezone = "Asia/Shanghai";
 
@@ -380,15 +387,21 @@ size_t memory_bytes(const ElderState& s);
 //! Appends the registry part (ElderRecord fields elder, registered, devices) to `out`, writing
 //! the protos in place rather than copying them into a record.
 void append_profile(const ElderState& s, std::string* out);
-//! Appends the rule and alarm part (ElderRecord fields rules, alarms, alarm_seq, alarm_meta) to
-//! `out`, encoding the wire format directly: steady-state serialising allocates nothing beyond
-//! `out` and builds no message objects. Parses as the same fields to_record() fills.
+//! Appends the rule and alarm part (ElderRecord fields slots, base_ms, device_names, alarms,
+//! alarm_seq, alarm_meta) to `out`, encoding the wire format directly: steady-state serialising
+//! allocates nothing beyond `out` and builds no message objects. `rule_keys[i]` is rule_key() of
+//! slot i's rule. Parses as the same fields to_record() fills.
+void append_dynamic(const ElderState& s, std::span<const uint64_t> rule_keys, std::string* out);
+//! The same, computing the keys (tests, tools).
 void append_dynamic(const ElderState& s, const std::vector<std::string>& rule_ids,
                     std::string* out);
-//! Applies what a record holds to `s`: the registry part if present, rule slots by rule id,
-//! alarms and counters. Takes either part alone (p/, e/) or a whole record.
+//! Applies what a record holds to `s`: the registry part if present, rule slots by rule key
+//! (`slots`) or by rule id (`rules`, as checkpoints wrote them before 2026-12-05), alarms and
+//! counters. Takes either part alone (p/, e/) or a whole record. `rule_keys` as for
+//! append_dynamic; computed when empty.
 void merge_record(ElderState& s, const vigil::state::ElderRecord& r,
-                  const std::vector<std::string>& rule_ids);
+                  const std::vector<std::string>& rule_ids,
+                  std::span<const uint64_t> rule_keys = {});
 
 //! Serialises the whole state (both parts; tests and tools); rule slots are written with their rule
 //! ids so a changed rule set can map them back (`rule_ids[i]` names slot i).

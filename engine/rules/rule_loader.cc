@@ -7,10 +7,12 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "engine/pipeline/shard_router.h"
+#include "engine/registry/elder_state.h"
 #include "engine/rules/rule_set.h"
 #include "engine/rules/yaml_guard.h"
 
@@ -432,7 +434,14 @@ class Loader {
       bad = true;
     } else if (auto id = scalar(node["id"], "`id`")) {
       r.id = *id;
-      if (!seen_ids_.insert(r.id).second) error(node["id"], "duplicate rule id '" + r.id + "'");
+      if (!seen_ids_.insert(r.id).second) {
+        error(node["id"], "duplicate rule id '" + r.id + "'");
+      } else if (auto [at, fresh] = seen_keys_.emplace(registry::rule_key(r.id), r.id); !fresh) {
+        // Stored rule state names a rule by this key (registry::rule_key): two ids sharing it
+        // could not be told apart after a restart. 64 bits: not expected in practice.
+        error(node["id"], "rule id '" + r.id + "' has the same stored key as '" + at->second +
+                              "'; rename one of them");
+      }
     }
     std::optional<RuleKind> kind;
     if (!node["kind"]) {
@@ -627,6 +636,7 @@ class Loader {
   std::string file_;
   std::vector<Rule> rules_;
   std::set<std::string> seen_ids_;
+  std::map<uint64_t, std::string> seen_keys_;
 };
 
 LoadResult finish(Loader& loader, std::vector<Diagnostic> diags) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "engine/registry/elder_state.h"
+
 namespace vigil::rules {
 
 const char* kind_name(RuleKind kind) {
@@ -26,6 +28,7 @@ std::string Diagnostic::str() const {
 RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
   for (uint32_t i = 0; i < rules_.size(); ++i) {
     ids_.push_back(rules_[i].id);
+    keys_.push_back(registry::rule_key(rules_[i].id));
     if (!rules_[i].at.empty()) at_rules_.push_back(i);
     for (const auto& band : rules_[i].bands) {
       if (band.severity == rules_[i].severity) continue;

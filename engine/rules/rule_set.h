@@ -36,12 +36,15 @@ class RuleSet {
   //! Index of the rule with this id, or -1.
   int index_of(std::string_view id) const;
   const std::vector<std::string>& ids() const { return ids_; }
+  //! registry::rule_key() of each id: how stored rule slots name their rule.
+  const std::vector<uint64_t>& keys() const { return keys_; }
   //! Indices of the rules armed at local times of day (`at:`).
   const std::vector<uint32_t>& at_rules() const { return at_rules_; }
 
  private:
   std::vector<Rule> rules_;
   std::vector<std::string> ids_;
+  std::vector<uint64_t> keys_;
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

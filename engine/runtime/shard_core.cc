@@ -449,7 +449,7 @@ void ShardCore::snapshot_elder(uint32_t k) {
   registry::ElderState& e = elders_[k];
   if (!e.dirty) return;
   state::StateOps& ops = *snap_ops_;
-  const auto& ids = engine_.rules().ids();
+  const auto& keys = engine_.rules().keys();
   const std::string_view id = e.profile.elder_id();  // the profile is not changed below
   const int32_t task = task_of_elder(id);
   key_.assign("p/").append(id);
@@ -469,7 +469,7 @@ void ShardCore::snapshot_elder(uint32_t k) {
   if (stored_.size() <= k) stored_.resize(k + 1, false);
   // The e/ value is written straight into the checkpoint's buffer (no string per elder).
   const bool written = ops.puts.add_with(
-      key_, task, [&](std::string& out) { registry::append_dynamic(e, ids, &out); },
+      key_, task, [&](std::string& out) { registry::append_dynamic(e, keys, &out); },
       /*keep_empty=*/false);
   if (written) {
     stored_[k] = true;
@@ -490,7 +490,7 @@ uint32_t ShardCore::apply_stored(char kind, std::string_view id, std::string_vie
     return pipeline::KeyIndex::kNone;
   }
   registry::ElderState& e = elder_for(std::string(id));
-  registry::merge_record(e, r, engine_.rules().ids());
+  registry::merge_record(e, r, engine_.rules().ids(), engine_.rules().keys());
   e.profile.set_elder_id(std::string(id));
   if (kind == 'e') {
     if (stored_.size() <= current_) stored_.resize(current_ + 1, false);

@@ -13,7 +13,9 @@
 #include <cstdio>
 #include <memory>
 
+#include "engine/core/clock.h"
 #include "engine/core/log.h"
+#include "engine/core/metrics.h"
 #include "engine/core/thread_sched.h"
 
 namespace vigil::state {
@@ -181,12 +183,16 @@ Status StateStore::commit(const std::vector<const StateOps*>& ops, const OffsetM
     last_failure_retryable_ = true;
     return closed_error(dir_);
   }
+  const int64_t t0 = RealClock::instance().steady_ns();
   auto s = db_->Write(wo, &batch);
   if (!s.ok()) {
     // Corruption or a bad argument will not heal by waiting; the file system may.
     last_failure_retryable_ = s.IsIOError() || s.IsNoSpace();
     return make_error(Errc::kIo, "checkpoint write failed: " + s.ToString());
   }
+  metrics().checkpoint_bytes.add(batch.GetDataSize());
+  metrics().checkpoint_write_us.add(
+      static_cast<uint64_t>((RealClock::instance().steady_ns() - t0) / 1000));
   return ok();
 }
 

@@ -233,17 +233,18 @@ TEST(RulesWatcher, BrokenFileIsRefusedWithLocatedErrorsAndAFixReloads) {
 
 // Copy-on-write checkpoint snapshots (ShardCore::begin_snapshot): what a snapshot writes is the
 // state at its barrier, even when the elder changes before the snapshot reaches it.
-const vigil::state::RuleSlotRecord* stored_slot(const state::StateOps& ops, const std::string& key,
-                                                const std::string& rule,
-                                                vigil::state::ElderRecord* scratch) {
+// The rule's slot as `ops` stores it under `key` (read back as a restart would), if any.
+std::optional<registry::RuleSlot> stored_slot(const state::StateOps& ops, const std::string& key,
+                                              const std::string& rule) {
   for (const auto& [k, v] : ops.puts) {
     if (k != key) continue;
-    EXPECT_TRUE(scratch->ParseFromArray(v.data(), static_cast<int>(v.size())));
-    for (const auto& r : scratch->rules()) {
-      if (r.rule_id() == rule) return &r;
-    }
+    vigil::state::ElderRecord r;
+    EXPECT_TRUE(r.ParseFromArray(v.data(), static_cast<int>(v.size())));
+    const registry::ElderState e = registry::from_record(r, {rule});
+    const registry::RuleSlot* slot = e.slots.find(0);
+    if (slot != nullptr && !slot->idle()) return *slot;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 TEST_F(ShardReload, SnapshotHoldsTheBarrierStateOfAnElderChangedAfterIt) {
@@ -259,17 +260,16 @@ TEST_F(ShardReload, SnapshotHoldsTheBarrierStateOfAnElderChangedAfterIt) {
   EXPECT_FALSE(shard.continue_snapshot(1)) << "one of the other two elders per step";
   EXPECT_TRUE(shard.continue_snapshot(1));
   EXPECT_FALSE(shard.snapshot_in_progress());
-  vigil::state::ElderRecord r;
   for (const char* id : {"e1", "e2", "e3"}) {
-    const auto* slot = stored_slot(ops, std::string("e/") + id, "fall_no_recovery", &r);
-    ASSERT_NE(slot, nullptr) << id << ": the fall, as it was at the barrier";
-    EXPECT_EQ(slot->since_ms(), kT0) << id;
-    EXPECT_EQ(slot->due_ms(), kT0 + 60 * kSecond) << id;
+    const auto slot = stored_slot(ops, std::string("e/") + id, "fall_no_recovery");
+    ASSERT_TRUE(slot.has_value()) << id << ": the fall, as it was at the barrier";
+    EXPECT_EQ(slot->since, kT0) << id;
+    EXPECT_EQ(slot->due, kT0 + 60 * kSecond) << id;
   }
   // The change after the barrier belongs to the next snapshot: e1 only, its fall over.
   state::StateOps next;
   shard.collect_dirty(next);
-  EXPECT_EQ(stored_slot(next, "e/e1", "fall_no_recovery", &r), nullptr);
+  EXPECT_FALSE(stored_slot(next, "e/e1", "fall_no_recovery").has_value());
   const bool e1_written = std::any_of(next.puts.begin(), next.puts.end(),
                                       [](const auto& p) { return p.first == "e/e1"; }) ||
                           std::count(next.deletes.begin(), next.deletes.end(), "e/e1") == 1;

@@ -723,7 +723,7 @@ TEST_F(NewKindsTest, RuleStatePerElderWithTheWholePackIsBoundedAndMeasured) {
   const size_t slots = e.slots.held() * sizeof(registry::RuleSlot);
   const auto record = registry::to_record(e, engine_.rules().ids());
   size_t disk = 0;
-  for (const auto& r : record.rules()) disk += r.ByteSizeLong();
+  for (const auto& r : record.slots()) disk += r.ByteSizeLong();
   RecordProperty("rule_state_bytes", static_cast<int>(bytes));
   RecordProperty("slot_bytes", static_cast<int>(slots));
   RecordProperty("persisted_rule_bytes", static_cast<int>(disk));

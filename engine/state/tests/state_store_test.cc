@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <string>
+
+#include "engine/core/metrics.h"
 
 namespace vigil::state {
 namespace {
@@ -47,6 +50,24 @@ TEST_F(StateStoreTest, CommitsStateAndOffsetsTogetherAndReopens) {
   auto missing = store.value()->get("e/e2");
   ASSERT_TRUE(missing);
   EXPECT_FALSE(missing.value().has_value());
+}
+
+// The figures the bench and /metrics report per checkpoint: the bytes of each commit (keys and
+// values, as RocksDB's batch counts them) and the time spent in its write.
+TEST_F(StateStoreTest, CommitsCountTheirBytes) {
+  auto store = StateStore::open(dir_.string());
+  ASSERT_TRUE(store) << store.error().message;
+  const uint64_t bytes0 = metrics().checkpoint_bytes.get();
+  StateOps ops;
+  ops.put("e/e1", std::string(1000, 'x'));
+  ASSERT_TRUE(store.value()->commit({&ops}, {}));
+  const uint64_t one = metrics().checkpoint_bytes.get() - bytes0;
+  EXPECT_GE(one, 1004u) << "the key and the value at least";
+  EXPECT_LT(one, 1100u) << "and RocksDB's few bytes of framing";
+  ops.clear();
+  ops.put("e/e2", std::string(10, 'y'));
+  ASSERT_TRUE(store.value()->commit({&ops}, {}));
+  EXPECT_LT(metrics().checkpoint_bytes.get() - bytes0 - one, 100u);
 }
 
 TEST_F(StateStoreTest, SecondOpenOfSameDirectoryFailsWithReason) {
