@@ -97,6 +97,7 @@ class PutList {
       b.resize(at);
       return false;
     }
+    sorted_ = false;
     entries_.push_back(Entry{static_cast<uint32_t>(current_), static_cast<uint32_t>(at),
                              static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value_len),
                              task});
@@ -106,6 +107,8 @@ class PutList {
   //! memtable inserts a batch's keys much faster in key order (its skip list reuses the
   //! previous insert's position).
   void sort_by_key();
+  //! True from sort_by_key() (or clear()) until the next add.
+  bool sorted() const { return sorted_; }
   //! Forgets the puts, keeping the blocks (released if far more than recent checkpoints used).
   void clear();
   //! The puts as owned strings (restores and tests).
@@ -121,6 +124,7 @@ class PutList {
   std::vector<Entry> entries_;
   size_t high_water_ = 0;  //!< most blocks used since the blocks were last trimmed
   uint32_t clears_ = 0;
+  bool sorted_ = true;
 };
 
 //! Puts and deletes an owner hands to a checkpoint. Owned by the thread that fills it.
@@ -160,7 +164,14 @@ class StateStore {
   //! Writes every owner's ops and the offsets in one atomic WriteBatch (synced to the WAL).
   //! Returns kIo with RocksDB's reason on failure; nothing of the batch is applied then, and
   //! writing the same batch again later is safe (puts and deletes of whole values).
+  //! Owners' keys are disjoint (each key has one owner: a shard's elders, the dispatcher's
+  //! agencies and orders, the coordinator's own keys), so the batch's order across owners is
+  //! free: the puts of every owner whose list is sorted() go in merged into one ascending run
+  //! (RocksDB's skip list inserts a run in key order fastest), then the other owners' puts,
+  //! then all deletes. Within an owner, a key's later put or delete still comes last.
   Status commit(const std::vector<const StateOps*>& ops, const OffsetMap& offsets);
+  //! The bytes of commit()'s WriteBatch for these ops, or a little more (never less).
+  static size_t batch_bytes(const std::vector<const StateOps*>& ops, const OffsetMap& offsets);
 
   //! True if the last failed commit failed on the file system (no space left, a read-only or
   //! unwritable directory, any I/O error) rather than on corrupt data: the same commit may

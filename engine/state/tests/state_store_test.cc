@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/core/metrics.h"
 
@@ -68,6 +70,54 @@ TEST_F(StateStoreTest, CommitsCountTheirBytes) {
   ops.put("e/e2", std::string(10, 'y'));
   ASSERT_TRUE(store.value()->commit({&ops}, {}));
   EXPECT_LT(metrics().checkpoint_bytes.get() - bytes0 - one, 100u);
+}
+
+TEST_F(StateStoreTest, BatchSizeIsKnownBeforeTheBatchIsBuilt) {
+  auto store = StateStore::open(dir_.string());
+  ASSERT_TRUE(store) << store.error().message;
+  StateOps a;
+  StateOps b;
+  for (int i = 0; i < 300; ++i) {
+    a.put("e/a" + std::to_string(i), std::string(static_cast<size_t>(i), 'v'));
+    b.put("e/b" + std::to_string(i), std::string(200, 'w'));
+  }
+  a.del("e/gone");
+  const OffsetMap offsets{{{InTopic::kTelemetry, 3}, 123456789}};
+  const size_t reserved = StateStore::batch_bytes({&a, &b}, offsets);
+  const uint64_t bytes0 = metrics().checkpoint_bytes.get();
+  ASSERT_TRUE(store.value()->commit({&a, &b}, offsets));
+  const uint64_t written = metrics().checkpoint_bytes.get() - bytes0;
+  EXPECT_GE(reserved, written) << "the reservation is never short";
+  EXPECT_LT(reserved, written + written / 10) << "nor far over";
+}
+
+TEST_F(StateStoreTest, SortedOwnersMergeAndEveryOwnersLastWriteWins) {
+  auto store = StateStore::open(dir_.string());
+  ASSERT_TRUE(store) << store.error().message;
+  StateOps shard0;  // sorted, as the commit thread sorts a shard's puts
+  StateOps shard1;
+  StateOps coordinator;  // unsorted
+  shard0.put("e/c", "1");
+  shard0.put("e/a", "1");
+  shard0.put("e/a", "2");  // put twice: the later value stays
+  shard0.put("e/x", "1");
+  shard0.del("e/x");  // put, then deleted in the same checkpoint: gone
+  shard1.put("e/d", "1");
+  shard1.put("e/b", "1");
+  coordinator.put("z/2", "1");
+  coordinator.put("z/1", "1");
+  shard0.puts.sort_by_key();
+  shard1.puts.sort_by_key();
+  ASSERT_TRUE(shard0.puts.sorted());
+  ASSERT_FALSE(coordinator.puts.sorted());
+  ASSERT_TRUE(store.value()->commit({&shard0, &shard1, &coordinator}, {}));
+  std::vector<std::pair<std::string, std::string>> got;
+  ASSERT_TRUE(store.value()->scan("", [&](std::string_view k, std::string_view v) {
+    if (k[0] == 'e' || k[0] == 'z') got.emplace_back(k, v);
+  }));
+  const std::vector<std::pair<std::string, std::string>> want{
+      {"e/a", "2"}, {"e/b", "1"}, {"e/c", "1"}, {"e/d", "1"}, {"z/1", "1"}, {"z/2", "1"}};
+  EXPECT_EQ(got, want);
 }
 
 TEST_F(StateStoreTest, SecondOpenOfSameDirectoryFailsWithReason) {
