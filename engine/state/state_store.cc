@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstdarg>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "engine/core/clock.h"
@@ -159,6 +160,11 @@ Result<std::unique_ptr<rocksdb::DB>> StateStore::open_db(const std::string& dir)
   table.cache_index_and_filter_blocks = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // The directory first: RocksDB creates a missing one too, but only after it has logged
+  // "[ERROR] Error when reading <dir> dir NotFound" looking for its files, which read as a
+  // failure to whoever watches the log. A directory that cannot be made is reported by Open.
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) {
