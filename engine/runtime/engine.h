@@ -221,6 +221,8 @@ class Engine {
   Status write_checkpoint();
   void commit_loop();
   Status load_identity_and_recover();
+  //! Loads every shard's elders from the store, the shards in parallel.
+  Status load_shards();
   Status wait_delivered();
   //! Commit thread, task mode: appends every owned task's state writes and a marker with its
   //! offsets and outputs to the changelog, and waits until they are acknowledged. `withheld`

@@ -512,7 +512,7 @@ Status ShardCore::load(const state::StateStore& store) {
   for (const char* prefix : {"p/", "e/"}) {
     auto s = store.scan(prefix, [&](std::string_view key, std::string_view value) {
       apply_stored(prefix[0], key, value, corrupt);
-    });
+    }, state::StateStore::ScanSize::kBulk);
     if (!s) return s;
   }
   for (uint32_t k = 0; k < elders_.size(); ++k) {

@@ -295,10 +295,23 @@ Result<OffsetMap> StateStore::load_offsets() const {
 }
 
 Status StateStore::scan(std::string_view prefix,
-                        const std::function<void(std::string_view, std::string_view)>& fn) const {
+                        const std::function<void(std::string_view, std::string_view)>& fn,
+                        ScanSize size) const {
   std::shared_lock lock(mu_);
   if (!db_) return closed_error(dir_);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  rocksdb::ReadOptions ro;
+  // The first key past the prefix bounds the iterator, so it stops at the prefix's last
+  // block instead of reading the next one to find out (a prefix of 0xff bytes has none).
+  std::string upper(prefix);
+  while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
+  if (!upper.empty()) upper.back() = static_cast<char>(upper.back() + 1);
+  rocksdb::Slice upper_slice(upper);
+  if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+  if (size == ScanSize::kBulk) {
+    ro.fill_cache = false;
+    ro.readahead_size = kBulkReadaheadBytes;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
     auto key = it->key().ToStringView();
     if (key.substr(0, prefix.size()) != prefix) break;

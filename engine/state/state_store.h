@@ -190,9 +190,14 @@ class StateStore {
   //! The stored offsets (empty on a new database).
   Result<OffsetMap> load_offsets() const;
 
+  //! How much of the store a scan reads: a few keys (an elder's alarm history), or a whole
+  //! kind of record (every elder at start-up), read ahead in large blocks and kept out of the
+  //! block cache, which it would only churn.
+  enum class ScanSize { kSmall, kBulk };
   //! Calls fn(key_without_prefix, value) for every key starting with `prefix`, in key order.
   Status scan(std::string_view prefix,
-              const std::function<void(std::string_view, std::string_view)>& fn) const;
+              const std::function<void(std::string_view, std::string_view)>& fn,
+              ScanSize size = ScanSize::kSmall) const;
 
   //! Returns the value of `key`, std::nullopt if there is none, or kIo.
   Result<std::optional<std::string>> get(std::string_view key) const;
@@ -208,6 +213,8 @@ class StateStore {
   static constexpr uint64_t kWriteBufferBytes = 16ull << 20;
   static constexpr int kMaxWriteBuffers = 3;
   static constexpr uint64_t kMemtableBudgetBytes = kWriteBufferBytes * kMaxWriteBuffers;
+  //! A bulk scan's read-ahead (ScanSize::kBulk).
+  static constexpr size_t kBulkReadaheadBytes = size_t{4} << 20;
   static constexpr uint64_t kBlockCacheBytes = 32ull << 20;
   //! What RocksDB holds in memory now (benches subtract the budgets that fill by design).
   struct MemoryStats {
