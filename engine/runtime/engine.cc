@@ -84,6 +84,15 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const rules::RuleSet> rule
 
 Engine::~Engine() { (void)stop(); }
 
+namespace {
+//! Nanoseconds as seconds with two decimals, for log lines.
+std::string seconds(int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", static_cast<double>(ns) / 1e9);
+  return buf;
+}
+}  // namespace
+
 Status Engine::load_shards() {
   // Each shard reads every stored elder key and keeps its own (keys are not grouped by
   // shard), so the shards load at once, a thread each, rather than one after the other: the
@@ -106,9 +115,13 @@ Status Engine::load_shards() {
 
 Status Engine::start() {
   if (options_.shards == 0) options_.shards = 1;
+  // Elapsed time of the start's two long parts, for its log line: RocksDB's open (the WAL
+  // replay after a crash) and the shards' load of the elders.
+  const int64_t open_ns = RealClock::instance().steady_ns();
   auto store = state::StateStore::open(options_.data_dir);
   if (!store) return store.error();
   store_ = std::move(store.value());
+  const int64_t opened_ns = RealClock::instance().steady_ns();
   auto offsets = store_->load_offsets();
   if (!offsets) return offsets.error();
   stored_offsets_ = offsets.value();
@@ -160,9 +173,13 @@ Status Engine::start() {
     shard_done_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     shard_reloads_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
   }
+  const int64_t load_ns = RealClock::instance().steady_ns();
   if (!task_mode()) {
     if (auto s = load_shards(); !s) return s;
   }
+  const int64_t loaded_ns = RealClock::instance().steady_ns();
+  start_times_.open_s = static_cast<double>(opened_ns - open_ns) / 1e9;
+  start_times_.load_s = static_cast<double>(loaded_ns - load_ns) / 1e9;
   if (task_mode()) {
     const auto tasks = static_cast<size_t>(options_.task_log->partitions());
     owned_.assign(tasks, false);
@@ -179,7 +196,9 @@ Status Engine::start() {
             " armed timers, ", dispatch_->dispatcher().agencies().size(), " agencies, ",
             dispatch_->dispatcher().orders_held(), " open or recent orders (",
             dispatch_->dispatcher().orders_closed(), " closed), ",
-            stored_offsets_.size(), " partition offsets");
+            stored_offsets_.size(), " partition offsets; ", seconds(loaded_ns - open_ns),
+            " s (RocksDB open ", seconds(opened_ns - open_ns), " s, elders ",
+            seconds(loaded_ns - load_ns), " s)");
   for (uint32_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { shard_loop(i); });
   threads_.emplace_back([this] { dispatch_loop(); });
   committer_ = std::thread([this] { commit_loop(); });

@@ -189,6 +189,13 @@ class Engine {
   uint64_t reloads_applied() const;
 
   uint64_t checkpoints() const { return committed_epoch_.load(std::memory_order_acquire); }
+  //! How long start() took in its two long parts (elapsed seconds), for the log and the
+  //! restart bench: RocksDB's open (after a crash, the WAL replay) and the elders' load.
+  struct StartTimes {
+    double open_s = 0;
+    double load_s = 0;
+  };
+  StartTimes start_times() const { return start_times_; }
   //! This data directory's engine identity (tags of exactly-once outputs).
   const std::string& instance_id() const { return instance_id_; }
   //! Outputs of the last checkpoint before a crash that start() delivered again (found
@@ -315,6 +322,7 @@ class Engine {
   int64_t last_checkpoint_ns_ = 0;  //!< clock_.steady_ns() when the last checkpoint began
   int64_t last_checkpoint_took_ns_ = 0;  //!< its barrier to its commit, once committed
   bool started_ = false;
+  StartTimes start_times_;
   bool stopped_ = false;
 
   // Tasks (task mode). owned_ is the ingest thread's; barrier_owned_ and barrier_work_ are
