@@ -257,6 +257,11 @@ Status StateStore::commit(const std::vector<const StateOps*>& ops, const OffsetM
 
 Status StateStore::recover() {
   std::unique_lock lock(mu_);
+  {
+    // The cursors' iterators read the database about to be closed.
+    std::lock_guard g(cursors_mu_);
+    for (Cursor* c : cursors_) c->it_.reset();
+  }
   if (db_) {
     // Not DB::Resume(): after a failed WAL write, RocksDB 7.8 keeps the DB in a fatal state,
     // and resuming writes to the failed WAL writer trips its assertion
@@ -294,6 +299,16 @@ Result<OffsetMap> StateStore::load_offsets() const {
   return out;
 }
 
+namespace {
+//! The first key past every key that starts with `prefix` ("" if there is none: all 0xff).
+std::string prefix_end(std::string_view prefix) {
+  std::string upper(prefix);
+  while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
+  if (!upper.empty()) upper.back() = static_cast<char>(upper.back() + 1);
+  return upper;
+}
+}  // namespace
+
 Status StateStore::scan(std::string_view prefix,
                         const std::function<void(std::string_view, std::string_view)>& fn,
                         ScanSize size) const {
@@ -302,9 +317,7 @@ Status StateStore::scan(std::string_view prefix,
   rocksdb::ReadOptions ro;
   // The first key past the prefix bounds the iterator, so it stops at the prefix's last
   // block instead of reading the next one to find out (a prefix of 0xff bytes has none).
-  std::string upper(prefix);
-  while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
-  if (!upper.empty()) upper.back() = static_cast<char>(upper.back() + 1);
+  const std::string upper = prefix_end(prefix);
   rocksdb::Slice upper_slice(upper);
   if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
   if (size == ScanSize::kBulk) {
@@ -321,6 +334,58 @@ Status StateStore::scan(std::string_view prefix,
     return make_error(Errc::kIo, "state scan failed: " + it->status().ToString());
   }
   return ok();
+}
+
+StateStore::Cursor::Cursor(const StateStore& store, std::string_view prefix)
+    : store_(store), prefix_(prefix), upper_(prefix_end(prefix)), upper_slice_(upper_) {}
+
+StateStore::Cursor::~Cursor() {
+  // Under the store's lock: a recover() may be dropping this iterator right now.
+  std::shared_lock lock(store_.mu_);
+  it_.reset();
+  std::lock_guard g(store_.cursors_mu_);
+  store_.cursors_.erase(this);
+}
+
+std::unique_ptr<StateStore::Cursor> StateStore::cursor(std::string_view prefix) const {
+  std::unique_ptr<Cursor> c(new Cursor(*this, prefix));
+  std::lock_guard g(cursors_mu_);
+  cursors_.insert(c.get());
+  return c;
+}
+
+Result<size_t> StateStore::next(Cursor& c, size_t max,
+                                const std::function<void(std::string_view, std::string_view)>& fn) const {
+  std::shared_lock lock(mu_);
+  if (!db_) return closed_error(dir_);
+  if (!c.it_) {
+    rocksdb::ReadOptions ro;
+    if (!c.upper_.empty()) ro.iterate_upper_bound = &c.upper_slice_;
+    ro.fill_cache = false;
+    ro.readahead_size = kBulkReadaheadBytes;
+    c.it_.reset(db_->NewIterator(ro));
+    std::string from = c.prefix_ + c.after_;
+    c.it_->Seek(from);
+    // After a recover(): resume past the last key read.
+    if (c.started_ && c.it_->Valid() && c.it_->key().ToStringView() == from) c.it_->Next();
+  }
+  c.started_ = true;
+  rocksdb::Iterator& it = *c.it_;
+  size_t n = 0;
+  for (; n < max && it.Valid(); ++n) {
+    auto key = it.key().ToStringView();
+    if (key.substr(0, c.prefix_.size()) != c.prefix_) break;
+    key.remove_prefix(c.prefix_.size());
+    fn(key, it.value().ToStringView());
+    c.after_.assign(key);
+    it.Next();
+  }
+  if (!it.status().ok()) {
+    const std::string why = it.status().ToString();
+    c.it_.reset();  // the next step seeks again past the last key read
+    return make_error(Errc::kIo, "state scan failed: " + why);
+  }
+  return n;
 }
 
 Result<std::optional<std::string>> StateStore::get(std::string_view key) const {

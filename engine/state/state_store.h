@@ -16,7 +16,9 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -199,6 +201,38 @@ class StateStore {
               const std::function<void(std::string_view, std::string_view)>& fn,
               ScanSize size = ScanSize::kSmall) const;
 
+  //! A scan that yields between steps (a shard's background load, which reads the store
+  //! between its records): its iterator lives from step to step, as a bulk scan's does, so
+  //! each key is read once. Made by cursor(), read by next(), on one thread at a time; it must
+  //! not outlive its store. recover() drops the iterators of all cursors (the database they
+  //! read is closed); the next step opens a new one after the last key read. While a cursor
+  //! lives, its iterator pins the memtables and files it began with (RocksDB's SuperVersion);
+  //! keys written since may or may not be seen.
+  class Cursor {
+   public:
+    ~Cursor();
+    Cursor(const Cursor&) = delete;
+    Cursor& operator=(const Cursor&) = delete;
+
+   private:
+    friend class StateStore;
+    Cursor(const StateStore& store, std::string_view prefix);
+    const StateStore& store_;
+    std::string prefix_;
+    std::string upper_;        //!< the first key past the prefix ("" if none)
+    rocksdb::Slice upper_slice_;
+    std::string after_;        //!< the last key read, without the prefix
+    bool started_ = false;
+    std::unique_ptr<rocksdb::Iterator> it_;
+  };
+  //! A cursor over the keys starting with `prefix`, in key order.
+  std::unique_ptr<Cursor> cursor(std::string_view prefix) const;
+  //! The cursor's next step: calls fn(key_without_prefix, value) for at most `max` keys.
+  //! Returns how many it read: fewer than `max` once the prefix is exhausted. kIo while the
+  //! store is closed (a recover() that has not succeeded yet): the step can be tried again.
+  Result<size_t> next(Cursor& c, size_t max,
+                      const std::function<void(std::string_view, std::string_view)>& fn) const;
+
   //! Returns the value of `key`, std::nullopt if there is none, or kIo.
   Result<std::optional<std::string>> get(std::string_view key) const;
 
@@ -233,6 +267,9 @@ class StateStore {
   //! Shared by readers (get, scan, commit), exclusive while recover() reopens the database: the
   //! API's io threads read the store while the ingest thread commits.
   mutable std::shared_mutex mu_;
+  //! The live cursors, whose iterators recover() drops (under mu_ held exclusively).
+  mutable std::mutex cursors_mu_;
+  mutable std::set<Cursor*> cursors_;
   std::unique_ptr<rocksdb::DB> db_;  //!< null between a failed reopen and the next recover()
   bool last_failure_retryable_ = false;
 };
