@@ -40,6 +40,9 @@ struct StateBenchOptions {
   //! moved on in event time each round; true: fresh records for every reload (at most 2M).
   bool fresh_records = false;
   uint64_t seed = 42;
+  //! restart: the shards load the elders in the background of the first records (the
+  //! engine's default) or before start() returns (`--load blocking`, as before session 12).
+  bool background_load = true;
 };
 
 int run_restart_bench(const StateBenchOptions& options, std::ostream& out);

@@ -31,6 +31,12 @@ int state_bench(const std::string& workload, const Args& args) {
   o.disk_every = static_cast<int>(num("disk-every", "100"));
   o.fresh_records = args.has("fresh-records");
   o.seed = static_cast<uint64_t>(num("seed", "42"));
+  const std::string load = args.get("load").value_or("background");
+  if (load != "background" && load != "blocking") {
+    std::cerr << "vigil bench: --load is background or blocking, not '" << load << "'\n";
+    return 2;
+  }
+  o.background_load = load == "background";
   log::set_level(log::Level::kWarn);  // the table is the output
   return restart ? bench::run_restart_bench(o, std::cout) : bench::run_reload_bench(o, std::cout);
 }
@@ -42,7 +48,7 @@ int cmd_bench(int argc, char** argv) {
   args.allow_only({"workload", "duration", "json", "rules", "data-dir", "shards", "partitions",
                    "elders", "devices", "events", "seed", "skip-broker", "events-per-elder",
                    "reloads", "warmup", "events-per-reload", "disk-every", "fresh-records",
-                   "pace", "broker-pace"});
+                   "pace", "broker-pace", "load"});
   const std::string workload = args.get("workload").value_or("standard");
   if (workload == "restart" || workload == "reload") return state_bench(workload, args);
   bench::BenchOptions o;

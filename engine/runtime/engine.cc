@@ -113,11 +113,33 @@ Status Engine::load_shards() {
   return ok();
 }
 
+Engine::StartTimes Engine::start_times() const {
+  StartTimes t = start_times_;
+  if (!options_.background_load || task_mode()) return t;
+  int64_t last = 0;
+  for (const auto& d : shard_loaded_ns_) {
+    const int64_t ns = d->load(std::memory_order_acquire);
+    if (ns == 0) return StartTimes{t.open_s, -1};
+    last = std::max(last, ns);
+  }
+  t.load_s = static_cast<double>(last - start_ns_) / 1e9;
+  return t;
+}
+
+bool Engine::loaded() const {
+  if (!started_) return false;
+  for (const auto& d : shard_loaded_ns_) {
+    if (d->load(std::memory_order_acquire) == 0) return false;
+  }
+  return true;
+}
+
 Status Engine::start() {
   if (options_.shards == 0) options_.shards = 1;
   // Elapsed time of the start's two long parts, for its log line: RocksDB's open (the WAL
   // replay after a crash) and the shards' load of the elders.
   const int64_t open_ns = RealClock::instance().steady_ns();
+  start_ns_ = clock_.steady_ns();
   auto store = state::StateStore::open(options_.data_dir);
   if (!store) return store.error();
   store_ = std::move(store.value());
@@ -172,10 +194,18 @@ Status Engine::start() {
     shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, *owner_sinks_[i], *ports_.back(), so));
     shard_done_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     shard_reloads_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
+    shard_loaded_ns_.push_back(std::make_unique<std::atomic<int64_t>>(0));
   }
   const int64_t load_ns = RealClock::instance().steady_ns();
-  if (!task_mode()) {
-    if (auto s = load_shards(); !s) return s;
+  const bool background = options_.background_load && !task_mode();
+  if (background) {
+    for (auto& sh : shards_) sh->begin_load(*store_);
+  } else {
+    if (!task_mode()) {
+      if (auto s = load_shards(); !s) return s;
+    }
+    const int64_t now_ns = std::max<int64_t>(clock_.steady_ns(), 1);
+    for (auto& d : shard_loaded_ns_) d->store(now_ns, std::memory_order_release);
   }
   const int64_t loaded_ns = RealClock::instance().steady_ns();
   start_times_.open_s = static_cast<double>(opened_ns - open_ns) / 1e9;
@@ -192,7 +222,9 @@ Status Engine::start() {
     elders += s->elders();
     timers += s->timers();
   }
-  log::info("engine", "state loaded from ", options_.data_dir, ": ", elders, " elders, ", timers,
+  log::info("engine", "state ", background ? "opened" : "loaded", " from ", options_.data_dir, ": ",
+            background ? "elders load in the background, " : "",
+            elders, " elders, ", timers,
             " armed timers, ", dispatch_->dispatcher().agencies().size(), " agencies, ",
             dispatch_->dispatcher().orders_held(), " open or recent orders (",
             dispatch_->dispatcher().orders_closed(), " closed), ",
@@ -263,6 +295,10 @@ void Engine::shard_loop(uint32_t i) {
   // Rule timers fired per loop turn (a few us each): a burst due at one instant is worked off
   // between batches of records instead of holding them back.
   constexpr size_t kTimerStep = 128;
+  // Stored elders loaded per loop turn during a background load (a few us each): few while
+  // records are flowing, so they wait ~100 us at most; many when the ring was empty.
+  constexpr size_t kLoadStepBusy = 32;
+  constexpr size_t kLoadStepIdle = 512;
   // How far ahead each prefetch stage looks (ShardCore::prefetch): the index line first, the
   // elder's record once that line is there, then what the record points to.
   // Stages 3 and 4 (the whole slot block, then the slots' extras) only for an elder a snapshot
@@ -329,13 +365,21 @@ void Engine::shard_loop(uint32_t i) {
       ring.pop();
     }
     const bool timers_done = core.advance_to(timer_now(), kTimerStep);
+    if (core.loading() && core.continue_load(n > 0 ? kLoadStepBusy : kLoadStepIdle)) {
+      const int64_t done_ns = clock_.steady_ns();
+      const auto st = core.load_stats();
+      log::info("engine", "shard ", i, " loaded ", st.background + st.on_demand, " elders in ",
+                seconds(done_ns - start_ns_), " s since start (", st.on_demand,
+                " of them first asked for by a record), ", core.timers(), " armed timers");
+      shard_loaded_ns_[i]->store(std::max<int64_t>(done_ns, 1), std::memory_order_release);
+    }
     if (snapshot_epoch != 0 &&
         core.continue_snapshot(n > 0 ? kSnapshotStepBusy : kSnapshotStepIdle)) {
       shard_done_[i]->store(snapshot_epoch, std::memory_order_release);
       snapshot_epoch = 0;
       continue;
     }
-    if (snapshot_epoch != 0 || !timers_done) continue;  // more to do: no idling
+    if (snapshot_epoch != 0 || !timers_done || core.loading()) continue;  // more to do: no idling
     if (n == 0) rest(spins, *shard_parkers_[i], [&] { return ring.front() != nullptr; });
     else spins = 0;
   }

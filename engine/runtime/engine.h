@@ -101,6 +101,11 @@ struct EngineOptions {
   //! writes every checkpoint's state and outputs of each task to it. Null: this engine owns
   //! every partition and its state lives in the data directory alone (one instance, replay).
   TaskLog* task_log = nullptr;
+  //! After a restart, the shards load their stored elders in the background of their records
+  //! (ShardCore::begin_load; engine/runtime/README.md "Background load"), so start() returns
+  //! once RocksDB is open and records are processed at once. False: start() loads them all
+  //! first (load_shards). Task mode restores from the changelog instead and ignores it.
+  bool background_load = true;
   //! Rewrites a task's whole state to the changelog once this many bytes were appended to it
   //! since its last rewrite, so that the log's latest bytes always hold all of it (a broker
   //! that does not compact: the embedded one keeps ~5 MB per partition). 0: never (compaction).
@@ -189,13 +194,18 @@ class Engine {
   uint64_t reloads_applied() const;
 
   uint64_t checkpoints() const { return committed_epoch_.load(std::memory_order_acquire); }
-  //! How long start() took in its two long parts (elapsed seconds), for the log and the
-  //! restart bench: RocksDB's open (after a crash, the WAL replay) and the elders' load.
+  //! How long the start took in its two long parts (elapsed seconds), for the log and the
+  //! restart bench: RocksDB's open (after a crash, the WAL replay) and the elders' load. With
+  //! a background load, load_s is from start()'s beginning until the last shard finished
+  //! loading, and -1 until then (loaded()).
   struct StartTimes {
     double open_s = 0;
     double load_s = 0;
   };
-  StartTimes start_times() const { return start_times_; }
+  StartTimes start_times() const;
+  //! Every shard has loaded its stored elders (at once after start() without a background
+  //! load). Any thread.
+  bool loaded() const;
   //! This data directory's engine identity (tags of exactly-once outputs).
   const std::string& instance_id() const { return instance_id_; }
   //! Outputs of the last checkpoint before a crash that start() delivered again (found
@@ -297,6 +307,9 @@ class Engine {
   uint64_t found_delivered_ = 0;
   std::vector<std::unique_ptr<std::atomic<uint64_t>>> shard_done_;
   std::vector<std::unique_ptr<std::atomic<uint64_t>>> shard_reloads_;
+  //! Per shard: clock_.steady_ns() when its background load finished, 0 before.
+  std::vector<std::unique_ptr<std::atomic<int64_t>>> shard_loaded_ns_;
+  int64_t start_ns_ = 0;  //!< start()'s beginning, clock_.steady_ns()
   std::atomic<uint64_t> dispatch_done_{0};
 
   std::vector<std::thread> threads_;

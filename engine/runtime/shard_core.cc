@@ -1,6 +1,8 @@
 #include "engine/runtime/shard_core.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "engine/core/log.h"
 #include "engine/core/metrics.h"
@@ -49,6 +51,9 @@ std::vector<bool> ShardCore::timer_rules(const rules::RuleSet& rules) {
 registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
   // The new elder's record holds its id before the index reads it back (key_of). A new elder
   // takes an index drop_task() freed (its handles are all kNil) before growing the table.
+  if (load_ != nullptr && !in_load_ && find_elder(elder_id) == pipeline::KeyIndex::kNone) {
+    load_on_demand(elder_id);
+  }
   const auto next = free_.empty() ? static_cast<uint32_t>(elders_.size()) : free_.back();
   const uint32_t found = find_elder(elder_id);
   const bool inserted = found == pipeline::KeyIndex::kNone;
@@ -521,6 +526,114 @@ Status ShardCore::load(const state::StateStore& store) {
   }
   if (corrupt) log::error("shard", "skipped ", corrupt, " unreadable elder records");
   return ok();
+}
+
+void ShardCore::begin_load(const state::StateStore& store) {
+  load_ = std::make_unique<BackgroundLoad>();
+  load_->store = &store;
+  load_->p.cursor = store.cursor("p/");
+  load_->e.cursor = store.cursor("e/");
+  load_stats_ = LoadStats{};
+}
+
+uint32_t ShardCore::load_elder(std::string_view id, const std::string_view* p,
+                                const std::string_view* e) {
+  in_load_ = true;
+  size_t corrupt = 0;
+  uint32_t k = pipeline::KeyIndex::kNone;
+  if (p != nullptr) k = apply_stored('p', id, *p, corrupt);
+  if (e != nullptr) {
+    const uint32_t ke = apply_stored('e', id, *e, corrupt);
+    if (ke != pipeline::KeyIndex::kNone) k = ke;
+  }
+  if (k != pipeline::KeyIndex::kNone) rearm_elder(k);
+  load_stats_.corrupt += corrupt;
+  in_load_ = false;
+  return k;
+}
+
+void ShardCore::load_on_demand(const std::string& elder_id) {
+  // An elder not loaded yet is either stored (read it now, or its state would be replaced by
+  // a fresh one and the background step would then skip it as loaded) or new. Its state must
+  // not be guessed, so a store that answers kIo (closed by a disk-full recover()) is asked
+  // again until it answers; the shard holds its records meanwhile, as a full disk holds
+  // checkpoints (docs/operations.md).
+  std::string pk = "p/" + elder_id;
+  std::string ek = "e/" + elder_id;
+  for (int tries = 0;; ++tries) {
+    auto p = load_->store->get(pk);
+    auto e = load_->store->get(ek);
+    if (p && e) {
+      if (p.value() || e.value()) {
+        const std::string_view pv = p.value() ? std::string_view(*p.value()) : std::string_view();
+        const std::string_view ev = e.value() ? std::string_view(*e.value()) : std::string_view();
+        (void)load_elder(elder_id, p.value() ? &pv : nullptr, e.value() ? &ev : nullptr);
+        ++load_stats_.on_demand;
+      }
+      return;
+    }
+    if (tries == 0) {
+      log::error("shard", "shard ", index_, ": elder ", elder_id, " cannot be read from the store (",
+                 (p ? e.error() : p.error()).message, "); its records wait until it can");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+bool ShardCore::refill(BackgroundLoad::Prefix& pre) {
+  // Steps of this many keys of the prefix (both shards' elders: each shard reads every key).
+  constexpr size_t kStepKeys = 1024;
+  while (pre.next == pre.at.size() && !pre.done) {
+    pre.bytes.clear();
+    pre.at.clear();
+    pre.next = 0;
+    auto n = load_->store->next(*pre.cursor, kStepKeys, [&](std::string_view id, std::string_view value) {
+      if (pipeline::shard_of(id, shards_) != index_) return;
+      pre.at.push_back({static_cast<uint32_t>(pre.bytes.size()), static_cast<uint32_t>(id.size()),
+                        static_cast<uint32_t>(value.size())});
+      pre.bytes.append(id).append(value);
+    });
+    if (!n) {
+      if (!load_->io_error_logged) {
+        load_->io_error_logged = true;
+        log::error("shard", "shard ", index_, ": background load paused: ", n.error().message);
+      }
+      return false;
+    }
+    if (n.value() < kStepKeys) pre.done = true;
+  }
+  return true;
+}
+
+bool ShardCore::continue_load(size_t budget) {
+  if (load_ == nullptr) return true;
+  BackgroundLoad& l = *load_;
+  for (size_t i = 0; i < budget; ++i) {
+    if (!refill(l.p) || !refill(l.e)) return false;
+    const bool has_p = l.p.next < l.p.at.size();
+    const bool has_e = l.e.next < l.e.at.size();
+    if (!has_p && !has_e) {
+      if (load_stats_.corrupt) log::error("shard", "skipped ", load_stats_.corrupt, " unreadable elder records");
+      load_.reset();
+      return true;
+    }
+    // The smaller id of the two heads; an elder with both values takes both at once.
+    const std::string_view p = has_p ? l.p.key(l.p.next) : std::string_view();
+    const std::string_view e = has_e ? l.e.key(l.e.next) : std::string_view();
+    const std::string_view id = (has_p && (!has_e || p <= e)) ? p : e;
+    const std::string_view pval = has_p && p == id ? l.p.value(l.p.next) : std::string_view();
+    const std::string_view eval = has_e && e == id ? l.e.value(l.e.next) : std::string_view();
+    const std::string_view* pv = has_p && p == id ? &pval : nullptr;
+    const std::string_view* ev = has_e && e == id ? &eval : nullptr;
+    // A record that asked for the elder first loaded it (or made it new) already.
+    if (find_elder(id) == pipeline::KeyIndex::kNone) {
+      (void)load_elder(id, pv, ev);
+      ++load_stats_.background;
+    }
+    if (pv != nullptr) ++l.p.next;
+    if (ev != nullptr) ++l.e.next;
+  }
+  return false;
 }
 
 std::optional<vigil::state::ElderRecord> read_elder_record(const state::StateStore& store,

@@ -11,6 +11,7 @@
 // every timer, bumps it, and re-arms the timers of kept rules under their new index.
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,6 +120,25 @@ class ShardCore final : public rules::RuleEffects {
   bool snapshot_in_progress() const { return snap_ops_ != nullptr; }
   //! Loads the elders this shard owns from the store (p/ then e/) and re-arms their timers.
   Status load(const state::StateStore& store);
+  //! Loads them in the background of the shard's records instead (the live engine after a
+  //! restart, engine/runtime/README.md "Background load"): continue_load() reads them in
+  //! steps between batches, and an elder a record or a registry update asks for before its
+  //! step is read from the store at once, with its timers re-armed (elder_for). So records
+  //! are processed from the moment the store is open. `store` must outlive the load.
+  void begin_load(const state::StateStore& store);
+  //! Loads up to `budget` more of this shard's stored elders. True once every stored elder is
+  //! loaded (at once if no load was begun); false with more to do, or while the store answers
+  //! kIo (a disk-full recover() in progress: tried again on the next call).
+  bool continue_load(size_t budget);
+  bool loading() const { return load_ != nullptr; }
+  //! Elders the background load found already loaded by a record that asked first, and the
+  //! elders it loaded itself (for the log line at the end of the load).
+  struct LoadStats {
+    uint64_t on_demand = 0;
+    uint64_t background = 0;
+    uint64_t corrupt = 0;
+  };
+  LoadStats load_stats() const { return load_stats_; }
 
   // Tasks (ShardOptions::task_partitions > 0; engine/runtime/README.md "Tasks").
   //! The task of an elder: state::task_of(elder_id, task_partitions); -1 without tasks.
@@ -223,6 +243,12 @@ class ShardCore final : public rules::RuleEffects {
   uint32_t apply_stored(char kind, std::string_view id, std::string_view value, size_t& corrupt);
   //! Re-arms elder k's rule timers and escalations from its state (load, restore).
   void rearm_elder(uint32_t k);
+  //! The background load's step for one elder that is not loaded yet: merges its stored p/
+  //! and e/ values (either may be missing) and re-arms it. Returns its index or kNone.
+  uint32_t load_elder(std::string_view id, const std::string_view* p, const std::string_view* e);
+  //! elder_for's part while a background load runs: reads an elder not loaded yet from the
+  //! store at once (waiting while the store answers kIo: its state must not be lost).
+  void load_on_demand(const std::string& elder_id);
   void on_telemetry(const InputRecord& rec, TimeMs now);
   void on_call(const InputRecord& rec, TimeMs now);
   void on_registry(const InputRecord& rec, TimeMs now);
@@ -266,6 +292,33 @@ class ShardCore final : public rules::RuleEffects {
   std::vector<bool> snap_pending_;  //!< [elder]: on snap_list_ and not yet serialised
   std::string key_;                 //!< snapshot_elder's key buffer
   std::vector<uint32_t> free_;      //!< elder indices freed by drop_task/restore, reused first
+  //! A background load in progress (begin_load): per prefix, the keys read so far and the
+  //! current step's values of this shard's elders; both prefixes are walked in id order
+  //! together, so an elder's p/ and e/ are applied in one go.
+  struct BackgroundLoad {
+    struct Prefix {
+      std::unique_ptr<state::StateStore::Cursor> cursor;
+      //! The current step's keys and values of this shard's elders, in key order, packed in
+      //! one buffer (no allocation per key): each entry's offset, key length, value length.
+      std::string bytes;
+      std::vector<std::array<uint32_t, 3>> at;
+      size_t next = 0;
+      bool done = false;
+      std::string_view key(size_t i) const { return {bytes.data() + at[i][0], at[i][1]}; }
+      std::string_view value(size_t i) const {
+        return {bytes.data() + at[i][0] + at[i][1], at[i][2]};
+      }
+    };
+    const state::StateStore* store = nullptr;
+    Prefix p;
+    Prefix e;
+    bool io_error_logged = false;
+  };
+  //! Reads the next step of `pre` once its values are used up; false on kIo.
+  bool refill(BackgroundLoad::Prefix& pre);
+  std::unique_ptr<BackgroundLoad> load_;
+  LoadStats load_stats_;
+  bool in_load_ = false;  //!< inside load_elder: elder_for must not read the store again
 };
 
 //! The whole stored record of one elder (its p/ and e/ values merged), std::nullopt if neither

@@ -1,6 +1,8 @@
-// A restart loads every shard's elders (Engine::load_shards, the shards in parallel): after a
-// clean stop, an engine on the same data directory knows each elder's open alarm, whichever
-// shard the elder belongs to. No Kafka here, so the tsan preset can run it.
+// A restart loads every shard's elders, in the background of the first records
+// (EngineOptions::background_load, the default) or before start() returns (Engine::load_shards,
+// the shards in parallel): after a clean stop, an engine on the same data directory knows each
+// elder's open alarm, whichever shard the elder belongs to. No Kafka here, so the tsan preset
+// can run it.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -61,7 +63,7 @@ InputRecord sos(uint32_t i, TimeMs ts) {
   return r;
 }
 
-class EngineRestartTest : public ::testing::Test {
+class EngineRestartTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
@@ -77,6 +79,7 @@ class EngineRestartTest : public ::testing::Test {
     EngineOptions o;
     o.shards = 2;
     o.data_dir = dir_.string();
+    o.background_load = GetParam();
     return std::make_unique<Engine>(o, rules_, sink_, clock_);
   }
 
@@ -86,7 +89,7 @@ class EngineRestartTest : public ::testing::Test {
   std::shared_ptr<const rules::RuleSet> rules_;
 };
 
-TEST_F(EngineRestartTest, EveryShardsEldersKeepTheirOpenAlarmsAcrossARestart) {
+TEST_P(EngineRestartTest, EveryShardsEldersKeepTheirOpenAlarmsAcrossARestart) {
   const Metrics& m = metrics();
   {
     auto engine = make_engine();
@@ -107,7 +110,14 @@ TEST_F(EngineRestartTest, EveryShardsEldersKeepTheirOpenAlarmsAcrossARestart) {
   // A shard that had not loaded an elder would raise its sos afresh instead of repeating it.
   EXPECT_EQ(m.alarms_raised.get() - raised0, 0u);
   EXPECT_EQ(m.alarm_repeats.get() - repeats0, kElders);
+  EXPECT_TRUE(engine->loaded());
+  EXPECT_GE(engine->start_times().load_s, 0.0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Load, EngineRestartTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "InTheBackground" : "BeforeStartReturns";
+                         });
 
 }  // namespace
 }  // namespace vigil::runtime

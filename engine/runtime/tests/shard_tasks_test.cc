@@ -13,6 +13,7 @@
 #include "engine/runtime/dispatch_core.h"
 #include "engine/runtime/outbox.h"
 #include "engine/runtime/shard_core.h"
+#include "engine/runtime/tests/shard_test_rules.h"
 #include "engine/state/task.h"
 #include "schemas/registry.pb.h"
 #include "schemas/telemetry.pb.h"
@@ -23,26 +24,7 @@ namespace {
 constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
 constexpr int32_t kTasks = 4;
 
-const char* kRules = R"(rules:
-  - id: sos
-    kind: event
-    reads: [sos]
-    severity: CRITICAL
-  - id: fall_no_recovery
-    kind: sequence
-    reads: [fall]
-    then: [fall_cancel, motion]
-    within: duration_s
-    expect: absent
-    params: {duration_s: 60}
-    severity: CRITICAL
-)";
-
-std::shared_ptr<const rules::RuleSet> rule_set() {
-  auto r = rules::load_rule_text(kRules, "test.yaml");
-  for (const auto& d : r.diagnostics) ADD_FAILURE() << d.str();
-  return r.rules;
-}
+std::shared_ptr<const rules::RuleSet> rule_set() { return test_rules::shard_test_rules(); }
 
 //! A telemetry record on its elder's task partition (or on `partition` if given).
 InputRecord event(const std::string& elder, const std::string& type, TimeMs ts,
