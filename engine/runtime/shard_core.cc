@@ -51,11 +51,12 @@ std::vector<bool> ShardCore::timer_rules(const rules::RuleSet& rules) {
 registry::ElderState& ShardCore::elder_for(const std::string& elder_id) {
   // The new elder's record holds its id before the index reads it back (key_of). A new elder
   // takes an index drop_task() freed (its handles are all kNil) before growing the table.
-  if (load_ != nullptr && !in_load_ && find_elder(elder_id) == pipeline::KeyIndex::kNone) {
-    load_on_demand(elder_id);
+  uint32_t found = find_elder(elder_id);
+  if (found == pipeline::KeyIndex::kNone && load_ != nullptr && !in_load_) {
+    load_on_demand(elder_id);  // stored: loaded now; new: still not found
+    found = find_elder(elder_id);
   }
   const auto next = free_.empty() ? static_cast<uint32_t>(elders_.size()) : free_.back();
-  const uint32_t found = find_elder(elder_id);
   const bool inserted = found == pipeline::KeyIndex::kNone;
   if (inserted) {
     const bool reused = !free_.empty();

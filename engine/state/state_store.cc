@@ -307,6 +307,18 @@ std::string prefix_end(std::string_view prefix) {
   if (!upper.empty()) upper.back() = static_cast<char>(upper.back() + 1);
   return upper;
 }
+
+//! A prefix scan's read options: bounded by `upper` (the prefix's end, which must outlive the
+//! iterator; empty: unbounded) and, for a bulk scan, read ahead without filling the cache.
+rocksdb::ReadOptions scan_options(const rocksdb::Slice& upper, bool bulk) {
+  rocksdb::ReadOptions ro;
+  if (!upper.empty()) ro.iterate_upper_bound = &upper;
+  if (bulk) {
+    ro.fill_cache = false;
+    ro.readahead_size = StateStore::kBulkReadaheadBytes;
+  }
+  return ro;
+}
 }  // namespace
 
 Status StateStore::scan(std::string_view prefix,
@@ -314,17 +326,12 @@ Status StateStore::scan(std::string_view prefix,
                         ScanSize size) const {
   std::shared_lock lock(mu_);
   if (!db_) return closed_error(dir_);
-  rocksdb::ReadOptions ro;
   // The first key past the prefix bounds the iterator, so it stops at the prefix's last
   // block instead of reading the next one to find out (a prefix of 0xff bytes has none).
   const std::string upper = prefix_end(prefix);
-  rocksdb::Slice upper_slice(upper);
-  if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
-  if (size == ScanSize::kBulk) {
-    ro.fill_cache = false;
-    ro.readahead_size = kBulkReadaheadBytes;
-  }
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  const rocksdb::Slice upper_slice(upper);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(scan_options(upper_slice, size == ScanSize::kBulk)));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
     auto key = it->key().ToStringView();
     if (key.substr(0, prefix.size()) != prefix) break;
@@ -359,11 +366,7 @@ Result<size_t> StateStore::next(Cursor& c, size_t max,
   std::shared_lock lock(mu_);
   if (!db_) return closed_error(dir_);
   if (!c.it_) {
-    rocksdb::ReadOptions ro;
-    if (!c.upper_.empty()) ro.iterate_upper_bound = &c.upper_slice_;
-    ro.fill_cache = false;
-    ro.readahead_size = kBulkReadaheadBytes;
-    c.it_.reset(db_->NewIterator(ro));
+    c.it_.reset(db_->NewIterator(scan_options(c.upper_slice_, /*bulk=*/true)));
     std::string from = c.prefix_ + c.after_;
     c.it_->Seek(from);
     // After a recover(): resume past the last key read.
