@@ -17,7 +17,7 @@
 #include "engine/runtime/dispatch_core.h"
 #include "engine/runtime/outbox.h"
 #include "engine/runtime/shard_core.h"
-#include "engine/runtime/tests/shard_test_rules.h"
+#include "engine/runtime/tests/shard_test_input.h"
 #include "engine/state/state_store.h"
 #include "schemas/registry.pb.h"
 #include "schemas/telemetry.pb.h"
@@ -31,35 +31,15 @@ constexpr uint32_t kShards = 2;
 // walk crosses step boundaries in both prefixes.
 constexpr uint32_t kElders = 3000;
 
-std::shared_ptr<const rules::RuleSet> rule_set() { return test_rules::shard_test_rules(); }
+std::shared_ptr<const rules::RuleSet> rule_set() { return test_input::shard_test_rules(); }
 
 std::string elder_id(uint32_t i) { return "load-" + std::to_string(i); }
 
 InputRecord event(const std::string& elder, const std::string& type, TimeMs ts) {
-  vigil::v1::DeviceEvent ev;
-  ev.set_event_id(elder + type + std::to_string(ts));
-  ev.set_device_id(elder + "-dev");
-  ev.set_elder_id(elder);
-  ev.set_type(type);
-  ev.set_value(1);
-  set_ts(ev.mutable_ts(), ts);
-  InputRecord rec;
-  rec.topic = InTopic::kTelemetry;
-  rec.key = elder;
-  rec.payload = ev.SerializeAsString();
-  return rec;
+  return test_input::telemetry(elder, type, ts, 0);
 }
 
-InputRecord profile(const std::string& elder) {
-  vigil::v1::RegistryUpdate u;
-  u.mutable_elder()->set_elder_id(elder);
-  u.mutable_elder()->set_name("name of " + elder);
-  InputRecord rec;
-  rec.topic = InTopic::kRegistry;
-  rec.key = elder;
-  rec.payload = u.SerializeAsString();
-  return rec;
-}
+InputRecord profile(const std::string& elder) { return test_input::registration(elder, 0); }
 
 //! One shard with its sink and dispatcher, as an owner thread has them.
 struct Shard {

@@ -13,7 +13,7 @@
 #include "engine/runtime/dispatch_core.h"
 #include "engine/runtime/outbox.h"
 #include "engine/runtime/shard_core.h"
-#include "engine/runtime/tests/shard_test_rules.h"
+#include "engine/runtime/tests/shard_test_input.h"
 #include "engine/state/task.h"
 #include "schemas/registry.pb.h"
 #include "schemas/telemetry.pb.h"
@@ -24,37 +24,17 @@ namespace {
 constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
 constexpr int32_t kTasks = 4;
 
-std::shared_ptr<const rules::RuleSet> rule_set() { return test_rules::shard_test_rules(); }
+std::shared_ptr<const rules::RuleSet> rule_set() { return test_input::shard_test_rules(); }
 
 //! A telemetry record on its elder's task partition (or on `partition` if given).
 InputRecord event(const std::string& elder, const std::string& type, TimeMs ts,
                   int32_t partition = -1) {
-  vigil::v1::DeviceEvent ev;
-  ev.set_event_id(elder + type + std::to_string(ts));
-  ev.set_device_id(elder + "-dev");
-  ev.set_elder_id(elder);
-  ev.set_type(type);
-  ev.set_value(1);
-  set_ts(ev.mutable_ts(), ts);
-  InputRecord rec;
-  rec.topic = InTopic::kTelemetry;
-  rec.partition = partition >= 0 ? partition : state::task_of(elder, kTasks);
-  rec.key = elder;
-  rec.payload = ev.SerializeAsString();
-  return rec;
+  return test_input::telemetry(elder, type, ts,
+                               partition >= 0 ? partition : state::task_of(elder, kTasks));
 }
 
 InputRecord profile(const std::string& elder) {
-  vigil::v1::RegistryUpdate u;
-  u.mutable_elder()->set_elder_id(elder);
-  u.mutable_elder()->set_name("name of " + elder);
-  u.mutable_elder()->set_region("north");
-  InputRecord rec;
-  rec.topic = InTopic::kRegistry;
-  rec.partition = state::task_of(elder, kTasks);
-  rec.key = elder;
-  rec.payload = u.SerializeAsString();
-  return rec;
+  return test_input::registration(elder, state::task_of(elder, kTasks));
 }
 
 //! An owner thread's sink and what it sealed, decoded enough to check.
