@@ -15,7 +15,10 @@
 // small (due, arm order) heap and fire first.
 //
 // Nodes are 32 bytes in one pool with a free list (a doubly linked list per slot, for cancel):
-// no allocation per timer in steady state.
+// no allocation per timer in steady state. The pool grows in chunks of kChunkNodes that never
+// move: as one std::vector it doubled, and each doubling of a shard's few hundred thousand
+// nodes copied megabytes into freshly faulted pages inside a single arm(), stalling every
+// record behind it for milliseconds (bench/README.md, "Session 13").
 // Owned and used by one thread.
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "engine/core/clock.h"
+#include "engine/pipeline/stable_vector.h"
 
 namespace vigil::pipeline {
 
@@ -46,6 +50,8 @@ class TimerWheel {
   static constexpr int kLevels = 6;
 
   static constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+  //! Nodes per pool chunk (64 KiB): what the pool grows by at once.
+  static constexpr size_t kChunkNodes = 2048;
 
   //! Arms a timer and returns its handle, valid until it fires or is cancelled. Due times at
   //! or before the wheel's time fire on the next pop_due().
@@ -54,8 +60,14 @@ class TimerWheel {
     Node& node = pool_[n];
     node = Node{due, generation, key, slot, kind, kNil, kNil};
     ++size_;
-    if (wheel_count_ == 0 && ready_.empty() && due > now_ + 1) {
-      now_ = due - 1;  // an empty wheel re-bases, so the first timer is not parked in overflow
+    if (!based_) {
+      // A wheel never told its time starts at the first timer's, so that the timer is not
+      // parked in overflow (time 0 is 56 years before it). Only then: an empty wheel that
+      // re-based on every arm would jump to a far timer's due (a 12-hour absence) and park
+      // every nearer timer armed after it in the overdue heap, O(log n) and growing by copies,
+      // until that due.
+      based_ = true;
+      if (due > now_ + 1) now_ = due - 1;
     }
     if (due < now_) {
       node.prev = kInHeap;
@@ -68,6 +80,15 @@ class TimerWheel {
       if (min_valid_) min_cache_ = std::min(min_cache_, due);
     }
     return n;
+  }
+
+  //! Sets the time of a wheel that has neither armed nor popped yet (the owner's clock before
+  //! it re-arms stored timers); later calls do nothing. Without it, the first pop_due() or
+  //! arm() sets it. Timers due before it are overdue and fire on the next pop_due().
+  void start_at(TimeMs now) {
+    if (based_) return;
+    based_ = true;
+    now_ = now;
   }
 
   //! Cancels a timer by the handle arm() returned. The handle must be live (not yet fired or
@@ -99,6 +120,7 @@ class TimerWheel {
   //! Pops the earliest timer due at or before `now` into `out` (ties in arm order). Returns
   //! false if none is due.
   bool pop_due(TimeMs now, WheelTimer* out) {
+    based_ = true;
     drop_dead();
     if (!overdue_.empty() && overdue_.front().due <= now) {
       std::pop_heap(overdue_.begin(), overdue_.end(), Later{});
@@ -128,6 +150,9 @@ class TimerWheel {
   size_t pool_bytes() const { return pool_.capacity() * sizeof(Node); }
   //! Nodes in use (armed timers plus cancelled ones the overdue heap still holds).
   size_t nodes_in_use() const { return size_ + dead_; }
+  //! Entries of the overdue heap (timers armed before the wheel's time, and cancelled ones it
+  //! still holds): the timers not in the O(1) wheel.
+  size_t overdue_size() const { return overdue_.size(); }
 
  private:
   static constexpr uint32_t kInHeap = kNil - 1;  //!< prev of a node in the overdue heap
@@ -144,27 +169,28 @@ class TimerWheel {
     uint32_t prev;
   };
   static_assert(sizeof(Node) == 32);
+  using Pool = StableVector<Node, kChunkNodes>;
 
   //! A FIFO list threaded through the pool.
   struct List {
     uint32_t head = kNil;
     uint32_t tail = kNil;
     bool empty() const { return head == kNil; }
-    void push(std::vector<Node>& pool, uint32_t n) {
+    void push(Pool& pool, uint32_t n) {
       pool[n].next = kNil;
       pool[n].prev = tail;
       if (tail == kNil) head = n;
       else pool[tail].next = n;
       tail = n;
     }
-    uint32_t pop(std::vector<Node>& pool) {
+    uint32_t pop(Pool& pool) {
       const uint32_t n = head;
       head = pool[n].next;
       if (head == kNil) tail = kNil;
       else pool[head].prev = kNil;
       return n;
     }
-    void unlink(std::vector<Node>& pool, uint32_t n) {
+    void unlink(Pool& pool, uint32_t n) {
       const uint32_t p = pool[n].prev, x = pool[n].next;
       if (p == kNil) head = x;
       else pool[p].next = x;
@@ -327,7 +353,7 @@ class TimerWheel {
     return best;
   }
 
-  std::vector<Node> pool_;
+  Pool pool_;
   uint32_t free_ = kNil;
   std::array<std::array<List, kSlots>, kLevels> slots_{};
   std::array<uint64_t, kLevels> occupied_{};
@@ -335,6 +361,7 @@ class TimerWheel {
   List ready_;                    //!< due == now_, in arm order
   std::vector<Overdue> overdue_;  //!< armed with due < now_, a (due, seq) min-heap
   TimeMs now_ = 0;
+  bool based_ = false;  //!< now_ was set: by start_at, the first arm or the first pop_due
   uint64_t next_seq_ = 0;
   size_t size_ = 0;
   size_t dead_ = 0;         //!< cancelled nodes still in the overdue heap

@@ -192,6 +192,7 @@ Status Engine::start() {
     so.alarm = options_.alarm;
     so.task_partitions = tasks;
     shards_.push_back(std::make_unique<ShardCore>(i, n, rules_, *owner_sinks_[i], *ports_.back(), so));
+    shards_.back()->start_timers_at(timer_now());
     shard_done_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     shard_reloads_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
     shard_loaded_ns_.push_back(std::make_unique<std::atomic<int64_t>>(0));
@@ -283,8 +284,6 @@ void Engine::shard_loop(uint32_t i) {
   ShardCore& core = *shards_[i];
   auto& ring = *shard_rings_[i];
   auto& to_dispatch = *shard_to_dispatch_[i];
-  // The timer clock: the real clock held back by the bounded out-of-orderness.
-  auto timer_now = [&] { return clock_.now_ms() - options_.max_out_of_order_ms; };
   // Elders serialised per loop turn while a snapshot is in progress (~1.5 us each): few while
   // records are flowing, many when the ring was empty. A snapshot of every elder is ~75 ms of
   // a shard's CPU; taken 128 per turn it held records back ~50 ms at each checkpoint of the

@@ -257,6 +257,8 @@ class Engine {
   Status drop_fenced();
   //! Task mode: the outputs of a restored task's last checkpoint that the topics lack.
   Status redeliver(const TaskMarker& marker);
+  //! The shards' timer clock: the engine's clock held back by the bounded out-of-orderness.
+  TimeMs timer_now() const { return clock_.now_ms() - options_.max_out_of_order_ms; }
   //! Retries `flush` (a sink's or the changelog's) until it succeeds or the delivery timeout.
   Status wait_acknowledged(const char* what, const std::function<Status(int)>& flush);
   //! Emits the records, tagged, except the indices in `skip` (sorted).

@@ -118,6 +118,10 @@ class ShardCore final : public rules::RuleEffects {
   void begin_snapshot(state::StateOps& ops);
   bool continue_snapshot(size_t budget);
   bool snapshot_in_progress() const { return snap_ops_ != nullptr; }
+  //! The time the shard's timer wheel starts from (the live engine's timer clock at start),
+  //! set before a load, a restore or a record arms the first timer: timers are then placed
+  //! against the clock, not against the first one's due (pipeline::TimerWheel::start_at).
+  void start_timers_at(TimeMs now) { timers_.start_at(now); }
   //! Loads the elders this shard owns from the store (p/ then e/) and re-arms their timers.
   Status load(const state::StateStore& store);
   //! Loads them in the background of the shard's records instead (the live engine after a

@@ -12,6 +12,8 @@ namespace vigil::pipeline {
 namespace {
 
 constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
+//! The pool grows a chunk at a time: a bound on its bytes allows one chunk not yet full.
+constexpr size_t kChunkBytes = TimerWheel::kChunkNodes * 32;
 
 std::vector<uint32_t> drain(TimerWheel& w, TimeMs now) {
   std::vector<uint32_t> keys;
@@ -181,7 +183,7 @@ TEST(TimerWheel, RearmingOnEveryEventKeepsOneTimerPerDeadline) {
     ASSERT_FALSE(w.pop_due(now, &t));
   }
   EXPECT_EQ(w.size(), handle.size());
-  EXPECT_LE(w.pool_bytes(), 2 * 32 * handle.size());
+  EXPECT_LE(w.pool_bytes(), 2 * 32 * handle.size() + kChunkBytes);
 }
 
 TEST(TimerWheel, RearmingPastDueTimersFreesTheCancelledHeapNodes) {
@@ -201,7 +203,7 @@ TEST(TimerWheel, RearmingPastDueTimersFreesTheCancelledHeapNodes) {
     ASSERT_LE(w.nodes_in_use(), 2 * handle.size() + 64) << "round " << round;
   }
   EXPECT_EQ(w.size(), handle.size());
-  EXPECT_LE(w.pool_bytes(), 2 * 32 * (2 * handle.size() + 64));
+  EXPECT_LE(w.pool_bytes(), 2 * 32 * (2 * handle.size() + 64) + kChunkBytes);
   // Only the last arm of each key fires, in due order.
   std::vector<std::pair<TimeMs, uint32_t>> want;
   for (uint32_t k = 0; k < handle.size(); ++k) {
@@ -256,6 +258,46 @@ TEST(TimerWheel, CancelMatchesTheHeapWithLazyCancellation) {
   }
 }
 
+TEST(TimerWheel, AFarTimerInAnEmptyWheelDoesNotPushNearerOnesOutOfTheWheel) {
+  // A shard's wheel is empty at start; if its first timer is a 12-hour absence, the wheel
+  // used to re-base its time to that due, and every 10-minute timer armed after it then sat in
+  // the overdue heap (O(log n), and a vector that grew by copying megabytes) for 12 hours.
+  for (const bool told : {true, false}) {
+    TimerWheel w;
+    WheelTimer t;
+    if (told) {
+      w.start_at(kT0);  // the engine's way: the clock before anything is armed
+    } else {
+      ASSERT_FALSE(w.pop_due(kT0, &t));  // or the first pop sets the time
+    }
+    w.arm(kT0 + 12 * kHour, 0, 0, 0, 99999);
+    std::vector<uint32_t> handle(1000, TimerWheel::kNil);
+    for (int round = 0; round < 5; ++round) {
+      for (uint32_t k = 0; k < handle.size(); ++k) {
+        if (handle[k] != TimerWheel::kNil) w.cancel(handle[k]);
+        handle[k] = w.arm(kT0 + 10 * kMinute + round * kSecond + k, 0, 0, 0, k);
+      }
+    }
+    EXPECT_EQ(w.overdue_size(), 0u) << (told ? "start_at" : "pop_due");
+    EXPECT_EQ(w.nodes_in_use(), handle.size() + 1);
+    // They still fire at their due times, then the far one.
+    const auto fired = drain(w, kT0 + 12 * kHour);
+    ASSERT_EQ(fired.size(), handle.size() + 1);
+    for (uint32_t k = 0; k < handle.size(); ++k) EXPECT_EQ(fired[k], k);
+    EXPECT_EQ(fired.back(), 99999u);
+  }
+}
+
+TEST(TimerWheel, AWheelNeverToldItsTimeStartsAtItsFirstTimer) {
+  // Replay and tests arm without a clock: the first timer sets the time, so a 2026 due is not
+  // parked beyond the top level (time 0 is 56 years before it), and later ones still fire.
+  TimerWheel w;
+  w.arm(kT0 + kMinute, 0, 0, 0, 1);
+  w.arm(kT0 + kSecond, 0, 0, 0, 2);  // before the first: overdue from the wheel's view
+  EXPECT_EQ(w.now(), kT0 + kMinute - 1);
+  EXPECT_EQ(drain(w, kT0 + kHour), (std::vector<uint32_t>{2, 1}));
+}
+
 TEST(TimerWheel, HoldsMillionsOfTimers) {
   TimerWheel w;
   constexpr uint32_t kCount = 3'000'000;
@@ -263,7 +305,7 @@ TEST(TimerWheel, HoldsMillionsOfTimers) {
     w.arm(kT0 + 1 + static_cast<TimeMs>((i * 2654435761u) % (12 * kHour)), 0, 0, i, i);
   }
   EXPECT_EQ(w.size(), kCount);
-  EXPECT_LE(w.pool_bytes(), 2 * 32 * static_cast<size_t>(kCount));
+  EXPECT_LE(w.pool_bytes(), 32 * static_cast<size_t>(kCount) + kChunkBytes);
   TimeMs last = 0;
   size_t fired = 0;
   WheelTimer t;
