@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/harness/probe_sink.h"
 #include "engine/core/clock.h"
 #include "engine/pipeline/parker.h"
 
@@ -35,24 +36,18 @@ void pin_to(int cpu) {
 
 int64_t now_ns() { return vigil::RealClock::instance().steady_ns(); }
 
-struct Result {
-  std::vector<int64_t> ns;  // sorted
-  double at(double q) const {
-    return static_cast<double>(ns[std::min(ns.size() - 1, static_cast<size_t>(q * ns.size()))]);
-  }
-};
-
-Result measure(int64_t gap_us, int wakes, int producer_cpu, int consumer_cpu) {
+//! The wake latencies in us, sorted (read with the harness's nearest-rank quantile).
+std::vector<double> measure(int64_t gap_us, int wakes, int producer_cpu, int consumer_cpu) {
   vigil::pipeline::Parker parker;
   std::atomic<bool> work{false}, stop{false};
   std::atomic<int64_t> posted{0};
-  Result r;
-  r.ns.reserve(static_cast<size_t>(wakes));
+  std::vector<double> us;
+  us.reserve(static_cast<size_t>(wakes));
   std::thread consumer([&] {
     pin_to(consumer_cpu);
     while (!stop.load(std::memory_order_acquire)) {
       if (work.load(std::memory_order_acquire)) {
-        r.ns.push_back(now_ns() - posted.load(std::memory_order_relaxed));
+        us.push_back(static_cast<double>(now_ns() - posted.load(std::memory_order_relaxed)) / 1e3);
         work.store(false, std::memory_order_release);
         continue;
       }
@@ -73,8 +68,8 @@ Result measure(int64_t gap_us, int wakes, int producer_cpu, int consumer_cpu) {
   stop.store(true, std::memory_order_release);
   parker.notify();
   consumer.join();
-  std::sort(r.ns.begin(), r.ns.end());
-  return r;
+  std::sort(us.begin(), us.end());
+  return us;
 }
 
 }  // namespace
@@ -88,12 +83,14 @@ int main(int argc, char** argv) {
   std::printf("%10s %10s %10s %10s %10s %12s\n", "idle gap", "p50 us", "p99 us", "p99.9 us",
               "max us", "over 1 ms");
   for (int64_t gap_us : {50, 300, 1000, 5000}) {
-    const Result r = measure(gap_us, gap_us >= 5000 ? wakes / 2 : wakes, 0, consumer_cpu);
-    const auto over = std::count_if(r.ns.begin(), r.ns.end(), [](int64_t x) { return x > 1'000'000; });
+    const int n = gap_us >= 5000 ? wakes / 2 : wakes;
+    const std::vector<double> us = measure(gap_us, n, 0, consumer_cpu);
+    const auto over = std::count_if(us.begin(), us.end(), [](double x) { return x > 1000.0; });
+    using vigil::bench::quantile;
     std::printf("%7lld us %10.1f %10.1f %10.1f %10.1f %7lld (%.1f%%)\n",
-                static_cast<long long>(gap_us), r.at(0.5) / 1e3, r.at(0.99) / 1e3,
-                r.at(0.999) / 1e3, static_cast<double>(r.ns.back()) / 1e3,
-                static_cast<long long>(over), 100.0 * static_cast<double>(over) / r.ns.size());
+                static_cast<long long>(gap_us), quantile(us, 0.5), quantile(us, 0.99),
+                quantile(us, 0.999), us.back(), static_cast<long long>(over),
+                100.0 * static_cast<double>(over) / static_cast<double>(us.size()));
   }
   return 0;
 }
