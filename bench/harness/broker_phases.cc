@@ -1,10 +1,11 @@
 // The two phases through the embedded broker: the engine with its real consumer, and the bare
 // librdkafka consumer that bounds it. Both read records a paced producer writes meanwhile: the
-// mock cluster keeps only ~5 MB per partition, so the producer stays at most kMaxLag records
+// mock cluster keeps only ~5 MB per partition, so the producer stays at most max_lag() records
 // ahead of the reader instead of writing everything first.
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -21,7 +22,19 @@
 namespace vigil::bench {
 namespace {
 
-constexpr uint64_t kMaxLag = 150'000;
+//! How far the producer may run ahead of the reader: a quarter of what the mock keeps per
+//! partition (5 MB) over every partition of a topic, at most 150,000 records. Each record on
+//! the wire is its key, its payload and ~24 bytes of record framing.
+uint64_t max_lag(const Workload& w, int partitions) {
+  auto wire = [](const std::vector<InputRecord>& records) {
+    uint64_t bytes = 0;
+    for (const InputRecord& r : records) bytes += r.key.size() + r.payload.size() + 24;
+    return records.empty() ? 0.0 : static_cast<double>(bytes) / static_cast<double>(records.size());
+  };
+  const double per_record = std::max({wire(w.registry), wire(w.events), 1.0});
+  const double fits = 1.25e6 * partitions / per_record;
+  return static_cast<uint64_t>(std::min(fits, 150'000.0));
+}
 
 struct Feed {
   std::atomic<uint64_t> produced{0};
@@ -33,9 +46,10 @@ struct Feed {
   std::string error;
 };
 
-//! Produces the registry, then the events, never more than kMaxLag ahead of `consumed`.
-void produce(const std::string& brokers, const Workload& w, uint64_t limit_events, Feed& feed,
-             ProbeSink* probes, double pace_per_s) {
+//! Produces the registry, then the events, never more than max_lag() ahead of `consumed`.
+void produce(const std::string& brokers, const Workload& w, int partitions, uint64_t limit_events,
+             Feed& feed, ProbeSink* probes, double pace_per_s) {
+  const uint64_t lag = max_lag(w, partitions);
   auto conf = broker::make_conf({{"bootstrap.servers", brokers},
                                  {"linger.ms", "5"},
                                  {"batch.num.messages", "10000"},
@@ -60,7 +74,17 @@ void produce(const std::string& brokers, const Workload& w, uint64_t limit_event
   for (int i = 0; i < 4; ++i) {
     topics[i] = rd_kafka_topic_new(rk, names.of(static_cast<InTopic>(i)).c_str(), nullptr);
   }
+  // Never more than `lag` records ahead of the reader, the registry included: the mock drops
+  // what does not fit in its ~5 MB per partition.
+  auto wait_for_reader = [&] {
+    while (feed.produced.load(std::memory_order_relaxed) >
+               feed.consumed.load(std::memory_order_relaxed) + lag &&
+           !feed.stop.load()) {
+      rd_kafka_poll(rk, 1);
+    }
+  };
   auto send = [&](const InputRecord& r) {
+    wait_for_reader();
     rd_kafka_topic_t* t = topics[static_cast<int>(r.topic)];
     for (;;) {
       auto e = rd_kafka_producev(rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
@@ -85,11 +109,7 @@ void produce(const std::string& brokers, const Workload& w, uint64_t limit_event
       const int64_t wait_ns = due - clock.steady_ns();
       if (wait_ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait_ns));
     }
-    while (feed.produced.load(std::memory_order_relaxed) >
-               feed.consumed.load(std::memory_order_relaxed) + kMaxLag &&
-           !feed.stop.load()) {
-      rd_kafka_poll(rk, 1);
-    }
+    wait_for_reader();
     if (probes && w.probe_id[i] >= 0) probes->submitted(static_cast<uint64_t>(w.probe_id[i]), clock.steady_ns());
     send(w.events[i]);
     if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
@@ -124,7 +144,7 @@ PhaseResult run_broker(const PhaseContext& ctx, double pace_per_s) {
   }
   Feed feed;
   const uint64_t total = w.registry.size() + w.events.size();
-  std::thread producer([&] { produce(brokers, w, w.events.size(), feed, &sink, pace_per_s); });
+  std::thread producer([&] { produce(brokers, w, ctx.partitions, w.events.size(), feed, &sink, pace_per_s); });
   std::vector<InputRecord> batch;
   int64_t t0 = 0;
   double cpu0 = 0;
@@ -205,7 +225,7 @@ PhaseResult run_raw_consumer(const PhaseContext& ctx) {
   Feed feed;
   const uint64_t total = w.registry.size() + w.events.size();
   feed.go.store(true);  // a bare consumer has nothing to load first
-  std::thread producer([&] { produce(brokers, w, w.events.size(), feed, nullptr, 0); });
+  std::thread producer([&] { produce(brokers, w, ctx.partitions, w.events.size(), feed, nullptr, 0); });
   const Clock& clock = RealClock::instance();
   int64_t t0 = 0;
   double cpu0 = 0;

@@ -2,11 +2,13 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <tuple>
 
 #include "bench/harness/phases.h"
 #include "engine/core/clock.h"
@@ -70,6 +72,19 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
                                   ("vigil-bench-" + std::to_string(RealClock::instance().now_ms()))
                             : fs::path(o.work_dir);
   fs::create_directories(base);
+  auto wanted = [&](std::string_view name) {
+    const bool broker_phase = name == "raw" || name.starts_with("broker");
+    if (o.skip_broker && broker_phase) return false;
+    return o.phases.empty() || std::find(o.phases.begin(), o.phases.end(), name) != o.phases.end();
+  };
+  for (auto [paced, max_phase, rate, flag] :
+       {std::tuple("inprocess-paced", "inprocess-max", o.pace_per_s, "--pace"),
+        std::tuple("broker-paced", "broker-max", o.broker_pace_per_s, "--broker-pace")}) {
+    if (wanted(paced) && !wanted(max_phase) && rate <= 0) {
+      out << "vigil bench: phase " << paced << " without " << max_phase << " needs " << flag << "\n";
+      return 2;
+    }
+  }
   const double rss_before = peak_rss_mib();
   out << "bench: building the standard workload: " << o.load.elders << " elders x "
       << o.load.devices_per_elder << " devices, " << o.load.events << " records, whole "
@@ -92,31 +107,62 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
     return ctx;
   };
 
-  out << "bench: phase 1/6 in-process, as fast as the engine takes records" << std::endl;
-  const PhaseResult max = run_inprocess(dir("inprocess-max"), 0);
-  const double pace = o.pace_per_s > 0 ? o.pace_per_s : max.events_per_s / 2;
-  out << "bench: phase 2/6 in-process, paced at " << static_cast<uint64_t>(pace) << " events/s"
-      << (o.pace_per_s > 0 ? " (--pace)" : " (half that rate)") << std::endl;
-  const PhaseResult half = run_inprocess(dir("inprocess-half"), pace);
-  PhaseResult broker, broker_half, raw;
-  if (!o.skip_broker) {
-    out << "bench: phase 3/6 raw librdkafka consumer on the embedded broker" << std::endl;
-    raw = run_raw_consumer(dir("raw"));
-    out << "bench: phase 4/6 the engine through the embedded broker, as fast as it reads" << std::endl;
-    broker = run_broker(dir("broker"));
-    const double broker_pace =
-        o.broker_pace_per_s > 0 ? o.broker_pace_per_s : broker.events_per_s / 2;
-    out << "bench: phase 5/6 the engine through the embedded broker, paced at "
-        << static_cast<uint64_t>(broker_pace) << " events/s"
-        << (o.broker_pace_per_s > 0 ? " (--broker-pace)" : " (half that rate)") << std::endl;
-    broker_half = run_broker(dir("broker-half"), broker_pace);
-  } else {
-    raw.note = broker.note = broker_half.note = "skipped (--skip-broker)";
+  int total_phases = 0;
+  for (const char* name : kPhaseNames) total_phases += wanted(name) ? 1 : 0;
+  int phase_no = 0;
+  auto announce = [&]() -> std::ostream& {
+    return out << "bench: phase " << ++phase_no << "/" << total_phases << " ";
+  };
+  auto not_run = [](const char* why) {
+    PhaseResult r;
+    r.note = why;
+    return r;
+  };
+  const char* const unselected = o.skip_broker ? "skipped (--skip-broker)" : "skipped (--phases)";
+
+  PhaseResult max = not_run("skipped (--phases)");
+  if (wanted("inprocess-max")) {
+    announce() << "in-process, as fast as the engine takes records" << std::endl;
+    max = run_inprocess(dir("inprocess-max"), 0);
   }
-  out << "bench: phase 6/6 RocksDB batched writes" << std::endl;
-  const size_t value_bytes =
-      max.state_records ? static_cast<size_t>(max.state_bytes / max.state_records) : 300;
-  const PhaseResult rocks = run_rocksdb(dir("rocksdb"), 2'000'000, std::max<size_t>(value_bytes, 64));
+  PhaseResult half = not_run("skipped (--phases)");
+  if (wanted("inprocess-paced")) {
+    const double pace = o.pace_per_s > 0 ? o.pace_per_s : max.events_per_s / 2;
+    if (pace > 0) {
+      announce() << "in-process, paced at " << static_cast<uint64_t>(pace) << " events/s"
+                 << (o.pace_per_s > 0 ? " (--pace)" : " (half that rate)") << std::endl;
+      half = run_inprocess(dir("inprocess-half"), pace);
+    } else {
+      half.note = "no rate: run inprocess-max too, or give --pace";
+    }
+  }
+  PhaseResult raw = not_run(unselected), broker = not_run(unselected), broker_half = not_run(unselected);
+  if (wanted("raw")) {
+    announce() << "raw librdkafka consumer on the embedded broker" << std::endl;
+    raw = run_raw_consumer(dir("raw"));
+  }
+  if (wanted("broker-max")) {
+    announce() << "the engine through the embedded broker, as fast as it reads" << std::endl;
+    broker = run_broker(dir("broker"));
+  }
+  if (wanted("broker-paced")) {
+    const double broker_pace = o.broker_pace_per_s > 0 ? o.broker_pace_per_s : broker.events_per_s / 2;
+    if (broker_pace > 0) {
+      announce() << "the engine through the embedded broker, paced at "
+                 << static_cast<uint64_t>(broker_pace) << " events/s"
+                 << (o.broker_pace_per_s > 0 ? " (--broker-pace)" : " (half that rate)") << std::endl;
+      broker_half = run_broker(dir("broker-half"), broker_pace);
+    } else {
+      broker_half.note = "no rate: run broker-max too, or give --broker-pace";
+    }
+  }
+  PhaseResult rocks = not_run("skipped (--phases)");
+  if (wanted("rocksdb")) {
+    announce() << "RocksDB batched writes" << std::endl;
+    const size_t value_bytes =
+        max.state_records ? static_cast<size_t>(max.state_bytes / max.state_records) : 300;
+    rocks = run_rocksdb(dir("rocksdb"), 2'000'000, std::max<size_t>(value_bytes, 64));
+  }
   const double rss = peak_rss_mib();
   const double state_per_elder = max.state_records ? double(max.state_bytes) / max.state_records : 0;
 
@@ -157,35 +203,54 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   j["devices_per_elder"] = o.load.devices_per_elder;
   j["events"] = w.events.size();
   j["shards"] = o.shards;
-  j["inprocess_events_per_s"] = max.events_per_s;
-  j["inprocess_p50_us"] = half.p50_us;
-  j["inprocess_p99_us"] = half.p99_us;
-  j["inprocess_p999_us"] = half.p999_us;
-  j["inprocess_max_rate_p99_us"] = max.p99_us;
-  j["inprocess_half_rate_events_per_s"] = half.events_per_s;
-  j["inprocess_half_rate_checkpoints"] = half.checkpoints;
-  j["inprocess_half_rate_checkpoint_bytes"] = half.checkpoint_bytes;
-  j["inprocess_half_rate_checkpoint_write_s"] = half.checkpoint_write_s;
-  j["inprocess_cpu_us_per_event"] = max.events ? max.cpu_s * 1e6 / static_cast<double>(max.events) : 0;
-  j["broker_cpu_us_per_event"] = broker.events ? broker.cpu_s * 1e6 / static_cast<double>(broker.events) : 0;
-  j["broker_events_per_s"] = broker.events_per_s;
+  // A phase that did not run (--phases, --skip-broker) writes null, never a 0 that reads as
+  // a measurement.
+  auto of = [](const PhaseResult& p, double v) -> boost::json::value {
+    return p.ran ? boost::json::value(v) : boost::json::value(nullptr);
+  };
+  auto cpu_per_event = [](const PhaseResult& p) {
+    return p.events ? p.cpu_s * 1e6 / static_cast<double>(p.events) : 0.0;
+  };
+  j["inprocess_events_per_s"] = of(max, max.events_per_s);
+  j["inprocess_p50_us"] = of(half, half.p50_us);
+  j["inprocess_p99_us"] = of(half, half.p99_us);
+  j["inprocess_p999_us"] = of(half, half.p999_us);
+  j["inprocess_max_rate_p99_us"] = of(max, max.p99_us);
+  j["inprocess_half_rate_events_per_s"] = of(half, half.events_per_s);
+  j["inprocess_half_rate_checkpoints"] = of(half, static_cast<double>(half.checkpoints));
+  j["inprocess_half_rate_checkpoint_bytes"] = of(half, static_cast<double>(half.checkpoint_bytes));
+  j["inprocess_half_rate_checkpoint_write_s"] = of(half, half.checkpoint_write_s);
+  j["inprocess_cpu_us_per_event"] = of(max, cpu_per_event(max));
+  j["broker_cpu_us_per_event"] = of(broker, cpu_per_event(broker));
+  j["broker_events_per_s"] = of(broker, broker.events_per_s);
   // Latency at a rate the engine sustains (half its max through the broker), as in-process.
-  j["broker_p50_us"] = broker_half.p50_us;
-  j["broker_p99_us"] = broker_half.p99_us;
-  j["broker_p999_us"] = broker_half.p999_us;
-  j["broker_max_rate_p99_us"] = broker.p99_us;
-  j["broker_half_rate_events_per_s"] = broker_half.events_per_s;
-  j["raw_consumer_events_per_s"] = raw.events_per_s;
-  j["rocksdb_batch_writes_per_s"] = rocks.events_per_s;
+  j["broker_p50_us"] = of(broker_half, broker_half.p50_us);
+  j["broker_p99_us"] = of(broker_half, broker_half.p99_us);
+  j["broker_p999_us"] = of(broker_half, broker_half.p999_us);
+  j["broker_max_rate_p99_us"] = of(broker, broker.p99_us);
+  j["broker_half_rate_events_per_s"] = of(broker_half, broker_half.events_per_s);
+  j["raw_consumer_events_per_s"] = of(raw, raw.events_per_s);
+  j["rocksdb_batch_writes_per_s"] = of(rocks, rocks.events_per_s);
   j["peak_rss_mib"] = rss;
-  j["state_bytes_per_elder"] = state_per_elder;
+  j["state_bytes_per_elder"] = of(max, state_per_elder);
+  j["partitions"] = o.partitions;
+  boost::json::array ran;
+  const PhaseResult* results[] = {&max, &half, &raw, &broker, &broker_half, &rocks};
+  for (size_t i = 0; i < std::size(kPhaseNames); ++i) {
+    if (results[i]->ran) ran.emplace_back(kPhaseNames[i]);
+  }
+  j["phases_run"] = std::move(ran);
   if (!o.json_path.empty()) {
     std::ofstream(o.json_path) << boost::json::serialize(j) << "\n";
     out << "bench: JSON written to " << o.json_path << "\n";
   }
   std::error_code ec;
   if (o.work_dir.empty()) fs::remove_all(base, ec);
-  return max.ran ? 0 : 1;
+  for (const PhaseResult* p : results) {
+    // A phase that was chosen but could not run fails the bench.
+    if (!p->ran && p->note.rfind("skipped", 0) != 0) return 1;
+  }
+  return 0;
 }
 
 }  // namespace vigil::bench

@@ -7,6 +7,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "bench/harness/workload.h"
 
@@ -21,6 +22,9 @@ struct BenchOptions {
   uint32_t shards = 2;
   int partitions = 16;
   bool skip_broker = false;
+  //! The phases to run (kPhaseNames); empty: all of them. A paced phase run without its max
+  //! phase needs its rate given (pace_per_s, broker_pace_per_s).
+  std::vector<std::string> phases;
   //! The paced phases' offered rates (events/s); 0: half of the same run's max rate. A fixed
   //! rate makes the latency of two builds comparable (half of each run's own max is not).
   double pace_per_s = 0;
@@ -28,7 +32,11 @@ struct BenchOptions {
   WorkloadOptions load;
 };
 
-//! Runs every phase; returns the exit code (0, or 1 if a phase could not run).
+//! The phases' names for BenchOptions::phases (`vigil bench --phases`), in the order they run.
+inline constexpr const char* kPhaseNames[] = {"inprocess-max", "inprocess-paced", "raw",
+                                              "broker-max",    "broker-paced",    "rocksdb"};
+
+//! Runs the chosen phases; returns the exit code (0, or 1 if a phase could not run).
 int run_bench(const BenchOptions& options, std::ostream& out);
 
 }  // namespace vigil::bench

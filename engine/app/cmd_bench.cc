@@ -1,5 +1,6 @@
 // `vigil bench --workload standard|restart|reload ...` (issue #6, bench/README.md).
 
+#include <algorithm>
 #include <iostream>
 
 #include "bench/harness/harness.h"
@@ -48,7 +49,7 @@ int cmd_bench(int argc, char** argv) {
   args.allow_only({"workload", "duration", "json", "rules", "data-dir", "shards", "partitions",
                    "elders", "devices", "events", "seed", "skip-broker", "events-per-elder",
                    "reloads", "warmup", "events-per-reload", "disk-every", "fresh-records",
-                   "pace", "broker-pace", "load"});
+                   "pace", "broker-pace", "load", "phases"});
   const std::string workload = args.get("workload").value_or("standard");
   if (workload == "restart" || workload == "reload") return state_bench(workload, args);
   bench::BenchOptions o;
@@ -60,6 +61,21 @@ int cmd_bench(int argc, char** argv) {
   o.shards = static_cast<uint32_t>(parse_number("shards", args.get("shards").value_or("2")));
   o.partitions = static_cast<int>(parse_number("partitions", args.get("partitions").value_or("16")));
   o.skip_broker = args.has("skip-broker");
+  if (auto list = args.get("phases")) {
+    std::string_view rest = *list;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string name(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (std::find_if(std::begin(bench::kPhaseNames), std::end(bench::kPhaseNames),
+                       [&](const char* n) { return name == n; }) == std::end(bench::kPhaseNames)) {
+        std::cerr << "vigil bench: unknown phase '" << name << "' in --phases (inprocess-max, "
+                  << "inprocess-paced, raw, broker-max, broker-paced, rocksdb)\n";
+        return 2;
+      }
+      o.phases.push_back(name);
+    }
+  }
   o.pace_per_s = parse_number("pace", args.get("pace").value_or("0"));
   o.broker_pace_per_s = parse_number("broker-pace", args.get("broker-pace").value_or("0"));
   o.load.elders = static_cast<int>(parse_number("elders", args.get("elders").value_or("100000")));
