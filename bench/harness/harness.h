@@ -20,8 +20,11 @@ struct BenchOptions {
   std::string rules_dir = "rules/eldercare";
   std::string work_dir;         //!< temporary state; default under /tmp
   uint32_t shards = 2;
-  int partitions = 16;
+  int partitions = 4;
   bool skip_broker = false;
+  //! EngineOptions::commit_max_busy in the engine's phases (`--commit-max-busy`); negative:
+  //! the engine's default.
+  double commit_max_busy = -1;
   //! The phases to run (kPhaseNames); empty: all of them. A paced phase run without its max
   //! phase needs its rate given (pace_per_s, broker_pace_per_s).
   std::vector<std::string> phases;

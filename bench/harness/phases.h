@@ -41,17 +41,19 @@ struct PhaseContext {
   std::shared_ptr<const rules::RuleSet> rules;
   std::string dir;              //!< a fresh directory for this phase
   uint32_t shards = 2;
-  int partitions = 16;
+  int partitions = 4;
   double duration_s = 20;
   uint32_t probe_elders = 64;
+  //! EngineOptions::commit_max_busy for the engine's phases; negative: the engine's default.
+  double commit_max_busy = -1;
 };
 
 class ProbeSink;
 
-//! The engine's options for a phase: its shard count and its fresh state directory.
-//! The engine's options for a phase. `probes` observe every output when it is made; the
-//! durable sink (a DiscardSink in the phases) gets them at checkpoints, as exactly-once
-//! delivery does (engine/state/README.md).
+//! The engine's options for a phase: its shard count, its fresh state directory and
+//! commit_max_busy. `probes` observe every output when it is made; the durable sink (a
+//! DiscardSink in the phases) gets them at checkpoints, as exactly-once delivery does
+//! (engine/state/README.md).
 runtime::EngineOptions engine_options(const PhaseContext& ctx, egress::Sink* probes = nullptr);
 //! Returns once everything submitted so far is processed and committed: a checkpoint begun
 //! after the last submit has committed (its barrier follows every record in the rings). The
@@ -66,8 +68,7 @@ std::unique_ptr<broker::EmbeddedBroker> start_broker(const PhaseContext& ctx, Ph
 
 //! The engine fed in-process by submit(); pace_per_s 0 = as fast as it takes them.
 PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s);
-//! The engine fed by KafkaSource from the embedded broker, a paced producer in front.
-//! The engine through the embedded broker. pace_per_s > 0 paces the producer at that many
+//! The engine fed by KafkaSource from the embedded broker, a paced producer in front. pace_per_s > 0 paces the producer at that many
 //! events per second (latency at a rate the engine sustains); 0 produces as fast as the engine
 //! reads (throughput; the latency then includes the backlog the producer builds up).
 PhaseResult run_broker(const PhaseContext& ctx, double pace_per_s = 0);

@@ -81,6 +81,7 @@ runtime::EngineOptions engine_options(const PhaseContext& ctx, egress::Sink* pro
   eo.observer = probes;
   eo.shards = ctx.shards;
   eo.data_dir = ctx.dir;
+  if (ctx.commit_max_busy >= 0) eo.commit_max_busy = ctx.commit_max_busy;
   return eo;
 }
 

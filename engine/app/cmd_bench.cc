@@ -49,7 +49,7 @@ int cmd_bench(int argc, char** argv) {
   args.allow_only({"workload", "duration", "json", "rules", "data-dir", "shards", "partitions",
                    "elders", "devices", "events", "seed", "skip-broker", "events-per-elder",
                    "reloads", "warmup", "events-per-reload", "disk-every", "fresh-records",
-                   "pace", "broker-pace", "load", "phases"});
+                   "pace", "broker-pace", "load", "phases", "commit-max-busy"});
   const std::string workload = args.get("workload").value_or("standard");
   if (workload == "restart" || workload == "reload") return state_bench(workload, args);
   bench::BenchOptions o;
@@ -59,7 +59,7 @@ int cmd_bench(int argc, char** argv) {
   o.rules_dir = args.get("rules").value_or("rules/eldercare");
   o.work_dir = args.get("data-dir").value_or("");
   o.shards = static_cast<uint32_t>(parse_number("shards", args.get("shards").value_or("2")));
-  o.partitions = static_cast<int>(parse_number("partitions", args.get("partitions").value_or("16")));
+  o.partitions = static_cast<int>(parse_number("partitions", args.get("partitions").value_or("4")));
   o.skip_broker = args.has("skip-broker");
   if (auto list = args.get("phases")) {
     std::string_view rest = *list;
@@ -76,6 +76,7 @@ int cmd_bench(int argc, char** argv) {
       o.phases.push_back(name);
     }
   }
+  if (auto busy = args.get("commit-max-busy")) o.commit_max_busy = parse_number("commit-max-busy", *busy);
   o.pace_per_s = parse_number("pace", args.get("pace").value_or("0"));
   o.broker_pace_per_s = parse_number("broker-pace", args.get("broker-pace").value_or("0"));
   o.load.elders = static_cast<int>(parse_number("elders", args.get("elders").value_or("100000")));

@@ -20,7 +20,7 @@ commands:
   broker      a standalone in-memory Kafka-protocol broker; prints bootstrap.servers=...
   tail TOPIC  --brokers LIST [--from-beginning] [--duration S]
   rules check DIR
-  bench       --workload standard --duration S --json FILE (bench/README.md)
+  bench       --workload standard --duration S --json FILE [--phases LIST] (bench/README.md)
 
 common flags: --brokers LIST --data-dir DIR --rules DIR --config FILE --topic-prefix P
               --http ADDR:PORT --duration SECONDS --shards N --partitions N
