@@ -212,10 +212,15 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   auto cpu_per_event = [](const PhaseResult& p) {
     return p.events ? p.cpu_s * 1e6 / static_cast<double>(p.events) : 0.0;
   };
+  // The latency keys are the paced phases' (a rate the engine sustains), in-process and
+  // through the broker alike.
+  auto latencies = [&](const std::string& prefix, const PhaseResult& p) {
+    j[prefix + "_p50_us"] = of(p, p.p50_us);
+    j[prefix + "_p99_us"] = of(p, p.p99_us);
+    j[prefix + "_p999_us"] = of(p, p.p999_us);
+  };
   j["inprocess_events_per_s"] = of(max, max.events_per_s);
-  j["inprocess_p50_us"] = of(half, half.p50_us);
-  j["inprocess_p99_us"] = of(half, half.p99_us);
-  j["inprocess_p999_us"] = of(half, half.p999_us);
+  latencies("inprocess", half);
   j["inprocess_max_rate_p99_us"] = of(max, max.p99_us);
   j["inprocess_half_rate_events_per_s"] = of(half, half.events_per_s);
   j["inprocess_half_rate_checkpoints"] = of(half, static_cast<double>(half.checkpoints));
@@ -224,10 +229,7 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   j["inprocess_cpu_us_per_event"] = of(max, cpu_per_event(max));
   j["broker_cpu_us_per_event"] = of(broker, cpu_per_event(broker));
   j["broker_events_per_s"] = of(broker, broker.events_per_s);
-  // Latency at a rate the engine sustains (half its max through the broker), as in-process.
-  j["broker_p50_us"] = of(broker_half, broker_half.p50_us);
-  j["broker_p99_us"] = of(broker_half, broker_half.p99_us);
-  j["broker_p999_us"] = of(broker_half, broker_half.p999_us);
+  latencies("broker", broker_half);
   j["broker_max_rate_p99_us"] = of(broker, broker.p99_us);
   j["broker_half_rate_events_per_s"] = of(broker_half, broker_half.events_per_s);
   j["raw_consumer_events_per_s"] = of(raw, raw.events_per_s);
