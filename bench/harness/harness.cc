@@ -134,7 +134,7 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
                  << (o.pace_per_s > 0 ? " (--pace)" : " (half that rate)") << std::endl;
       half = run_inprocess(dir("inprocess-half"), pace);
     } else {
-      half.note = "no rate: run inprocess-max too, or give --pace";
+      half.note = "no rate: the max phase measured none; give --pace";
     }
   }
   PhaseResult raw = not_run(unselected), broker = not_run(unselected), broker_half = not_run(unselected);
@@ -154,7 +154,7 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
                  << (o.broker_pace_per_s > 0 ? " (--broker-pace)" : " (half that rate)") << std::endl;
       broker_half = run_broker(dir("broker-half"), broker_pace);
     } else {
-      broker_half.note = "no rate: run broker-max too, or give --broker-pace";
+      broker_half.note = "no rate: the max phase measured none; give --broker-pace";
     }
   }
   PhaseResult rocks = not_run("skipped (--phases)");

@@ -69,8 +69,11 @@ int cmd_bench(int argc, char** argv) {
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       if (std::find_if(std::begin(bench::kPhaseNames), std::end(bench::kPhaseNames),
                        [&](const char* n) { return name == n; }) == std::end(bench::kPhaseNames)) {
-        std::cerr << "vigil bench: unknown phase '" << name << "' in --phases (inprocess-max, "
-                  << "inprocess-paced, raw, broker-max, broker-paced, rocksdb)\n";
+        std::cerr << "vigil bench: unknown phase '" << name << "' in --phases (";
+        for (const char* n : bench::kPhaseNames) {
+          std::cerr << (n == bench::kPhaseNames[0] ? "" : ", ") << n;
+        }
+        std::cerr << ")\n";
         return 2;
       }
       o.phases.push_back(name);
