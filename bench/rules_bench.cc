@@ -106,5 +106,50 @@ void BM_PackMixWithArmedTimers(benchmark::State& state) {
 BENCHMARK(BM_PackMixWithArmedTimers)->Arg(10'000)->Arg(1'250'000)->Iterations(500'000)
     ->Unit(benchmark::kNanosecond);
 
+//! A checkpoint's snapshot on the shard thread: every elder dirty (one record of the mix each
+//! since the last), then collect_dirty() serialises all of them into the checkpoint's puts.
+//! The time per iteration is one whole snapshot; "ns/elder" is what each dirty elder costs
+//! the shard at a barrier (the burst the paced bench phase sees at each checkpoint).
+void BM_SnapshotDirtyElders(benchmark::State& state) {
+  const uint32_t elders = static_cast<uint32_t>(state.range(0));
+  CountingSink sink;
+  NullPort port;
+  runtime::ShardCore shard(0, 1, pack(), sink, port);
+  const TimeMs night = kT0 + 7 * kHour;
+  for (uint32_t i = 0; i < elders; ++i) {
+    shard.process(registry_record(i), night);
+    for (const Kind& k : kArming) shard.process(event_record(i, k.type, k.value, k.value2, night), night);
+  }
+  // Vitals windows filled as the standard workload fills them: a few readings per rule.
+  constexpr size_t kMixLen = sizeof(kMix) / sizeof(kMix[0]);
+  TimeMs ts = night + 1000;
+  for (size_t round = 0; round < kMixLen; ++round, ts += 15 * kSecond) {
+    for (uint32_t i = 0; i < elders; ++i) {
+      const char* type = kMix[(i + round) % kMixLen];
+      shard.process(event_record(i, type, type[0] == 's' ? 97 : 72.4, 80, ts + i % 1000), ts);
+    }
+  }
+  std::vector<InputRecord> dirtying;
+  dirtying.reserve(elders);
+  for (uint32_t i = 0; i < elders; ++i) dirtying.push_back(event_record(i, "heartbeat", 1, 0, ts));
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (const auto& r : dirtying) shard.process(r, ts);
+    state::StateOps ops;
+    state.ResumeTiming();
+    shard.collect_dirty(ops);
+    benchmark::DoNotOptimize(ops);
+    state.PauseTiming();
+    for (const auto& [k, v] : ops.puts) bytes += k.size() + v.size();
+    state.ResumeTiming();
+  }
+  const auto n = static_cast<double>(state.iterations());
+  state.counters["ns/elder"] = benchmark::Counter(
+      static_cast<double>(elders) * n, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["bytes/elder"] = static_cast<double>(bytes) / n / elders;
+}
+BENCHMARK(BM_SnapshotDirtyElders)->Arg(50'000)->Iterations(20)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace vigil::bench

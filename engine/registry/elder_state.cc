@@ -2,7 +2,6 @@
 
 #include <google/protobuf/message_lite.h>
 
-#include <cmath>
 #include <cstring>
 #include <new>
 #include <string_view>
@@ -210,12 +209,21 @@ void apply_device(ElderState& s, const vigil::v1::Device& device) {
 
 namespace {
 
-void append_varint(std::string* out, uint64_t v) {
+//! Writes `v` as a varint at `p` and returns the end. The checkpoint's encoders write through a
+//! pointer into room made once (StateWriter below): a std::string's push_back per byte checks
+//! the capacity, stores the size and the terminator every time, and took a third of a snapshot.
+char* put_varint(char* p, uint64_t v) {
   while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
+    *p++ = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+void append_varint(std::string* out, uint64_t v) {
+  char buf[10];
+  out->append(buf, static_cast<size_t>(put_varint(buf, v) - buf));
 }
 
 //! Appends `m` as the length-delimited field `field` (wire type 2), serialised in place.
@@ -310,17 +318,15 @@ class TimeBase {
   bool set_ = false;
 };
 
-//! A time field present (explicit presence: proto3 optional sint64).
-void put_time_field(std::string* out, uint32_t field, TimeMs t, TimeBase& base) {
-  append_varint(out, static_cast<uint64_t>(field) << 3);
-  append_varint(out, zigzag(base.delta(t)));
-}
-
 //! `d` in hundredths when that is exact (the reader's n / 100.0 gives back the same bits):
 //! readings such as 36.6 or 120 take one to three bytes instead of eight.
 bool centi_of(double d, int64_t* n) {
   if (!(d > -1e15 && d < 1e15)) return false;  // also NaN
-  const int64_t c = std::llround(d * 100);
+  // Rounded by adding a half and truncating (one instruction, where llround is a libm call):
+  // when d is n / 100 exactly, d * 100 is within an ulp of n and this gives n; the check below
+  // turns any other value away whatever integer it rounded to.
+  const double x = d * 100;
+  const auto c = static_cast<int64_t>(x < 0 ? x - 0.5 : x + 0.5);
   const double back = static_cast<double>(c) / 100.0;
   if (std::memcmp(&back, &d, sizeof d) != 0) return false;  // inexact, or -0.0
   *n = c;
@@ -338,46 +344,101 @@ bool all_centi(std::span<const double> data) {
 //! Unset (0) times are not written; last_unless is absent when never.
 bool unless_set(TimeMs t) { return t != kNever && t != 0; }
 
-void encode_slot(uint64_t key, const RuleSlot& slot, TimeBase& base, std::string* out) {
-  Nested rs(out, kSlotsField);
-  if (key != 0) {  // proto3 writes no zero, and the generated code must read the same bytes
-    append_varint(out, (1u << 3) | 1);
-    for (int b = 0; b < 8; ++b) out->push_back(static_cast<char>(key >> (8 * b)));
+//! A length-delimited field written at a pointer: the tag, one byte kept for the length, the
+//! body; done() writes the length, moving the body when it needs more than one byte (bodies of
+//! 128 bytes or more: the room made for the field counts two more).
+class RawNested {
+ public:
+  RawNested(char*& p, uint32_t field) : p_(p) {
+    p = put_varint(p, (static_cast<uint64_t>(field) << 3) | 2);
+    len_at_ = p++;
   }
-  if (slot.since != 0) put_time_field(out, 2, slot.since, base);
-  if (slot.clear_since != 0) put_time_field(out, 3, slot.clear_since, base);
-  if (unless_set(slot.last_unless())) put_time_field(out, 4, slot.last_unless(), base);
-  if (slot.due != 0) put_time_field(out, 5, slot.due, base);
-  put_varint_field(out, 6, slot.device);
-  put_varint_field(out, 7, slot.generation);
+  void done() {
+    const auto n = static_cast<size_t>(p_ - len_at_ - 1);
+    if (n < 0x80) {
+      *len_at_ = static_cast<char>(n);
+      return;
+    }
+    char len[10];
+    const auto w = static_cast<size_t>(put_varint(len, n) - len);
+    std::memmove(len_at_ + w, len_at_ + 1, n);
+    std::memcpy(len_at_, len, w);
+    p_ += w - 1;
+  }
+
+ private:
+  char*& p_;
+  char* len_at_;
+};
+
+char* put_field_varint(char* p, uint32_t field, uint64_t v) {
+  if (v == 0) return p;  // proto3: defaults are not written
+  return put_varint(put_varint(p, static_cast<uint64_t>(field) << 3), v);
+}
+//! A time field present (explicit presence: proto3 optional sint64).
+char* put_field_time(char* p, uint32_t field, TimeMs t, TimeBase& base) {
+  return put_varint(put_varint(p, static_cast<uint64_t>(field) << 3), zigzag(base.delta(t)));
+}
+char* put_fixed64(char* p, uint64_t v) {
+  for (int b = 0; b < 8; ++b) *p++ = static_cast<char>(v >> (8 * b));
+  return p;
+}
+
+//! The most bytes encode_slot() writes for `slot`, every field at its widest: the SlotRecord's
+//! tag and length (2 + 3), rule (9), four times (11 each), device and generation (4 + 6), the
+//! data's tag and length (6) and 10 bytes a value, 24 a keyed entry (19 at most).
+size_t slot_bound(const RuleSlot& slot) {
+  return 80 + 10 * slot.data().size() + 24 * slot.keyed().size();
+}
+
+char* encode_slot(uint64_t key, const RuleSlot& slot, TimeBase& base, char* p) {
+  RawNested rs(p, kSlotsField);
+  if (key != 0) {  // proto3 writes no zero, and the generated code must read the same bytes
+    p = put_fixed64(put_varint(p, (1u << 3) | 1), key);
+  }
+  if (slot.since != 0) p = put_field_time(p, 2, slot.since, base);
+  if (slot.clear_since != 0) p = put_field_time(p, 3, slot.clear_since, base);
+  if (unless_set(slot.last_unless())) p = put_field_time(p, 4, slot.last_unless(), base);
+  if (slot.due != 0) p = put_field_time(p, 5, slot.due, base);
+  p = put_field_varint(p, 6, slot.device);
+  p = put_field_varint(p, 7, slot.generation);
   if (slot.extra) {
     const auto data = slot.data();
-    if (!data.empty() && all_centi(data)) {  // packed repeated sint64
-      Nested packed(out, 9);
-      int64_t n = 0;
+    if (!data.empty()) {
+      // Packed repeated sint64 in hundredths when every value is one (written as checked, in one
+      // pass); else the field is written again as packed repeated double.
+      char* const field_at = p;
+      RawNested packed(p, 9);
+      bool centi = true;
       for (double d : data) {
-        centi_of(d, &n);
-        append_varint(out, zigzag(n));
+        int64_t n = 0;
+        if (!centi_of(d, &n)) {
+          centi = false;
+          break;
+        }
+        p = put_varint(p, zigzag(n));
       }
-      packed.done();
-    } else if (!data.empty()) {  // packed repeated double
-      append_varint(out, (8u << 3) | 2);
-      append_varint(out, data.size() * sizeof(double));
-      for (double d : data) {
-        uint64_t bits;
-        std::memcpy(&bits, &d, sizeof bits);
-        for (int b = 0; b < 8; ++b) out->push_back(static_cast<char>(bits >> (8 * b)));
+      if (centi) {
+        packed.done();
+      } else {
+        p = put_varint(put_varint(field_at, (8u << 3) | 2), data.size() * sizeof(double));
+        for (double d : data) {
+          uint64_t bits;
+          std::memcpy(&bits, &d, sizeof bits);
+          p = put_fixed64(p, bits);
+        }
       }
     }
     for (const auto& k : slot.keyed()) {
-      Nested kr(out, 10);
-      put_varint_field(out, 1, k.device);
-      if (k.seen != 0) put_time_field(out, 2, k.seen, base);
-      put_varint_field(out, 3, k.out ? 1 : 0);
+      RawNested kr(p, 10);
+      p = put_field_varint(p, 1, k.device);
+      if (k.seen != 0) p = put_field_time(p, 2, k.seen, base);
+      p = put_field_varint(p, 3, k.out ? 1 : 0);
       kr.done();
     }
   }
   rs.done();
+  return p;
 }
 
 void fill_dynamic(const ElderState& s, std::span<const uint64_t> keys,
@@ -533,7 +594,11 @@ void append_dynamic(const ElderState& s, std::span<const uint64_t> rule_keys, st
   for (size_t i = 0; i < s.slots.size() && i < rule_keys.size(); ++i) {
     const RuleSlot* held = s.slots.find(i);
     if (held == nullptr || held->idle()) continue;  // an idle slot costs nothing on disk
-    encode_slot(rule_keys[i], *held, base, out);
+    // Room for the slot at its widest, written through a pointer, trimmed to what it took.
+    const size_t at = out->size();
+    out->resize(at + slot_bound(*held));
+    char* const end = encode_slot(rule_keys[i], *held, base, out->data() + at);
+    out->resize(static_cast<size_t>(end - out->data()));
   }
   if (base.set()) put_int64_field(out, kBaseField, base.base());
   put_string_field(out, kDeviceNamesField, s.device_names);

@@ -173,6 +173,10 @@ TEST(ElderState, DirectEncodingParsesAsTheGeneratedRecord) {
   s.slots[0].device = s.intern_device("bed-sensor-with-a-rather-long-device-id-0001");
   s.slots[0].ext().last_unless = kNever;  // stays kNever: not written, as the generated code
   s.slots[0].assign_data(std::vector<double>{1.5, -2.25, 0, 1e300});
+  // Readings in hundredths long enough for a multi-byte length prefix, inside a slot's own.
+  std::vector<double> window;
+  for (int i = 0; i < 90; ++i) window.push_back((3600 + i * 5) / 100.0);
+  s.slots[1].assign_data(window);
   s.slots[2].ext().last_unless = 123;
   for (int i = 0; i < 12; ++i) {  // a keyed list long enough for a multi-byte length prefix
     s.slots[2].add_keyed(
@@ -196,7 +200,7 @@ TEST(ElderState, DirectEncodingParsesAsTheGeneratedRecord) {
   ASSERT_TRUE(parsed.ParseFromString(direct));
   const vigil::state::ElderRecord expected = to_record(s, ids);
   ASSERT_EQ(parsed.slots_size(), expected.slots_size());
-  ASSERT_EQ(parsed.slots_size(), 3);
+  ASSERT_EQ(parsed.slots_size(), 4);
   for (int i = 0; i < expected.slots_size(); ++i) {
     EXPECT_EQ(parsed.slots(i).SerializeAsString(), expected.slots(i).SerializeAsString()) << i;
   }
@@ -206,6 +210,8 @@ TEST(ElderState, DirectEncodingParsesAsTheGeneratedRecord) {
   // its doubles, and every time and reading reads back to the same bits.
   EXPECT_EQ(parsed.slots(0).data_size(), 4);
   EXPECT_EQ(parsed.slots(0).data_centi_size(), 0);
+  EXPECT_EQ(parsed.slots(1).data_centi_size(), 90);
+  EXPECT_EQ(parsed.slots(1).data_size(), 0);
   const ElderState back = from_record(parsed, ids);
   for (size_t i = 0; i < 4; ++i) {
     const RuleSlot* a = s.slots.find(i);
