@@ -284,13 +284,17 @@ void Engine::shard_loop(uint32_t i) {
   ShardCore& core = *shards_[i];
   auto& ring = *shard_rings_[i];
   auto& to_dispatch = *shard_to_dispatch_[i];
-  // Elders serialised per loop turn while a snapshot is in progress (~1.5 us each): few while
-  // records are flowing, many when the ring was empty. A snapshot of every elder is ~75 ms of
+  // Elders serialised per loop turn while a snapshot is in progress (~1-1.5 us each): few while
+  // records are flowing, more when the ring was empty. A snapshot of every elder is ~75 ms of
   // a shard's CPU; taken 128 per turn it held records back ~50 ms at each checkpoint of the
   // bench's half-rate phase. It has no deadline of its own: an elder still owed is serialised
-  // before its next change (copy-on-write), so records go first.
+  // before its next change (copy-on-write), so records go first. An idle turn's step is
+  // followed by a yield (background work: whoever else is runnable on this CPU goes first).
+  // Session 15: 256 a turn with no yield took a core flat out for ~100 ms while the other core
+  // ran the other shard, the dispatcher's snapshot and the feeder in turns (perf sched);
+  // bench/README.md "Session 15".
   constexpr size_t kSnapshotStepBusy = 16;
-  constexpr size_t kSnapshotStepIdle = 256;
+  constexpr size_t kSnapshotStepIdle = 64;
   // Rule timers fired per loop turn (a few us each): a burst due at one instant is worked off
   // between batches of records instead of holding them back.
   constexpr size_t kTimerStep = 128;
@@ -378,6 +382,10 @@ void Engine::shard_loop(uint32_t i) {
       snapshot_epoch = 0;
       continue;
     }
+    if (snapshot_epoch != 0 && n == 0) {
+      std::this_thread::yield();  // background work (kSnapshotStepIdle): others go first
+      continue;
+    }
     if (snapshot_epoch != 0 || !timers_done || core.loading()) continue;  // more to do: no idling
     if (n == 0) rest(spins, *shard_parkers_[i], [&] { return ring.front() != nullptr; });
     else spins = 0;
@@ -414,9 +422,10 @@ void Engine::dispatch_loop() {
   size_t stops = 0;
   uint64_t aligning = 0;
   uint64_t snapshot_epoch = 0;  //!< the barrier whose snapshot is being written, 0 if none
-  // Orders serialised per loop turn while a snapshot is in progress (~4 us each, two entries).
+  // Orders serialised per loop turn while a snapshot is in progress (~4 us each, two entries);
+  // an idle turn's step is followed by a yield, as the shards' (shard_loop).
   constexpr size_t kSnapshotStepBusy = 8;
-  constexpr size_t kSnapshotStepIdle = 128;
+  constexpr size_t kSnapshotStepIdle = 16;
   std::shared_ptr<const TaskWork> work;  // of the barrier being aligned
   int spins = 0;
   while (stops < rings.size()) {
@@ -479,7 +488,10 @@ void Engine::dispatch_loop() {
       snapshot_epoch = 0;
       continue;
     }
-    if (snapshot_epoch != 0) continue;  // more to write: no idling
+    if (snapshot_epoch != 0) {  // more to write: no idling, but others runnable here go first
+      if (n == 0) std::this_thread::yield();
+      continue;
+    }
     if (n == 0) {
       rest(spins, dispatch_parker_, [&] {
         for (size_t r = 0; r < rings.size(); ++r) {
