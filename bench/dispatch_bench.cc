@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/snapshot_util.h"
 #include "engine/dispatch/dispatcher.h"
 
 namespace vigil::dispatch {
@@ -150,18 +151,10 @@ void BM_SnapshotDirtyOrders(benchmark::State& state) {
     for (int i = 0; i < orders; ++i) {
       w.dispatcher.create_order(w.request(serial++, kCategories[i % 7]), kT0);
     }
-    state::StateOps ops;
-    state.ResumeTiming();
-    w.dispatcher.collect_dirty(ops);
-    benchmark::DoNotOptimize(ops);
-    state.PauseTiming();
-    for (const auto& [k, v] : ops.puts) bytes += k.size() + v.size();
+    bytes += vigil::bench::timed_collect(state, w.dispatcher);
     state.ResumeTiming();
   }
-  const auto n = static_cast<double>(state.iterations());
-  state.counters["ns/order"] = benchmark::Counter(
-      static_cast<double>(orders) * n, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  state.counters["bytes/order"] = static_cast<double>(bytes) / n / orders;
+  vigil::bench::per_item_counters(state, "order", orders, bytes);
 }
 BENCHMARK(BM_SnapshotDirtyOrders)->Arg(10'000)->Iterations(10)->Unit(benchmark::kMillisecond);
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "bench/bench_util.h"
+#include "bench/snapshot_util.h"
 #include "engine/rules/rule_set.h"
 #include "engine/runtime/shard_core.h"
 
@@ -136,18 +137,10 @@ void BM_SnapshotDirtyElders(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     for (const auto& r : dirtying) shard.process(r, ts);
-    state::StateOps ops;
-    state.ResumeTiming();
-    shard.collect_dirty(ops);
-    benchmark::DoNotOptimize(ops);
-    state.PauseTiming();
-    for (const auto& [k, v] : ops.puts) bytes += k.size() + v.size();
+    bytes += timed_collect(state, shard);
     state.ResumeTiming();
   }
-  const auto n = static_cast<double>(state.iterations());
-  state.counters["ns/elder"] = benchmark::Counter(
-      static_cast<double>(elders) * n, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  state.counters["bytes/elder"] = static_cast<double>(bytes) / n / elders;
+  per_item_counters(state, "elder", elders, bytes);
 }
 BENCHMARK(BM_SnapshotDirtyElders)->Arg(50'000)->Iterations(20)->Unit(benchmark::kMillisecond);
 
