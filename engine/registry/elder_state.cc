@@ -210,7 +210,7 @@ void apply_device(ElderState& s, const vigil::v1::Device& device) {
 namespace {
 
 //! Writes `v` as a varint at `p` and returns the end. The checkpoint's encoders write through a
-//! pointer into room made once (StateWriter below): a std::string's push_back per byte checks
+//! pointer into room made once (encode_slot below): a std::string's push_back per byte checks
 //! the capacity, stores the size and the terminator every time, and took a third of a snapshot.
 char* put_varint(char* p, uint64_t v) {
   while (v >= 0x80) {
@@ -224,6 +224,11 @@ char* put_varint(char* p, uint64_t v) {
 void append_varint(std::string* out, uint64_t v) {
   char buf[10];
   out->append(buf, static_cast<size_t>(put_varint(buf, v) - buf));
+}
+
+char* put_field_varint(char* p, uint32_t field, uint64_t v) {
+  if (v == 0) return p;  // proto3: defaults are not written
+  return put_varint(put_varint(p, static_cast<uint64_t>(field) << 3), v);
 }
 
 //! Appends `m` as the length-delimited field `field` (wire type 2), serialised in place.
@@ -269,9 +274,8 @@ class Nested {
 };
 
 void put_varint_field(std::string* out, uint32_t field, uint64_t v) {
-  if (v == 0) return;  // proto3: defaults are not written
-  append_varint(out, static_cast<uint64_t>(field) << 3);
-  append_varint(out, v);
+  char buf[20];
+  out->append(buf, static_cast<size_t>(put_field_varint(buf, field, v) - buf));
 }
 void put_int64_field(std::string* out, uint32_t field, int64_t v) {
   put_varint_field(out, field, static_cast<uint64_t>(v));  // two's complement, as protobuf does
@@ -371,10 +375,6 @@ class RawNested {
   char* len_at_;
 };
 
-char* put_field_varint(char* p, uint32_t field, uint64_t v) {
-  if (v == 0) return p;  // proto3: defaults are not written
-  return put_varint(put_varint(p, static_cast<uint64_t>(field) << 3), v);
-}
 //! A time field present (explicit presence: proto3 optional sint64).
 char* put_field_time(char* p, uint32_t field, TimeMs t, TimeBase& base) {
   return put_varint(put_varint(p, static_cast<uint64_t>(field) << 3), zigzag(base.delta(t)));

@@ -382,11 +382,11 @@ void Engine::shard_loop(uint32_t i) {
       snapshot_epoch = 0;
       continue;
     }
-    if (snapshot_epoch != 0 && n == 0) {
-      std::this_thread::yield();  // background work (kSnapshotStepIdle): others go first
+    if (snapshot_epoch != 0 || !timers_done || core.loading()) {  // more to do: no idling
+      // A snapshot's idle step is background work (kSnapshotStepIdle): others go first.
+      if (snapshot_epoch != 0 && n == 0) std::this_thread::yield();
       continue;
     }
-    if (snapshot_epoch != 0 || !timers_done || core.loading()) continue;  // more to do: no idling
     if (n == 0) rest(spins, *shard_parkers_[i], [&] { return ring.front() != nullptr; });
     else spins = 0;
   }
