@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,6 +120,32 @@ TEST_F(StateStoreTest, SortedOwnersMergeAndEveryOwnersLastWriteWins) {
   const std::vector<std::pair<std::string, std::string>> want{
       {"e/a", "2"}, {"e/b", "1"}, {"e/c", "1"}, {"e/d", "1"}, {"z/1", "1"}, {"z/2", "1"}};
   EXPECT_EQ(got, want);
+}
+
+TEST(PutListTest, SortByKeyOrdersAsStringsDoAndKeepsRepeatedKeysInPutOrder) {
+  // Keys that the sort's 16-byte integer prefixes cannot tell apart (a long shared prefix,
+  // a key that is another's prefix, zero bytes, bytes over 0x7f) next to ordinary ones, each
+  // put several times: the result must be std::stable_sort's by string_view.
+  std::vector<std::string> keys{"e/e000002", "e/e000010", "e/e000001", "p/e000001", "e/", "e",
+                                "", "h/e000001/0000000000000042", "h/e000001/0000000000000041",
+                                "h/e000001/000000000000004", "h/e000001/0000000000000041\0",
+                                "e/\xff", "e/\x80a", "e/\x7f", std::string("e/\0", 3),
+                                std::string("e/\0\0", 4), "0123456789abcdef", "0123456789abcdeg",
+                                "0123456789abcdef0", "0123456789abcde"};
+  std::mt19937 rng(16);
+  PutList puts;
+  std::vector<std::pair<std::string, std::string>> want;
+  for (int i = 0; i < 400; ++i) {
+    const std::string& k = keys[rng() % keys.size()];
+    const std::string v = std::to_string(i);
+    puts.add(k, v);
+    want.emplace_back(k, v);
+  }
+  std::stable_sort(want.begin(), want.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  puts.sort_by_key();
+  EXPECT_TRUE(puts.sorted());
+  EXPECT_EQ(puts.to_vector(), want);
 }
 
 TEST_F(StateStoreTest, SecondOpenOfSameDirectoryFailsWithReason) {
