@@ -192,7 +192,9 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
     const double n = static_cast<double>(p.checkpoints);
     out << std::setprecision(1) << "checkpoints, " << name << ": " << p.checkpoints << ", "
         << static_cast<double>(p.checkpoint_bytes) / n / 1e6 << " MB each, RocksDB write "
-        << p.checkpoint_write_s * 1e3 / n << " ms each\n";
+        << p.checkpoint_write_s * 1e3 / n << " ms each; from the barrier, snapshots taken in "
+        << p.checkpoint_snapshot_s * 1e3 / n << " ms, durable in "
+        << p.checkpoint_durable_s * 1e3 / n << " ms each\n";
   };
   checkpoints("in-process max rate", max);
   checkpoints(o.pace_per_s > 0 ? "in-process paced" : "in-process half rate", half);
@@ -226,6 +228,8 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   j["inprocess_half_rate_checkpoints"] = of(half, static_cast<double>(half.checkpoints));
   j["inprocess_half_rate_checkpoint_bytes"] = of(half, static_cast<double>(half.checkpoint_bytes));
   j["inprocess_half_rate_checkpoint_write_s"] = of(half, half.checkpoint_write_s);
+  j["inprocess_half_rate_checkpoint_snapshot_s"] = of(half, half.checkpoint_snapshot_s);
+  j["inprocess_half_rate_checkpoint_durable_s"] = of(half, half.checkpoint_durable_s);
   j["inprocess_cpu_us_per_event"] = of(max, cpu_per_event(max));
   j["broker_cpu_us_per_event"] = of(broker, cpu_per_event(broker));
   j["broker_events_per_s"] = of(broker, broker.events_per_s);

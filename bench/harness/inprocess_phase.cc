@@ -31,7 +31,9 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   const double cpu0 = process_cpu_s();
   const Metrics& m = metrics();
   const uint64_t checkpoints0 = m.checkpoints.get(), bytes0 = m.checkpoint_bytes.get(),
-                 write_us0 = m.checkpoint_write_us.get();
+                 write_us0 = m.checkpoint_write_us.get(),
+                 snapshot_us0 = m.checkpoint_snapshot_us.get(),
+                 durable_us0 = m.checkpoint_durable_us.get();
   const int64_t t0 = clock.steady_ns();
   const int64_t limit = t0 + static_cast<int64_t>(ctx.duration_s * 1e9);
   uint64_t n = 0;
@@ -59,11 +61,15 @@ PhaseResult run_inprocess(const PhaseContext& ctx, double pace_per_s) {
   r.checkpoints = m.checkpoints.get() - checkpoints0;
   r.checkpoint_bytes = m.checkpoint_bytes.get() - bytes0;
   r.checkpoint_write_s = static_cast<double>(m.checkpoint_write_us.get() - write_us0) / 1e6;
+  r.checkpoint_snapshot_s =
+      static_cast<double>(m.checkpoint_snapshot_us.get() - snapshot_us0) / 1e6;
+  r.checkpoint_durable_s = static_cast<double>(m.checkpoint_durable_us.get() - durable_us0) / 1e6;
   r.ran = true;
   r.events = n;
   r.seconds = static_cast<double>(t1 - t0) / 1e9;
   r.events_per_s = static_cast<double>(n) / r.seconds;
   take_latencies(ctx, sink, r);
+  take_checkpoint_timeline(ctx, engine, t0);
   if (engine.store()) {
     // What the elders' state costs: the serialised ElderRecords the checkpoints wrote.
     // The profile (p/, written when the registry changes) and the rule and alarm state (e/).

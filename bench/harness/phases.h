@@ -31,6 +31,10 @@ struct PhaseResult {
   uint64_t checkpoints = 0;
   uint64_t checkpoint_bytes = 0;
   double checkpoint_write_s = 0;
+  //! Summed over those checkpoints: barrier to every owner's snapshot, and barrier to durable
+  //! (checkpoint_snapshot_us, checkpoint_durable_us; runtime::Engine::CheckpointTiming).
+  double checkpoint_snapshot_s = 0;
+  double checkpoint_durable_s = 0;
 };
 
 //! CPU seconds (user + system) the process has used so far.
@@ -63,6 +67,13 @@ Status settle(runtime::Engine& engine);
 //! VIGIL_BENCH_PROBE_LOG=DIR set, also writes DIR/<phase>.tsv: each probe in submit order, its
 //! submit time (ms since the first) and latency (us), to see when the slow ones happened.
 void take_latencies(const PhaseContext& ctx, const ProbeSink& sink, PhaseResult& r);
+//! With VIGIL_BENCH_PROBE_LOG=DIR set, writes DIR/<phase>-checkpoints.tsv: each checkpoint
+//! whose barrier came at or after `from_ns`, its barrier on the probes' clock (seconds, as
+//! their submit_monotonic_s) and, in ms after it, its snapshot, write and durable points. Laid
+//! next to <phase>.tsv it shows which slow probes fell inside a checkpoint (bench/README.md,
+//! "Checkpoint timeline").
+void take_checkpoint_timeline(const PhaseContext& ctx, const runtime::Engine& engine,
+                              int64_t from_ns);
 //! A fresh embedded broker with the phase's partitions, or null with the reason in r.note.
 std::unique_ptr<broker::EmbeddedBroker> start_broker(const PhaseContext& ctx, PhaseResult& r);
 

@@ -108,6 +108,23 @@ void take_latencies(const PhaseContext& ctx, const ProbeSink& sink, PhaseResult&
   r.outputs = sink.records();
 }
 
+void take_checkpoint_timeline(const PhaseContext& ctx, const runtime::Engine& engine,
+                              int64_t from_ns) {
+  const char* dir = std::getenv("VIGIL_BENCH_PROBE_LOG");
+  if (dir == nullptr || *dir == 0) return;
+  std::ofstream out(std::filesystem::path(dir) /
+                    (std::filesystem::path(ctx.dir).filename().string() + "-checkpoints.tsv"));
+  out << "epoch\tbarrier_monotonic_s\tsnapshot_ms\twrite_begin_ms\twrite_end_ms\tdurable_ms\n";
+  out << std::fixed;
+  for (const auto& t : engine.checkpoint_timings()) {
+    if (t.barrier_ns < from_ns) continue;
+    auto ms = [&](int64_t at) { return static_cast<double>(at - t.barrier_ns) / 1e6; };
+    out << t.epoch << '\t' << std::setprecision(6) << static_cast<double>(t.barrier_ns) / 1e9
+        << std::setprecision(1) << '\t' << ms(t.snapshot_ns) << '\t' << ms(t.write_begin_ns)
+        << '\t' << ms(t.write_end_ns) << '\t' << ms(t.durable_ns) << '\n';
+  }
+}
+
 std::unique_ptr<broker::EmbeddedBroker> start_broker(const PhaseContext& ctx, PhaseResult& r) {
   auto b = broker::EmbeddedBroker::start(1, ctx.partitions, TopicNames("vigil."));
   if (!b) {

@@ -59,6 +59,14 @@ std::string render_metrics(const ApiContext& ctx) {
   x.one("vigil_checkpoint_write_seconds_total", "counter",
         "Time in RocksDB's write of the checkpoints (WAL and memtables).",
         static_cast<double>(m.checkpoint_write_us.get()) / 1e6);
+  x.one("vigil_checkpoint_snapshot_seconds_total", "counter",
+        "Time from each checkpoint's barrier until every shard and the dispatcher had taken its "
+        "snapshot.",
+        static_cast<double>(m.checkpoint_snapshot_us.get()) / 1e6);
+  x.one("vigil_checkpoint_durable_seconds_total", "counter",
+        "Time from each checkpoint's barrier until it was durable and its outputs handed to "
+        "Kafka (how long an exactly-once output waits at most, beyond the interval).",
+        static_cast<double>(m.checkpoint_durable_us.get()) / 1e6);
   x.one("vigil_timers_fired_total", "counter", "Rule and workflow timers fired.", m.timers_fired.get());
 
   ViewCounters c = ctx.views.counters();

@@ -33,6 +33,10 @@ struct Metrics {
   Counter checkpoints;        //!< RocksDB commits of state + offsets
   Counter checkpoint_bytes;   //!< bytes those commits wrote (keys and values, RocksDB's batch size)
   Counter checkpoint_write_us;  //!< time in RocksDB's write of those commits (WAL and memtables)
+  //! Of the engine's checkpoints: the barrier to every owner's snapshot taken, and the barrier
+  //! to the checkpoint durable with its outputs handed over (Engine::CheckpointTiming).
+  Counter checkpoint_snapshot_us;
+  Counter checkpoint_durable_us;
   Counter timers_fired;
   Counter timers_fired_late;  //!< fired a while after their due time (engine down or behind)
   Counter late_events;        //!< events behind their partition's watermark (still applied)

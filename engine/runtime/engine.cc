@@ -508,6 +508,7 @@ void Engine::dispatch_loop() {
 void Engine::begin_checkpoint(std::shared_ptr<const TaskWork> work) {
   ++epoch_;
   in_flight_ = true;
+  timing_ = CheckpointTiming{epoch_, clock_.steady_ns()};
   barrier_offsets_ = offsets_;
   if (task_mode()) {
     barrier_owned_ = owned_;

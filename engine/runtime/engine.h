@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -194,6 +195,25 @@ class Engine {
   uint64_t reloads_applied() const;
 
   uint64_t checkpoints() const { return committed_epoch_.load(std::memory_order_acquire); }
+  //! Where one committed checkpoint's time went, each a clock_.steady_ns() (real elapsed time
+  //! in production and the bench). The /metrics counters vigil_checkpoint_snapshot_seconds_total
+  //! and vigil_checkpoint_durable_seconds_total sum the first and the whole span; the bench
+  //! writes these rows next to its latency probes (bench/README.md, "Checkpoint timeline").
+  struct CheckpointTiming {
+    uint64_t epoch = 0;
+    int64_t barrier_ns = 0;   //!< the barrier was handed to the owners
+    int64_t snapshot_ns = 0;  //!< every owner had taken its snapshot, as the ingest thread saw it
+    //! The commit thread began RocksDB's write: after the wait for the previous checkpoint's
+    //! outputs to be acknowledged and the sort of the owners' puts.
+    int64_t write_begin_ns = 0;
+    int64_t write_end_ns = 0;  //!< the write returned (a hold on a full disk included)
+    int64_t durable_ns = 0;    //!< the checkpoint's outputs were handed to the sink
+  };
+  //! Ingest thread: the last committed checkpoints' timings (at most kTimingsKept), oldest first.
+  std::vector<CheckpointTiming> checkpoint_timings() const {
+    return {timings_.begin(), timings_.end()};
+  }
+  static constexpr size_t kTimingsKept = 4096;
   //! How long the start took in its two long parts (elapsed seconds), for the log and the
   //! restart bench: RocksDB's open (after a crash, the WAL replay) and the elders' load. With
   //! a background load, load_s is from start()'s beginning until the last shard finished
@@ -335,6 +355,9 @@ class Engine {
   int64_t commit_done_ns_ = 0;     //!< the same: clock_.steady_ns() when the write finished
   int64_t commit_end_ns_ = 0;      //!< commit thread only: that time, taken before checkpoints() moves
   int64_t last_checkpoint_ns_ = 0;  //!< clock_.steady_ns() when the last checkpoint began
+  CheckpointTiming timing_;         //!< ingest thread: the checkpoint in flight
+  CheckpointTiming commit_timing_;  //!< commit thread, read after commit_finished_: its write
+  std::deque<CheckpointTiming> timings_;  //!< ingest thread: committed ones, oldest first
   int64_t last_checkpoint_took_ns_ = 0;  //!< its barrier to its commit, once committed
   bool started_ = false;
   StartTimes start_times_;

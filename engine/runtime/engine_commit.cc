@@ -52,6 +52,7 @@ void Engine::commit_loop() {
 }
 
 void Engine::start_commit() {
+  timing_.snapshot_ns = clock_.steady_ns();
   committing_ = true;
   commit_finished_.store(false, std::memory_order_relaxed);
   {
@@ -65,6 +66,16 @@ Status Engine::take_commit_result() {
   std::lock_guard lock(commit_mu_);  // pairs with the commit thread's write of the result
   committing_ = false;
   in_flight_ = false;
+  if (commit_result_) {
+    timing_.write_begin_ns = commit_timing_.write_begin_ns;
+    timing_.write_end_ns = commit_timing_.write_end_ns;
+    timing_.durable_ns = commit_done_ns_;
+    auto us = [](int64_t from, int64_t to) { return static_cast<uint64_t>(std::max<int64_t>(to - from, 0) / 1000); };
+    metrics().checkpoint_snapshot_us.add(us(timing_.barrier_ns, timing_.snapshot_ns));
+    metrics().checkpoint_durable_us.add(us(timing_.barrier_ns, timing_.durable_ns));
+    if (timings_.size() == kTimingsKept) timings_.pop_front();
+    timings_.push_back(timing_);
+  }
   return std::exchange(commit_result_, ok());
 }
 
@@ -142,8 +153,10 @@ Status Engine::write_checkpoint() {
   }
   ops.push_back(&dispatch_ops_);
   ops.push_back(&coordinator_ops_);
+  commit_timing_.write_begin_ns = clock_.steady_ns();
   auto s = store_->commit(ops, barrier_offsets_);
   if (!s) s = hold_until_committed(*store_, clock_, ops, barrier_offsets_, epoch_, std::move(s));
+  commit_timing_.write_end_ns = clock_.steady_ns();
   // Task mode: the checkpoint reaches the changelog before any of its outputs reach a topic,
   // so whoever restores a task finds every output it could find on the topics in a marker.
   // Fenced: a zombie (the group gave its tasks to another instance) writes none of them.

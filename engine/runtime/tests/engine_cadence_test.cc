@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/core/clock.h"
+#include "engine/core/metrics.h"
 #include "engine/egress/sink.h"
 #include "engine/rules/rule_set.h"
 #include "engine/runtime/engine.h"
@@ -117,6 +118,41 @@ TEST_P(EngineCadenceTest, AnIntervalStretchedByAWaitIsCappedAtTheMaximum) {
   // stands past commit_max_interval_ms since then, so the next begins at once.
   ASSERT_GE(clock_.now_ms(), began + EngineOptions{}.commit_max_interval_ms);
   EXPECT_TRUE(drive_until(2)) << "the interval stretched past commit_max_interval_ms";
+}
+
+TEST_P(EngineCadenceTest, TheTimingsShowWhereACheckpointsTimeWent) {
+  // The checkpoint's commit waits a second for the previous outputs' acknowledgement (the
+  // sink's flush moves the clock): that second lies between the snapshot and the write, none
+  // of it in the snapshot or in RocksDB's write, and the whole span ends at the durable point.
+  const Metrics& m = metrics();
+  const uint64_t snapshot_us0 = m.checkpoint_snapshot_us.get();
+  const uint64_t durable_us0 = m.checkpoint_durable_us.get();
+  sink_.next_flush_ms = 1000;
+  clock_.advance(kInterval);
+  const int64_t barrier_ns = clock_.steady_ns();
+  ASSERT_TRUE(drive_until(1));
+  // (With commit_max_busy 0 the next checkpoint may already have begun and committed: the
+  // interval had passed.)
+  const auto timings = engine_->checkpoint_timings();
+  ASSERT_GE(timings.size(), 1u);
+  const auto& t = timings[0];
+  EXPECT_EQ(t.epoch, 1u);
+  EXPECT_EQ(t.barrier_ns, barrier_ns);
+  EXPECT_EQ(t.snapshot_ns, barrier_ns) << "the clock stood still while the owners snapshotted";
+  EXPECT_EQ(t.write_begin_ns, barrier_ns + 1'000'000'000) << "after the delivery wait";
+  EXPECT_EQ(t.write_end_ns, t.write_begin_ns);
+  EXPECT_EQ(t.durable_ns, t.write_end_ns);
+  EXPECT_EQ(m.checkpoint_snapshot_us.get() - snapshot_us0, 0u);
+  EXPECT_EQ(m.checkpoint_durable_us.get() - durable_us0, 1'000'000u);
+
+  // The next checkpoint is a row of its own, after the first.
+  clock_.advance(static_cast<TimeMs>(kInterval + (GetParam() > 0 ? 1000.0 / GetParam() : 0)));
+  ASSERT_TRUE(drive_until(2));
+  const auto both = engine_->checkpoint_timings();
+  ASSERT_GE(both.size(), 2u);
+  EXPECT_EQ(both[1].epoch, 2u);
+  EXPECT_GE(both[1].barrier_ns, both[0].durable_ns);
+  EXPECT_EQ(both[1].durable_ns, both[1].barrier_ns) << "nothing waited this time";
 }
 
 // 0.25: the default (a second's checkpoint -> the next 4 s after it began); 0: the interval

@@ -129,7 +129,7 @@ TEST(PutListTest, SortByKeyOrdersAsStringsDoAndKeepsRepeatedKeysInPutOrder) {
   std::vector<std::string> keys{"e/e000002", "e/e000010", "e/e000001", "p/e000001", "e/", "e",
                                 "", "h/e000001/0000000000000042", "h/e000001/0000000000000041",
                                 "h/e000001/000000000000004", "h/e000001/0000000000000041\0",
-                                "e/\xff", "e/\x80a", "e/\x7f", std::string("e/\0", 3),
+                                "e/\xff", "e/\x80" "a", "e/\x7f", std::string("e/\0", 3),
                                 std::string("e/\0\0", 4), "0123456789abcdef", "0123456789abcdeg",
                                 "0123456789abcdef0", "0123456789abcde"};
   std::mt19937 rng(16);
