@@ -184,6 +184,7 @@ PhaseResult run_broker(const PhaseContext& ctx, double pace_per_s) {
   r.seconds = t0 ? static_cast<double>(t1 - t0) / 1e9 : 0;
   r.events_per_s = r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0;
   take_latencies(ctx, sink, r);
+  take_checkpoint_timeline(ctx, engine, t0);
   return r;
 }
 

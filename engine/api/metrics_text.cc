@@ -59,6 +59,10 @@ std::string render_metrics(const ApiContext& ctx) {
   x.one("vigil_checkpoint_write_seconds_total", "counter",
         "Time in RocksDB's write of the checkpoints (WAL and memtables).",
         static_cast<double>(m.checkpoint_write_us.get()) / 1e6);
+  x.one("vigil_checkpoint_files_total", "counter",
+        "Checkpoints written to RocksDB as one ingested table file (the large ones) rather than "
+        "a WAL batch.",
+        m.checkpoint_files.get());
   x.one("vigil_checkpoint_snapshot_seconds_total", "counter",
         "Time from each checkpoint's barrier until every shard and the dispatcher had taken its "
         "snapshot.",

@@ -92,6 +92,12 @@ void apply_yaml(Settings& s, const std::string& file) {
         throw UsageError(file + ": commit_max_interval_ms must be positive");
       }
     }
+    if (root["checkpoint_file_min_mb"]) {
+      s.checkpoint_file_min_mb = root["checkpoint_file_min_mb"].as<double>();
+      if (!(s.checkpoint_file_min_mb >= 0)) {
+        throw UsageError(file + ": checkpoint_file_min_mb must be 0 or more");
+      }
+    }
     if (root["exactly_once"]) s.exactly_once = root["exactly_once"].as<bool>();
     if (root["changelog"]) s.changelog = root["changelog"].as<bool>();
     if (root["changelog_rewrite_mb"]) {

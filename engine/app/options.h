@@ -57,6 +57,9 @@ struct Settings {
   //! Rewrite a task's whole state after this many MiB of its changelog (a broker that does not
   //! compact, like the embedded one); 0: never (a real, compacted changelog topic).
   double changelog_rewrite_mb = 0;
+  //! Checkpoints of at least this many MiB go to RocksDB as one ingested table file rather
+  //! than a WAL batch (runtime::EngineOptions::checkpoint_file_min_bytes); 0: all of them.
+  double checkpoint_file_min_mb = 8;
   int64_t max_out_of_order_ms = 2000;  //!< bounded out-of-orderness of event time
   int64_t late_timer_ms = 1000;        //!< a timer fired this long after its due time is late
   double rules_poll_s = 1;             //!< rules directory check interval (0: SIGHUP only)

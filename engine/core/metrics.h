@@ -33,6 +33,7 @@ struct Metrics {
   Counter checkpoints;        //!< RocksDB commits of state + offsets
   Counter checkpoint_bytes;   //!< bytes those commits wrote (keys and values, RocksDB's batch size)
   Counter checkpoint_write_us;  //!< time in RocksDB's write of those commits (WAL and memtables)
+  Counter checkpoint_files;     //!< of those commits, the ones written as a table file
   //! Of the engine's checkpoints: the barrier to every owner's snapshot taken, and the barrier
   //! to the checkpoint durable with its outputs handed over (Engine::CheckpointTiming).
   Counter checkpoint_snapshot_us;

@@ -143,6 +143,8 @@ Status Engine::start() {
   auto store = state::StateStore::open(options_.data_dir);
   if (!store) return store.error();
   store_ = std::move(store.value());
+  store_->set_ingest_min_bytes(static_cast<size_t>(
+      std::min<uint64_t>(options_.checkpoint_file_min_bytes, SIZE_MAX)));
   const int64_t opened_ns = RealClock::instance().steady_ns();
   auto offsets = store_->load_offsets();
   if (!offsets) return offsets.error();

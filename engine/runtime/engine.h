@@ -111,6 +111,10 @@ struct EngineOptions {
   //! since its last rewrite, so that the log's latest bytes always hold all of it (a broker
   //! that does not compact: the embedded one keeps ~5 MB per partition). 0: never (compaction).
   uint64_t changelog_rewrite_bytes = 0;
+  //! A checkpoint of at least this many bytes is written to RocksDB as one ingested table
+  //! file instead of a WAL batch (state::StateStore::commit; engine/state/README.md). 0: every
+  //! checkpoint; UINT64_MAX: none.
+  uint64_t checkpoint_file_min_bytes = state::StateStore::kIngestMinBytes;
 };
 
 //! Task work that rides a checkpoint barrier or a restore message (task mode only).

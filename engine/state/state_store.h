@@ -171,7 +171,16 @@ class StateStore {
   //! free: the puts of every owner whose list is sorted() go in merged into one ascending run
   //! (RocksDB's skip list inserts a run in key order fastest), then the other owners' puts,
   //! then all deletes. Within an owner, a key's later put or delete still comes last.
+  //! A checkpoint of at least ingest_min_bytes() goes to RocksDB as one table file instead
+  //! (engine/state/checkpoint_file.h): the same keys and values, atomically too, at about
+  //! half the CPU; not while level 0 is as crowded as RocksDB's own write slowdown trigger
+  //! (compactions behind), where the WriteBatch's stall is the back-pressure.
   Status commit(const std::vector<const StateOps*>& ops, const OffsetMap& offsets);
+  //! The size (batch_bytes) from which commit() writes a table file; tests set 0 (always) or
+  //! SIZE_MAX (never).
+  static constexpr size_t kIngestMinBytes = size_t{8} << 20;
+  size_t ingest_min_bytes() const { return ingest_min_bytes_; }
+  void set_ingest_min_bytes(size_t bytes) { ingest_min_bytes_ = bytes; }
   //! The bytes of commit()'s WriteBatch for these ops, or a little more (never less).
   static size_t batch_bytes(const std::vector<const StateOps*>& ops, const OffsetMap& offsets);
 
@@ -262,6 +271,9 @@ class StateStore {
   StateStore(std::string dir, std::unique_ptr<rocksdb::DB> db)
       : dir_(std::move(dir)), db_(std::move(db)) {}
   static Result<std::unique_ptr<rocksdb::DB>> open_db(const std::string& dir);
+  //! commit() as a table file (mu_ held shared, db_ open); nullopt when level 0 is crowded.
+  std::optional<Status> commit_as_file(const std::vector<const StateOps*>& ops,
+                                       const OffsetMap& offsets);
 
   std::string dir_;
   //! Shared by readers (get, scan, commit), exclusive while recover() reopens the database: the
@@ -272,6 +284,8 @@ class StateStore {
   mutable std::set<Cursor*> cursors_;
   std::unique_ptr<rocksdb::DB> db_;  //!< null between a failed reopen and the next recover()
   bool last_failure_retryable_ = false;
+  size_t ingest_min_bytes_ = kIngestMinBytes;
+  bool logged_first_file_ = false;  //!< commit thread
 };
 
 // Keys of the coordinator (engine/state/README.md, "Exactly-once outputs").

@@ -354,7 +354,9 @@ std::string write_config(const std::string& dir, const std::string& top,
 
 }  // namespace
 
-std::string write_fault_config(const std::string& dir) { return write_config(dir, "", ""); }
+std::string write_fault_config(const std::string& dir, const std::string& top) {
+  return write_config(dir, top, "");
+}
 
 std::string write_group_config(const std::string& dir) {
   return write_config(dir, "changelog: true\nchangelog_rewrite_mb: 2\ngroup_id: vigil-fault-group\n",

@@ -174,8 +174,9 @@ bool start_fault_setup(const std::vector<Input>& input, const std::string& dir,
 void produce_input(const std::string& brokers, const std::vector<Input>& input, size_t from,
                    size_t to, int pause_ms, std::atomic<bool>& produced);
 
-//! The config the fault tests run with (commit every 200 ms; offers that never expire).
-std::string write_fault_config(const std::string& dir);
+//! The config the fault tests run with (commit every 200 ms; offers that never expire), plus
+//! the top-level lines `top`.
+std::string write_fault_config(const std::string& dir, const std::string& top = "");
 
 //! The config of several instances in one group (issue #8): write_fault_config's, plus
 //! `changelog: true` (state moves with its partition), one `group_id` and

@@ -27,14 +27,23 @@
 namespace vigil::testing {
 namespace {
 
-class FaultTest : public ::testing::Test {
+// The checkpoints as the defaults write them (WAL batches at this input's size), and every one
+// as an ingested table file (checkpoint_file_min_mb: 0; engine/state/README.md), the path a
+// busy engine's large checkpoints take.
+class FaultTest : public ::testing::TestWithParam<const char*> {
  protected:
-  void SetUp() override { config_ = write_fault_config(dir_.path()); }
+  void SetUp() override { config_ = write_fault_config(dir_.path(), GetParam()); }
   TempDir dir_;
   std::string config_;
 };
 
-TEST_F(FaultTest, SigkillAtRandomPointsLosesAndDoublesNoOutput) {
+INSTANTIATE_TEST_SUITE_P(Checkpoints, FaultTest,
+                         ::testing::Values("", "checkpoint_file_min_mb: 0\n"),
+                         [](const ::testing::TestParamInfo<const char*>& p) {
+                           return std::string(p.index == 0 ? "WalBatches" : "TableFiles");
+                         });
+
+TEST_P(FaultTest, SigkillAtRandomPointsLosesAndDoublesNoOutput) {
   // Event time ten minutes ago: every escalation (60 s, 180 s) is due when its alarm is raised,
   // in both runs alike.
   const TimeMs t0 = RealClock::instance().now_ms() - 600'000;
@@ -110,6 +119,10 @@ TEST_F(FaultTest, SigkillAtRandomPointsLosesAndDoublesNoOutput) {
   }
   EXPECT_EQ(c.faults(), 0u);
   EXPECT_EQ(kills, 3);
+  // Which path the checkpoints took (the state store logs its first table file per start).
+  const bool files = file_contains(dir_.path() + "/flt.log", "checkpoint written as a table file");
+  std::cout << "checkpoints as table files: " << (files ? "yes" : "no") << std::endl;
+  EXPECT_EQ(files, !std::string(GetParam()).empty());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <utility>
@@ -146,6 +147,54 @@ TEST(PutListTest, SortByKeyOrdersAsStringsDoAndKeepsRepeatedKeysInPutOrder) {
   puts.sort_by_key();
   EXPECT_TRUE(puts.sorted());
   EXPECT_EQ(puts.to_vector(), want);
+}
+
+TEST_F(StateStoreTest, ACheckpointAsATableFileLeavesWhatTheWriteBatchLeaves) {
+  // Two stores take the same commits, one always as a table file, one never. Every round has
+  // owners with sorted and unsorted puts, keys put twice, in two owners, deleted, and offsets
+  // (the file's merge must apply the WriteBatch's order); every key in either store must hold
+  // the same value, also after a reopen.
+  auto as_file = StateStore::open((dir_ / "file").string());
+  auto as_batch = StateStore::open((dir_ / "batch").string());
+  ASSERT_TRUE(as_file) << as_file.error().message;
+  ASSERT_TRUE(as_batch) << as_batch.error().message;
+  as_file.value()->set_ingest_min_bytes(0);
+  as_batch.value()->set_ingest_min_bytes(SIZE_MAX);
+  const uint64_t files0 = metrics().checkpoint_files.get();
+  std::mt19937 rng(6);
+  auto key = [&] {
+    static const char* kPrefixes[] = {"e/", "p/", "d/", "g/", "o/telemetry/", "x/"};
+    return kPrefixes[rng() % 6] + std::to_string(rng() % 40);
+  };
+  constexpr int kRounds = 12;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<StateOps> owners(4);
+    for (size_t o = 0; o < owners.size(); ++o) {
+      for (int i = 0; i < 60; ++i) {
+        owners[o].put(key(), "r" + std::to_string(round) + "o" + std::to_string(o) + "i" + std::to_string(i));
+      }
+      for (int i = 0; i < 5; ++i) owners[o].del(key());
+      if (o % 2 == 0) owners[o].puts.sort_by_key();  // the shards' lists are sorted
+    }
+    const OffsetMap offsets{{{InTopic::kTelemetry, static_cast<int32_t>(rng() % 40)}, round},
+                            {{InTopic::kRegistry, 0}, round * 10}};
+    const std::vector<const StateOps*> list{&owners[0], &owners[1], &owners[2], &owners[3]};
+    ASSERT_TRUE(as_file.value()->commit(list, offsets));
+    ASSERT_TRUE(as_batch.value()->commit(list, offsets));
+  }
+  EXPECT_EQ(metrics().checkpoint_files.get() - files0, static_cast<uint64_t>(kRounds));
+  auto all = [](StateStore& store) {
+    std::vector<std::pair<std::string, std::string>> kv;
+    EXPECT_TRUE(store.scan("", [&](std::string_view k, std::string_view v) { kv.emplace_back(k, v); }));
+    return kv;
+  };
+  const auto want = all(*as_batch.value());
+  ASSERT_GT(want.size(), 100u);
+  EXPECT_EQ(all(*as_file.value()), want);
+  as_file.value().reset();
+  auto reopened = StateStore::open((dir_ / "file").string());
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  EXPECT_EQ(all(*reopened.value()), want);
 }
 
 TEST_F(StateStoreTest, SecondOpenOfSameDirectoryFailsWithReason) {
