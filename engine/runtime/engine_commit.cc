@@ -70,7 +70,9 @@ Status Engine::take_commit_result() {
     timing_.write_begin_ns = commit_timing_.write_begin_ns;
     timing_.write_end_ns = commit_timing_.write_end_ns;
     timing_.durable_ns = commit_done_ns_;
-    auto us = [](int64_t from, int64_t to) { return static_cast<uint64_t>(std::max<int64_t>(to - from, 0) / 1000); };
+    auto us = [](int64_t from, int64_t to) {
+      return static_cast<uint64_t>(std::max<int64_t>(to - from, 0) / 1000);
+    };
     metrics().checkpoint_snapshot_us.add(us(timing_.barrier_ns, timing_.snapshot_ns));
     metrics().checkpoint_durable_us.add(us(timing_.barrier_ns, timing_.durable_ns));
     if (timings_.size() == kTimingsKept) timings_.pop_front();

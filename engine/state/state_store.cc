@@ -289,6 +289,7 @@ std::optional<Status> StateStore::commit_as_file(const std::vector<const StateOp
     last_failure_retryable_ = s.IsIOError() || s.IsNoSpace();
     return make_error(Errc::kIo, "checkpoint write failed: " + s.ToString());
   }
+  if (entries == 0) return ok();  // nothing to write: as an empty batch, nothing written
   if (!logged_first_file_) {  // once per open: that the path is in use, and at what size
     logged_first_file_ = true;
     log::info("state", "checkpoint written as a table file (", entries, " keys, ",

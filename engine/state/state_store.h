@@ -1,7 +1,8 @@
 #pragma once
 // The engine's durable state in RocksDB: registry, per-elder rule and alarm state, orders, and
 // the Kafka offsets those were computed from. A checkpoint writes dirty state and offsets in one
-// WriteBatch, so after any crash the state on disk matches the offsets on disk exactly.
+// WriteBatch (a large one: in one ingested table file), so after any crash the state on disk
+// matches the offsets on disk exactly.
 //
 // Key space (one default column family; the prefix says the owner):
 //   o/<topic>/<partition>  next input offset to read        (coordinator)

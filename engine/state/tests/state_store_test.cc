@@ -171,7 +171,8 @@ TEST_F(StateStoreTest, ACheckpointAsATableFileLeavesWhatTheWriteBatchLeaves) {
     std::vector<StateOps> owners(4);
     for (size_t o = 0; o < owners.size(); ++o) {
       for (int i = 0; i < 60; ++i) {
-        owners[o].put(key(), "r" + std::to_string(round) + "o" + std::to_string(o) + "i" + std::to_string(i));
+        owners[o].put(key(), "r" + std::to_string(round) + "o" + std::to_string(o) + "i" +
+                                 std::to_string(i));
       }
       for (int i = 0; i < 5; ++i) owners[o].del(key());
       if (o % 2 == 0) owners[o].puts.sort_by_key();  // the shards' lists are sorted
@@ -185,7 +186,8 @@ TEST_F(StateStoreTest, ACheckpointAsATableFileLeavesWhatTheWriteBatchLeaves) {
   EXPECT_EQ(metrics().checkpoint_files.get() - files0, static_cast<uint64_t>(kRounds));
   auto all = [](StateStore& store) {
     std::vector<std::pair<std::string, std::string>> kv;
-    EXPECT_TRUE(store.scan("", [&](std::string_view k, std::string_view v) { kv.emplace_back(k, v); }));
+    EXPECT_TRUE(
+        store.scan("", [&](std::string_view k, std::string_view v) { kv.emplace_back(k, v); }));
     return kv;
   };
   const auto want = all(*as_batch.value());
