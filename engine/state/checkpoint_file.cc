@@ -93,6 +93,10 @@ rocksdb::Status write_checkpoint_file(const std::vector<const StateOps*>& ops,
   size_t d = 0, o = 0;
   if (!has_put && deletes.empty() && offset_puts.empty()) return rocksdb::Status::OK();
   rocksdb::Options file_options = options;
+  // SstFileWriter takes the last level's entry of compression_per_level when there is one
+  // (OptimizeLevelStyleCompaction sets it), not `compression`.
+  file_options.compression_per_level.clear();
+  file_options.bottommost_compression = rocksdb::kDisableCompressionOption;
   file_options.compression = rocksdb::kNoCompression;
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(options), file_options);
   rocksdb::Status s = writer.Open(path);
