@@ -18,18 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/harness/phases.h"
 #include "engine/state/state_store.h"
 
 namespace vigil::bench {
 namespace {
 
 constexpr size_t kValueBytes = 310;  // a busy elder's e/ record (bench/README.md, session 10)
-
-double process_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 int64_t thread_cpu_ns() {
   timespec ts{};

@@ -3,6 +3,7 @@
 #include <rocksdb/sst_file_writer.h>
 
 #include <algorithm>
+#include <functional>
 #include <string_view>
 #include <utility>
 
@@ -65,21 +66,19 @@ class MergedPuts {
 
 }  // namespace
 
-rocksdb::Status write_checkpoint_file(const std::vector<const StateOps*>& ops,
-                                      const OffsetMap& offsets, const rocksdb::Options& options,
-                                      const std::string& path, uint64_t* entries,
-                                      uint64_t* data_bytes) {
-  *entries = 0;
-  *data_bytes = 0;
+void final_ops(const std::vector<const StateOps*>& ops, const OffsetMap& offsets,
+               const std::function<bool(std::string_view, std::string_view, bool)>& fn) {
   std::vector<PutRun> runs;
-  for (const bool sorted : {true, false}) {  // the WriteBatch's order (StateStore::commit)
+  for (const bool sorted : {true, false}) {
     for (const StateOps* o : ops) {
       if (o->puts.sorted() == sorted && !o->puts.empty()) runs.emplace_back(o->puts);
     }
   }
   MergedPuts puts(std::move(runs));
   std::vector<std::string_view> deletes;
-  for (const StateOps* o : ops) deletes.insert(deletes.end(), o->deletes.begin(), o->deletes.end());
+  for (const StateOps* o : ops) {
+    deletes.insert(deletes.end(), o->deletes.begin(), o->deletes.end());
+  }
   std::sort(deletes.begin(), deletes.end());
   deletes.erase(std::unique(deletes.begin(), deletes.end()), deletes.end());
   std::vector<std::pair<std::string, std::string>> offset_puts;
@@ -91,16 +90,7 @@ rocksdb::Status write_checkpoint_file(const std::vector<const StateOps*>& ops,
   KeyValue put;
   bool has_put = puts.next(&put);
   size_t d = 0, o = 0;
-  if (!has_put && deletes.empty() && offset_puts.empty()) return rocksdb::Status::OK();
-  rocksdb::Options file_options = options;
-  // SstFileWriter takes the last level's entry of compression_per_level when there is one
-  // (OptimizeLevelStyleCompaction sets it), not `compression`.
-  file_options.compression_per_level.clear();
-  file_options.bottommost_compression = rocksdb::kDisableCompressionOption;
-  file_options.compression = rocksdb::kNoCompression;
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(options), file_options);
-  rocksdb::Status s = writer.Open(path);
-  while (s.ok() && (has_put || d < deletes.size() || o < offset_puts.size())) {
+  while (has_put || d < deletes.size() || o < offset_puts.size()) {
     std::string_view key;
     bool any = false;
     auto consider = [&](std::string_view k) {
@@ -112,23 +102,55 @@ rocksdb::Status write_checkpoint_file(const std::vector<const StateOps*>& ops,
     if (o < offset_puts.size()) consider(offset_puts[o].first);
     const bool is_offset = o < offset_puts.size() && offset_puts[o].first == key;
     const bool is_delete = d < deletes.size() && deletes[d] == key;
-    if (is_offset) {
-      s = writer.Put(slice(key), offset_puts[o].second);
-      *data_bytes += key.size() + offset_puts[o].second.size();
-    } else if (is_delete) {
-      s = writer.Delete(slice(key));
-      *data_bytes += key.size();
-    } else {
-      s = writer.Put(slice(key), slice(put.second));
-      *data_bytes += key.size() + put.second.size();
-    }
-    ++*entries;
+    const bool go_on = is_offset   ? fn(key, offset_puts[o].second, false)
+                       : is_delete ? fn(key, {}, true)
+                                   : fn(key, put.second, false);
+    if (!go_on) return;
     // Advance every source that held this key (a key may be in all three).
     if (is_offset) ++o;
     if (is_delete) ++d;
     if (has_put && put.first == key) has_put = puts.next(&put);
   }
-  if (s.ok()) s = writer.Finish();  // also syncs the file
+}
+
+void put_final_ops(const std::vector<const StateOps*>& ops, const OffsetMap& offsets,
+                   rocksdb::WriteBatch& batch) {
+  final_ops(ops, offsets, [&](std::string_view key, std::string_view value, bool del) {
+    if (del) {
+      batch.Delete(slice(key));
+    } else {
+      batch.Put(slice(key), slice(value));
+    }
+    return true;
+  });
+}
+
+rocksdb::Status write_checkpoint_file(const std::vector<const StateOps*>& ops,
+                                      const OffsetMap& offsets, const rocksdb::Options& options,
+                                      const std::string& path, uint64_t* entries,
+                                      uint64_t* data_bytes) {
+  *entries = 0;
+  *data_bytes = 0;
+  rocksdb::Options file_options = options;
+  // SstFileWriter takes the last level's entry of compression_per_level when there is one
+  // (OptimizeLevelStyleCompaction sets it), not `compression`.
+  file_options.compression_per_level.clear();
+  file_options.bottommost_compression = rocksdb::kDisableCompressionOption;
+  file_options.compression = rocksdb::kNoCompression;
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(options), file_options);
+  rocksdb::Status s;
+  bool open = false;
+  final_ops(ops, offsets, [&](std::string_view key, std::string_view value, bool del) {
+    if (!open) {  // opened at the first operation: an empty checkpoint writes no file
+      open = true;
+      if (s = writer.Open(path); !s.ok()) return false;
+    }
+    s = del ? writer.Delete(slice(key)) : writer.Put(slice(key), slice(value));
+    ++*entries;
+    *data_bytes += key.size() + value.size();
+    return s.ok();
+  });
+  if (s.ok() && open) s = writer.Finish();  // also syncs the file
   return s;
 }
 

@@ -228,29 +228,6 @@ namespace {
 constexpr size_t kRecordOverhead = 1 + 5 + 5;
 constexpr size_t kBatchHeader = 12;  // sequence number and count
 
-rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
-
-//! Puts the sorted lists' entries into `batch` in one ascending key order: a merge, so a key
-//! in two lists keeps the order of the lists (the earlier list's first).
-void put_merged(const std::vector<const PutList*>& lists, rocksdb::WriteBatch& batch) {
-  std::vector<size_t> next(lists.size(), 0);
-  for (;;) {
-    size_t best = lists.size();
-    std::string_view best_key;
-    for (size_t l = 0; l < lists.size(); ++l) {
-      if (next[l] == lists[l]->size()) continue;
-      const std::string_view key = (*lists[l])[next[l]].first;
-      if (best == lists.size() || key < best_key) {
-        best = l;
-        best_key = key;
-      }
-    }
-    if (best == lists.size()) return;
-    const auto [key, value] = (*lists[best])[next[best]++];
-    batch.Put(slice(key), slice(value));
-  }
-}
-
 }  // namespace
 
 size_t StateStore::batch_bytes(const std::vector<const StateOps*>& ops,
@@ -314,21 +291,7 @@ Status StateStore::commit(const std::vector<const StateOps*>& ops, const OffsetM
   // every elder (tens of MB) was copied and page-faulted about twice over, ~30% of the commit
   // thread's CPU (bench/README.md, session 11).
   rocksdb::WriteBatch batch(batch_bytes(ops, offsets));
-  std::vector<const PutList*> sorted;
-  for (const StateOps* o : ops) {
-    if (o->puts.sorted() && !o->puts.empty()) sorted.push_back(&o->puts);
-  }
-  put_merged(sorted, batch);
-  for (const StateOps* o : ops) {
-    if (o->puts.sorted()) continue;
-    for (const auto& [k, v] : o->puts) batch.Put(slice(k), slice(v));
-  }
-  for (const StateOps* o : ops) {
-    for (const auto& k : o->deletes) batch.Delete(k);
-  }
-  for (const auto& [tp, offset] : offsets) {
-    batch.Put(offset_key(tp.first, tp.second), std::to_string(offset));
-  }
+  detail::put_final_ops(ops, offsets, batch);
   rocksdb::WriteOptions wo;
   wo.sync = false;  // the WAL is written; fsync per checkpoint is a config decision (docs)
   std::shared_lock lock(mu_);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -151,9 +152,10 @@ TEST(PutListTest, SortByKeyOrdersAsStringsDoAndKeepsRepeatedKeysInPutOrder) {
 
 TEST_F(StateStoreTest, ACheckpointAsATableFileLeavesWhatTheWriteBatchLeaves) {
   // Two stores take the same commits, one always as a table file, one never. Every round has
-  // owners with sorted and unsorted puts, keys put twice, in two owners, deleted, and offsets
-  // (the file's merge must apply the WriteBatch's order); every key in either store must hold
-  // the same value, also after a reopen.
+  // owners with sorted and unsorted puts, keys put twice, in two owners, deleted, and offsets.
+  // Both must hold exactly what a plain model of the commit says (every put applied in order,
+  // sorted owners first, then the others; then every delete; then the offsets), the table
+  // file also after a reopen.
   auto as_file = StateStore::open((dir_ / "file").string());
   auto as_batch = StateStore::open((dir_ / "batch").string());
   ASSERT_TRUE(as_file) << as_file.error().message;
@@ -166,6 +168,7 @@ TEST_F(StateStoreTest, ACheckpointAsATableFileLeavesWhatTheWriteBatchLeaves) {
     static const char* kPrefixes[] = {"e/", "p/", "d/", "g/", "o/telemetry/", "x/"};
     return kPrefixes[rng() % 6] + std::to_string(rng() % 40);
   };
+  std::map<std::string, std::string> model;
   constexpr int kRounds = 12;
   for (int round = 0; round < kRounds; ++round) {
     std::vector<StateOps> owners(4);
@@ -180,6 +183,18 @@ TEST_F(StateStoreTest, ACheckpointAsATableFileLeavesWhatTheWriteBatchLeaves) {
     const OffsetMap offsets{{{InTopic::kTelemetry, static_cast<int32_t>(rng() % 40)}, round},
                             {{InTopic::kRegistry, 0}, round * 10}};
     const std::vector<const StateOps*> list{&owners[0], &owners[1], &owners[2], &owners[3]};
+    for (const bool sorted : {true, false}) {
+      for (const auto& o : owners) {
+        if (o.puts.sorted() != sorted) continue;
+        for (const auto& [k, v] : o.puts) model[std::string(k)] = v;
+      }
+    }
+    for (const auto& o : owners) {
+      for (const auto& k : o.deletes) model.erase(k);
+    }
+    for (const auto& [tp, offset] : offsets) {
+      model[offset_key(tp.first, tp.second)] = std::to_string(offset);
+    }
     ASSERT_TRUE(as_file.value()->commit(list, offsets));
     ASSERT_TRUE(as_batch.value()->commit(list, offsets));
   }
@@ -190,8 +205,9 @@ TEST_F(StateStoreTest, ACheckpointAsATableFileLeavesWhatTheWriteBatchLeaves) {
         store.scan("", [&](std::string_view k, std::string_view v) { kv.emplace_back(k, v); }));
     return kv;
   };
-  const auto want = all(*as_batch.value());
+  const std::vector<std::pair<std::string, std::string>> want(model.begin(), model.end());
   ASSERT_GT(want.size(), 100u);
+  EXPECT_EQ(all(*as_batch.value()), want);
   EXPECT_EQ(all(*as_file.value()), want);
   as_file.value().reset();
   auto reopened = StateStore::open((dir_ / "file").string());
