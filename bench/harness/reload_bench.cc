@@ -72,6 +72,7 @@ struct Sample {
   uint64_t rss;
   uint64_t heap;
   uint64_t rocks;  //!< RocksDB memtables + block cache + table readers (fixed budgets)
+  uint64_t buffers;  //!< the owners' checkpoint buffers kept (0 after settle's release)
 };
 
 //! `rec` as the record of a later round of the workload: its event times (ts, and a service
@@ -163,6 +164,7 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
       << o.events_per_reload << " records between two, " << o.elders << " elders x "
       << o.devices_per_elder << " devices, " << sets[0]->rules().size() << " rules, " << o.shards
       << " shards; records " << (o.fresh_records ? "fresh for every reload" : "going round the warm-up's")
+      << (o.same_rules ? "; control: every reload the same rules" : "")
       << std::endl;
   const Workload w = make_workload(wo);
 
@@ -183,25 +185,39 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   for (const auto& r : w.registry) engine.submit(r);
 
   // Waits until every shard has swapped in every set handed over so far, so that the sets
-  // replaced are released before RSS is read; then until the next checkpoint is committed, so
-  // that every sample is taken with no snapshot in flight (a reload dirties every elder, and
-  // their serialised state, ~6 MiB with 10k elders, would otherwise come and go between samples).
+  // replaced are released before RSS is read; then until two more checkpoints are committed,
+  // so that every sample is taken at the same point: no snapshot in flight, every elder the
+  // reloads dirtied written (and its idle slots compacted), and the checkpoint buffers given
+  // back. A reload dirties every elder: their serialised state, ~6 MiB with 10k elders, is kept
+  // for the next checkpoint and given back once 64 checkpoints did not need it
+  // (PutList::clear); samples taken as they came were up to ~6 MiB apart depending on where
+  // they fell in that cycle (bench/README.md, "Reload").
   auto settle = [&](uint64_t issued) {
     const int64_t limit = clock.steady_ns() + 120'000'000'000LL;
     while (engine.reloads_applied() < issued && clock.steady_ns() < limit) {
       (void)engine.maybe_checkpoint();
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
+    // Two checkpoints: the first may have begun before the last reloads (whose elders it does
+    // not hold then, and whose replaced slots it did not compact), the second began after it.
     const uint64_t committed = engine.checkpoints();
-    while (engine.checkpoints() == committed && clock.steady_ns() < limit) {
-      (void)engine.maybe_checkpoint();
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
+    auto await = [&](uint64_t n) {
+      while (engine.checkpoints() < n && clock.steady_ns() < limit) {
+        (void)engine.maybe_checkpoint();
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    };
+    await(committed + 1);
+    engine.release_checkpoint_buffers();
+    await(committed + 2);
     // RocksDB's memtables empty at every sample: they fill to 16-48 MiB and empty again by
     // design (a fixed budget, bench/README.md "Memory"), which moved a single sample of this
     // ~100 MiB process by up to 12% whatever the reloads did.
     const bool flushed = engine.store() != nullptr && static_cast<bool>(engine.store()->flush_memtables());
-    return engine.reloads_applied() >= issued && engine.checkpoints() > committed && flushed;
+    // And no compaction running: its buffers (readahead, the table it builds) are several MiB
+    // while it runs; samples taken during one read 4-6 MiB more (bench/README.md, "Reload").
+    const bool idle = flushed && engine.store()->wait_background_idle(60'000);
+    return engine.reloads_applied() >= issued && engine.checkpoints() >= committed + 2 && idle;
   };
   std::vector<Sample> samples;
   const uint64_t every = std::max<uint64_t>(1, (o.reloads - std::min(o.reloads, o.warmup_reloads)) / 10);
@@ -225,7 +241,8 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
       next_event = (next_event + 1) % w.events.size();
     }
     (void)engine.maybe_checkpoint();
-    const int which = static_cast<int>(i & 1) ^ 1;  // B, A, B, A, ...: every reload changes one rule
+    // B, A, B, A, ...: every reload changes one rule; the control hands over A every time.
+    const int which = o.same_rules ? 0 : static_cast<int>(i & 1) ^ 1;
     if (o.disk_every > 0 && (i + 1) % static_cast<uint64_t>(o.disk_every) == 0) {
       const int64_t td = clock.steady_ns();
       auto loaded = rules::load_rule_dir(dirs[which]);
@@ -243,7 +260,8 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
     const bool warm = done == std::min(o.warmup_reloads, o.reloads);
     if (warm || (done > o.warmup_reloads && (done - o.warmup_reloads) % every == 0) || done == o.reloads) {
       settled = settle(done) && settled;
-      samples.push_back({done, rss_bytes(), heap_in_use_bytes(), rocks_bytes(engine)});
+      samples.push_back({done, rss_bytes(), heap_in_use_bytes(), rocks_bytes(engine),
+                         engine.checkpoint_buffer_bytes()});
       if (warm) {
         t_measure = clock.steady_ns();
         at_warm = Created::now();
@@ -251,7 +269,8 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
       out << "reload: " << done << " reloads, RSS " << std::fixed << std::setprecision(1)
           << static_cast<double>(samples.back().rss) / kMiB << " MiB, heap in use "
           << static_cast<double>(samples.back().heap) / kMiB << " MiB, RocksDB "
-          << static_cast<double>(samples.back().rocks) / kMiB << " MiB" << std::endl;
+          << static_cast<double>(samples.back().rocks) / kMiB << " MiB, checkpoint buffers "
+          << static_cast<double>(samples.back().buffers) / kMiB << " MiB" << std::endl;
     }
   }
   const double total_s = static_cast<double>(clock.steady_ns() - t0) / 1e9;
@@ -324,6 +343,7 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   j["heap_end_bytes"] = last.heap;
   j["heap_growth_pct"] = heap_growth;
   j["fresh_records"] = o.fresh_records;
+  j["same_rules"] = o.same_rules;
   j["alarms_raised_after_warmup"] = at_end.alarms_raised - at_warm.alarms_raised;
   j["orders_created_after_warmup"] = at_end.orders_created - at_warm.orders_created;
   j["reloads_per_s"] = rate;

@@ -39,6 +39,9 @@ struct StateBenchOptions {
   //! reload: false (default): the records go round the warm-up's (warmup x events_per_reload),
   //! moved on in event time each round; true: fresh records for every reload (at most 2M).
   bool fresh_records = false;
+  //! reload: the control run: every reload hands over the pack itself (A), so no reload
+  //! changes a rule and everything else (records, checkpoints, samples) is as in the run.
+  bool same_rules = false;
   uint64_t seed = 42;
   //! restart: the shards load the elders in the background of the first records (the
   //! engine's default) or before start() returns (`--load blocking`, as before session 12).

@@ -31,6 +31,7 @@ int state_bench(const std::string& workload, const Args& args) {
   o.events_per_reload = static_cast<int>(num("events-per-reload", "10"));
   o.disk_every = static_cast<int>(num("disk-every", "100"));
   o.fresh_records = args.has("fresh-records");
+  o.same_rules = args.has("same-rules");
   o.seed = static_cast<uint64_t>(num("seed", "42"));
   const std::string load = args.get("load").value_or("background");
   if (load != "background" && load != "blocking") {
@@ -45,11 +46,11 @@ int state_bench(const std::string& workload, const Args& args) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  Args args(argc, argv, 2, {"skip-broker", "fresh-records"});
+  Args args(argc, argv, 2, {"skip-broker", "fresh-records", "same-rules"});
   args.allow_only({"workload", "duration", "json", "rules", "data-dir", "shards", "partitions",
                    "elders", "devices", "events", "seed", "skip-broker", "events-per-elder",
                    "reloads", "warmup", "events-per-reload", "disk-every", "fresh-records",
-                   "pace", "broker-pace", "load", "phases", "commit-max-busy"});
+                   "same-rules", "pace", "broker-pace", "load", "phases", "commit-max-busy"});
   const std::string workload = args.get("workload").value_or("standard");
   if (workload == "restart" || workload == "reload") return state_bench(workload, args);
   bench::BenchOptions o;

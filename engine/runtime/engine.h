@@ -199,6 +199,15 @@ class Engine {
   uint64_t reloads_applied() const;
 
   uint64_t checkpoints() const { return committed_epoch_.load(std::memory_order_acquire); }
+  //! Any thread: the next checkpoint to commit gives its owners' put buffers back instead of
+  //! keeping them for the one after (PutList::clear keeps what the last 64 used). For benches
+  //! that read memory at a fixed point (the reload bench): a checkpoint of every elder, ~6 MiB
+  //! with 10,000, is otherwise kept or given back depending on where the sample falls.
+  void release_checkpoint_buffers() { release_buffers_.store(true, std::memory_order_relaxed); }
+  //! Bytes the owners' put buffers kept after the last committed checkpoint (any thread).
+  uint64_t checkpoint_buffer_bytes() const {
+    return buffer_bytes_.load(std::memory_order_relaxed);
+  }
   //! Where one committed checkpoint's time went, each a clock_.steady_ns() (real elapsed time
   //! in production and the bench). The /metrics counters vigil_checkpoint_snapshot_seconds_total
   //! and vigil_checkpoint_durable_seconds_total sum the first and the whole span; the bench
@@ -248,6 +257,8 @@ class Engine {
   void dispatch_loop();
   void begin_checkpoint(std::shared_ptr<const TaskWork> work = nullptr);
   bool checkpoint_done() const;
+  //! Commit thread, after the write: empties the owners' StateOps (release_checkpoint_buffers).
+  void release_or_clear_ops();
   //! Ingest thread: hands the checkpoint whose owners all reached the barrier to the commit
   //! thread, which runs write_checkpoint().
   void start_commit();
@@ -357,6 +368,8 @@ class Engine {
   std::atomic<bool> commit_finished_{false};
   Status commit_result_ = ok();    //!< written by the commit thread before commit_finished_
   int64_t commit_done_ns_ = 0;     //!< the same: clock_.steady_ns() when the write finished
+  std::atomic<bool> release_buffers_{false};
+  std::atomic<uint64_t> buffer_bytes_{0};  //!< commit thread writes
   int64_t commit_end_ns_ = 0;      //!< commit thread only: that time, taken before checkpoints() moves
   int64_t last_checkpoint_ns_ = 0;  //!< clock_.steady_ns() when the last checkpoint began
   CheckpointTiming timing_;         //!< ingest thread: the checkpoint in flight

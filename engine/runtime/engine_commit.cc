@@ -166,9 +166,7 @@ Status Engine::write_checkpoint() {
   std::vector<uint32_t> withheld;
   if (s && task_mode()) s = confirm_tasks(false);
   if (s && task_mode()) s = write_changelog(outbox, withheld);
-  for (auto& o : shard_ops_) o.clear();
-  dispatch_ops_.clear();
-  coordinator_ops_.clear();
+  release_or_clear_ops();
   if (!s) return s;
   if (task_mode()) {
     // The changelog took long (a broker outage): ask again before the outputs go out.
@@ -187,6 +185,19 @@ Status Engine::write_checkpoint() {
   // Last: whoever sees checkpoints() move also sees the epoch's outputs handed to the sink.
   committed_epoch_.store(epoch_, std::memory_order_release);
   return ok();
+}
+
+void Engine::release_or_clear_ops() {
+  const bool release = release_buffers_.exchange(false, std::memory_order_relaxed);
+  uint64_t kept = 0;
+  auto done = [&](state::StateOps& o) {
+    release ? o.release() : o.clear();
+    kept += o.capacity_bytes();
+  };
+  for (auto& o : shard_ops_) done(o);
+  done(dispatch_ops_);
+  done(coordinator_ops_);
+  buffer_bytes_.store(kept, std::memory_order_relaxed);
 }
 
 Status Engine::wait_delivered() {

@@ -351,10 +351,14 @@ bool ShardCore::reload_in_place(const rules::RuleSet& next, const std::vector<in
         continue;
       }
       // A changed rule starts fresh: its slot and timer go (the record on disk loses them too).
+      // An elder with no slot for it has nothing to drop (operator[] would give it one, a block
+      // reshaped in every elder on every reload until the snapshot compacts it away).
       if (handle != nullptr && *handle != TimerHandles::kNil) timers_.cancel(*handle);
       if (handle != nullptr) *handle = TimerHandles::kNil;
-      e.slots[j] = registry::RuleSlot{};
-      e.dirty = true;
+      if (registry::RuleSlot* slot = e.slots.find(j)) {
+        *slot = registry::RuleSlot{};
+        e.dirty = true;
+      }
     }
     current_ = k;
     mark_dirty(e, was_dirty);

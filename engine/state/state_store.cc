@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "engine/core/clock.h"
 #include "engine/core/log.h"
@@ -144,6 +146,21 @@ void PutList::clear() {
   current_ = 0;
   entries_.clear();
   sorted_ = true;
+}
+
+void PutList::release() {
+  std::vector<std::string>().swap(blocks_);
+  std::vector<Entry>().swap(entries_);
+  current_ = 0;
+  high_water_ = 0;
+  clears_ = 0;
+  sorted_ = true;
+}
+
+size_t PutList::capacity_bytes() const {
+  size_t n = entries_.capacity() * sizeof(Entry);
+  for (const auto& b : blocks_) n += b.capacity();
+  return n;
 }
 
 std::vector<std::pair<std::string, std::string>> PutList::to_vector() const {
@@ -460,7 +477,7 @@ Result<std::optional<std::string>> StateStore::get(std::string_view key) const {
 
 StateStore::MemoryStats StateStore::memory_stats() const {
   MemoryStats m;
-  db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &m.memtable_bytes);
+  db_->GetIntProperty("rocksdb.size-all-mem-tables", &m.memtable_bytes);
   db_->GetIntProperty("rocksdb.block-cache-usage", &m.block_cache_bytes);
   db_->GetIntProperty("rocksdb.estimate-table-readers-mem", &m.table_readers_bytes);
   return m;
@@ -474,6 +491,23 @@ Status StateStore::flush_memtables() {
   const rocksdb::Status s = db_->Flush(fo);
   if (!s.ok()) return make_error(Errc::kIo, "flushing " + dir_ + ": " + s.ToString());
   return ok();
+}
+
+bool StateStore::wait_background_idle(int timeout_ms) const {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    uint64_t compactions = 0, flushes = 0, pending = 0;
+    {
+      std::shared_lock lock(mu_);
+      if (!db_) return true;
+      db_->GetIntProperty("rocksdb.num-running-compactions", &compactions);
+      db_->GetIntProperty("rocksdb.num-running-flushes", &flushes);
+      db_->GetIntProperty("rocksdb.compaction-pending", &pending);
+    }
+    if (compactions + flushes + pending == 0) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 uint64_t StateStore::estimated_live_bytes() const {

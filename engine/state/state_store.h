@@ -114,6 +114,10 @@ class PutList {
   bool sorted() const { return sorted_; }
   //! Forgets the puts, keeping the blocks (released if far more than recent checkpoints used).
   void clear();
+  //! Forgets the puts and gives every block back (Engine::release_checkpoint_buffers).
+  void release();
+  //! Bytes the blocks and the entries hold, filled or not.
+  size_t capacity_bytes() const;
   //! The puts as owned strings (restores and tests).
   std::vector<std::pair<std::string, std::string>> to_vector() const;
 
@@ -151,6 +155,16 @@ struct StateOps {
     puts.clear();
     deletes.clear();
     del_tasks.clear();
+  }
+  //! clear(), giving the memory back as well.
+  void release() {
+    puts.release();
+    std::vector<std::string>().swap(deletes);
+    std::vector<int32_t>().swap(del_tasks);
+  }
+  size_t capacity_bytes() const {
+    return puts.capacity_bytes() + deletes.capacity() * sizeof(std::string) +
+           del_tasks.capacity() * sizeof(int32_t);
   }
 };
 
@@ -252,6 +266,10 @@ class StateStore {
   //! with RocksDB's memtables empty, so their fill level, up to kMemtableBudgetBytes, does not
   //! move the figure). Safe beside commit(); kIo if RocksDB fails.
   Status flush_memtables();
+  //! Waits until no flush or compaction is running or pending, at most `timeout_ms`; false if
+  //! one still is (benches: a compaction's buffers, readahead and the table it builds, are
+  //! several MiB while it runs, so a memory sample taken during one reads that much more).
+  bool wait_background_idle(int timeout_ms) const;
 
   //! RocksDB's fixed memory budgets (open()): all memtables, then the block cache.
   static constexpr uint64_t kWriteBufferBytes = 16ull << 20;
@@ -262,7 +280,7 @@ class StateStore {
   static constexpr uint64_t kBlockCacheBytes = 32ull << 20;
   //! What RocksDB holds in memory now (benches subtract the budgets that fill by design).
   struct MemoryStats {
-    uint64_t memtable_bytes = 0;       //!< rocksdb.cur-size-all-mem-tables
+    uint64_t memtable_bytes = 0;       //!< rocksdb.size-all-mem-tables (flushed, still pinned, too)
     uint64_t block_cache_bytes = 0;    //!< rocksdb.block-cache-usage
     uint64_t table_readers_bytes = 0;  //!< rocksdb.estimate-table-readers-mem (outside the cache)
   };

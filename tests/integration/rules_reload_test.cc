@@ -146,6 +146,28 @@ TEST_F(ShardReload, AThresholdChangedInPlaceKeepsTheOtherTimersAcrossManyReloads
       << "fall_no_recovery fired twice: " << out_;
 }
 
+TEST_F(ShardReload, AChangedRuleDirtiesOnlyTheEldersThatHeldItsState) {
+  runtime::ShardCore shard(0, 1, load_text(kBase), sink_, dispatch_);
+  shard.process(event("e1", "heart_rate", 130, kT0), kT0);  // e1: an hr_high episode
+  shard.process(event("e2", "fall", 1, kT0), kT0);          // e2: fall_no_recovery only
+  state::StateOps before;
+  shard.collect_dirty(before);
+  ASSERT_EQ(before.puts.size(), 2u) << "e/ of both elders";
+
+  std::string next = kBase;
+  next.replace(next.find("threshold: 120"), 14, "threshold: 140");  // in place: same indices
+  const auto stats = shard.reload(load_text(next), kT0 + 1000);
+  ASSERT_EQ(stats.changed, 1u);
+  // e1 loses its hr_high slot and is written again; e2 held nothing of hr_high, so nothing of
+  // it changed and the checkpoint does not carry it.
+  state::StateOps after;
+  shard.collect_dirty(after);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : after.puts) keys.emplace_back(k);
+  for (const auto& k : after.deletes) keys.push_back("deleted " + k);
+  EXPECT_EQ(keys, std::vector<std::string>{"e/e1"});
+}
+
 TEST_F(ShardReload, EventBehindItsPartitionWatermarkIsLateButStillApplied) {
   runtime::ShardOptions options;
   options.max_out_of_order_ms = 2000;

@@ -1,0 +1,94 @@
+// The owners' checkpoint buffers (Engine::release_checkpoint_buffers): kept from one checkpoint
+// to the next, given back on request. A real Engine on a simulated clock.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "engine/core/clock.h"
+#include "engine/egress/sink.h"
+#include "engine/rules/rule_set.h"
+#include "engine/runtime/engine.h"
+#include "engine/runtime/tests/shard_test_input.h"
+
+namespace vigil::runtime {
+namespace {
+
+constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
+constexpr TimeMs kInterval = 100;
+
+class NullSink final : public egress::Sink {
+ public:
+  void emit(OutTopic, std::string_view, const google::protobuf::Message&) override {}
+  Status flush(int) override { return ok(); }
+};
+
+class EngineBuffersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("vigil_engine_buffers_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    EngineOptions o;
+    o.shards = 2;
+    o.data_dir = dir_.string();
+    o.commit_interval_ms = kInterval;
+    engine_ = std::make_unique<Engine>(o, test_input::shard_test_rules(), sink_, clock_);
+    ASSERT_TRUE(engine_->start());
+  }
+  void TearDown() override {
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  //! Registers `n` elders (each a profile put in the next checkpoint) and commits it.
+  bool checkpoint_after_registering(int n, int round) {
+    for (int i = 0; i < n; ++i) {
+      engine_->submit(test_input::registration("elder-" + std::to_string(round) + "-" +
+                                                   std::to_string(i), i % 2));
+    }
+    clock_.advance(kInterval);
+    const uint64_t target = engine_->checkpoints() + 1;
+    const auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (engine_->checkpoints() < target) {
+      if (!engine_->maybe_checkpoint() || std::chrono::steady_clock::now() > cap) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
+
+  SimClock clock_{kT0};
+  NullSink sink_;
+  std::filesystem::path dir_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineBuffersTest, ACheckpointKeepsItsBuffersUntilAskedToGiveThemBack) {
+  // 5,000 profiles: more than a buffer block (PutList::kBlockBytes) across the two shards.
+  ASSERT_TRUE(checkpoint_after_registering(5000, 1));
+  const uint64_t kept = engine_->checkpoint_buffer_bytes();
+  EXPECT_GE(kept, state::PutList::kBlockBytes) << "the first checkpoint's blocks are kept";
+
+  // A small checkpoint keeps the blocks (the next large one needs them again); only its
+  // entries' array may be smaller (the sort leaves it at the size it was).
+  const uint64_t blocks = kept / state::PutList::kBlockBytes * state::PutList::kBlockBytes;
+  ASSERT_TRUE(checkpoint_after_registering(10, 2));
+  EXPECT_GE(engine_->checkpoint_buffer_bytes(), blocks);
+
+  // Asked, the next checkpoint gives every byte back, though it wrote puts of its own.
+  engine_->release_checkpoint_buffers();
+  ASSERT_TRUE(checkpoint_after_registering(10, 3));
+  EXPECT_EQ(engine_->checkpoint_buffer_bytes(), 0u);
+
+  // Only that one: the checkpoint after it keeps its blocks again.
+  ASSERT_TRUE(checkpoint_after_registering(10, 4));
+  EXPECT_GT(engine_->checkpoint_buffer_bytes(), 0u);
+  EXPECT_LT(engine_->checkpoint_buffer_bytes(), kept);
+}
+
+}  // namespace
+}  // namespace vigil::runtime
