@@ -207,10 +207,17 @@ Result<std::unique_ptr<rocksdb::DB>> StateStore::open_db(const std::string& dir)
   options.allow_fallocate = false;
   options.info_log = std::make_shared<RocksLog>();
   options.listeners.push_back(std::make_shared<FlushPriority>());
-  // Compactions at the lowest CPU priority: they can wait, and on a small machine they would
-  // otherwise take a core from the shards (their latency). Flushes at nice 10 (FlushPriority).
+  // Compactions as SCHED_IDLE (kIdle): they can wait, and on a small machine they would
+  // otherwise take a core from the shards (their latency). Not nice 19 (kLow, before session
+  // 17): a CPU running a nice-19 thread is busy to the scheduler's wake-up placement, so woken
+  // shards, dispatcher and feeder piled onto the other core while a compaction ran on this one
+  // for up to 72 ms at a stretch after each checkpoint (perf sched, bench/README.md "Session
+  // 17"); a CPU running only SCHED_IDLE work counts as idle, and the woken thread takes it at
+  // once. Starved under overload, compactions fall behind, level 0 fills, and the checkpoint
+  // goes back to the WriteBatch path and RocksDB's write stall (commit_as_file): back-pressure,
+  // which idles the shards and lets compactions run. Flushes at nice 10 (FlushPriority).
   (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
-                                                            rocksdb::CpuPriority::kLow);
+                                                            rocksdb::CpuPriority::kIdle);
   // A fixed memory budget (bench/README.md, "Memory"): OptimizeLevelStyleCompaction alone lets
   // memtables grow to 6 x 128 MiB before the first flush, which a long run (or 100,000 rule
   // reloads, each dirtying every elder) fills, so RSS grew for minutes. Instead 16 MiB write
