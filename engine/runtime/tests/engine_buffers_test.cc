@@ -22,12 +22,6 @@ namespace {
 constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
 constexpr TimeMs kInterval = 100;
 
-class NullSink final : public egress::Sink {
- public:
-  void emit(OutTopic, std::string_view, const google::protobuf::Message&) override {}
-  Status flush(int) override { return ok(); }
-};
-
 class EngineBuffersTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -62,7 +56,7 @@ class EngineBuffersTest : public ::testing::Test {
   }
 
   SimClock clock_{kT0};
-  NullSink sink_;
+  egress::DiscardSink sink_;
   std::filesystem::path dir_;
   std::unique_ptr<Engine> engine_;
 };

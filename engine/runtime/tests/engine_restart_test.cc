@@ -27,12 +27,6 @@ namespace {
 constexpr TimeMs kT0 = 1'772'352'000'000;  // 2026-03-01T08:00:00Z
 constexpr uint32_t kElders = 200;
 
-class NullSink final : public egress::Sink {
- public:
-  void emit(OutTopic, std::string_view, const google::protobuf::Message&) override {}
-  Status flush(int) override { return ok(); }
-};
-
 std::string elder_id(uint32_t i) { return "r" + std::to_string(i); }
 
 InputRecord registry_record(uint32_t i) {
@@ -84,7 +78,7 @@ class EngineRestartTest : public ::testing::TestWithParam<bool> {
   }
 
   SimClock clock_{kT0};
-  NullSink sink_;
+  egress::DiscardSink sink_;
   std::filesystem::path dir_;
   std::shared_ptr<const rules::RuleSet> rules_;
 };
