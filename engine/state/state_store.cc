@@ -124,7 +124,9 @@ void PutList::sort_by_key() {
   });
   std::vector<Entry> sorted(entries_.size());
   for (size_t i = 0; i < items.size(); ++i) sorted[i] = entries_[items[i].index];
-  entries_.swap(sorted);
+  // Copied back, not swapped: entries_ keeps its capacity for the next checkpoint, as the
+  // blocks do (clear()).
+  std::copy(sorted.begin(), sorted.end(), entries_.begin());
   sorted_ = true;
 }
 
