@@ -98,6 +98,13 @@ void apply_yaml(Settings& s, const std::string& file) {
         throw UsageError(file + ": checkpoint_file_min_mb must be 0 or more");
       }
     }
+    if (const auto& pin = root["pin_shards"]) {
+      const std::string v = pin.as<std::string>();
+      if (v == "auto") s.pin_shards = PinShards::kAuto;
+      else if (v == "true") s.pin_shards = PinShards::kOn;
+      else if (v == "false") s.pin_shards = PinShards::kOff;
+      else throw UsageError(file + ": pin_shards is auto, true or false, not '" + v + "'");
+    }
     if (root["exactly_once"]) s.exactly_once = root["exactly_once"].as<bool>();
     if (root["changelog"]) s.changelog = root["changelog"].as<bool>();
     if (root["changelog_rewrite_mb"]) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/api/access.h"
+#include "engine/core/thread_sched.h"
 #include "engine/dispatch/dispatch_config.h"
 
 namespace vigil::app {
@@ -60,6 +61,9 @@ struct Settings {
   //! Checkpoints of at least this many MiB go to RocksDB as one ingested table file rather
   //! than a WAL batch (runtime::EngineOptions::checkpoint_file_min_bytes); 0: all of them.
   double checkpoint_file_min_mb = 8;
+  //! Shard threads bound to CPUs (runtime::EngineOptions::pin_shards): "auto" when the process
+  //! has exactly as many CPUs as shards, true always, false never.
+  PinShards pin_shards = PinShards::kAuto;
   int64_t max_out_of_order_ms = 2000;  //!< bounded out-of-orderness of event time
   int64_t late_timer_ms = 1000;        //!< a timer fired this long after its due time is late
   double rules_poll_s = 1;             //!< rules directory check interval (0: SIGHUP only)

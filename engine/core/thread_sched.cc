@@ -1,5 +1,6 @@
 #include "engine/core/thread_sched.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -42,6 +43,34 @@ bool request_short_slice(uint64_t slice_ns) {
   (void)slice_ns;
   return false;
 #endif
+}
+
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+bool pin_thread_to_cpu(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+std::vector<int> shard_cpus(PinShards mode, uint32_t shards, const std::vector<int>& allowed) {
+  std::vector<int> cpus(shards, -1);
+  const bool pin = allowed.size() >= 2 &&
+                   (mode == PinShards::kOn || (mode == PinShards::kAuto && allowed.size() == shards));
+  if (!pin) return cpus;
+  for (uint32_t i = 0; i < shards; ++i) cpus[i] = allowed[i % allowed.size()];
+  return cpus;
 }
 
 }  // namespace vigil

@@ -5,6 +5,7 @@
 // threads. docs/design.md "Threads and the scheduler" gives the measurements behind each.
 
 #include <cstdint>
+#include <vector>
 
 namespace vigil {
 
@@ -16,5 +17,20 @@ void set_thread_nice(int nice);
 //! preempts it when it wakes, instead of waiting out the rest of that thread's slice (a few
 //! ms). For the threads records wait on: shards and dispatcher. Returns false where refused.
 bool request_short_slice(uint64_t slice_ns);
+
+//! The CPUs this process may run on (sched_getaffinity), in ascending order; empty if unknown.
+std::vector<int> allowed_cpus();
+
+//! Binds the calling thread to `cpu`. Returns false where refused.
+bool pin_thread_to_cpu(int cpu);
+
+//! When shard threads are bound to CPUs (EngineOptions::pin_shards).
+enum class PinShards { kAuto, kOn, kOff };
+
+//! The CPU for each of `shards` shard threads, -1 for none. kOn: `allowed` in turn, shard i on
+//! allowed[i % size]. kAuto: the same when the process has exactly as many CPUs as shards (a
+//! dedicated machine or a cpuset made for it), none otherwise (other work may share the CPUs,
+//! and a bound shard could not move away from it). kOff, or fewer than 2 CPUs: none.
+std::vector<int> shard_cpus(PinShards mode, uint32_t shards, const std::vector<int>& allowed);
 
 }  // namespace vigil

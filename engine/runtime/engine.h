@@ -41,6 +41,7 @@
 #include "engine/alarm/alarm_book.h"
 #include "engine/codec/record.h"
 #include "engine/core/clock.h"
+#include "engine/core/thread_sched.h"
 #include "engine/dispatch/dispatch_config.h"
 #include "engine/dispatch/order_request.h"
 #include "engine/egress/sink.h"
@@ -115,6 +116,10 @@ struct EngineOptions {
   //! file instead of a WAL batch (state::StateStore::commit; engine/state/README.md). 0: every
   //! checkpoint; UINT64_MAX: none.
   uint64_t checkpoint_file_min_bytes = state::StateStore::kIngestMinBytes;
+  //! Shard threads bound to CPUs (shard_cpus(), engine/core/thread_sched.h): kAuto binds them
+  //! when the process has exactly as many CPUs as shards (docs/design.md "Threads and the
+  //! scheduler"); kOn always, the CPUs in turn; kOff never.
+  PinShards pin_shards = PinShards::kAuto;
 };
 
 //! Task work that rides a checkpoint barrier or a restore message (task mode only).
@@ -327,6 +332,7 @@ class Engine {
   std::vector<std::unique_ptr<dispatch::DispatchPort>> ports_;  //!< RingPort, or RoutedPort
   std::vector<std::unique_ptr<ShardCore>> shards_;
   std::vector<std::unique_ptr<pipeline::SpscRing<ShardMsg>>> shard_rings_;
+  std::vector<int> shard_cpus_;  //!< [i]: the CPU shard i binds itself to, -1 for none
   std::unique_ptr<pipeline::SpscRing<DispatchMsg>> dispatch_ring_;  //!< from ingest
   std::vector<std::unique_ptr<pipeline::SpscRing<DispatchMsg>>> shard_to_dispatch_;
   //! Where each shard thread, and the dispatch thread, sleeps with its rings empty; the rings'
