@@ -20,6 +20,7 @@
 #include "engine/egress/sink.h"
 #include "engine/rules/rule_set.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/tests/shard_test_input.h"
 #include "schemas/registry.pb.h"
 #include "schemas/telemetry.pb.h"
 
@@ -116,8 +117,8 @@ TEST_P(EngineRestartTest, EveryShardsEldersKeepTheirOpenAlarmsAcrossARestart) {
 // near one is not parked in its overdue heap) is not visible from here: TimerWheel's own test
 // checks that (timer_wheel_test.cc, overdue_size).
 TEST_P(EngineRestartTest, ATimerReloadedAfterAFarOneFiresAtItsDueTimeNotAtOnce) {
-  auto loaded = rules::load_rule_text(R"(rules:
-  - id: door_left_open
+  // The shard tests' rules (fall_no_recovery: 60 s) and a 12-hour absence.
+  auto loaded = rules::load_rule_text(std::string(test_input::kShardTestRules) + R"(  - id: door_left_open
     kind: sequence
     reads: [door_open]
     then: [door_close]
@@ -125,30 +126,11 @@ TEST_P(EngineRestartTest, ATimerReloadedAfterAFarOneFiresAtItsDueTimeNotAtOnce) 
     expect: absent
     params: {duration_s: 43200}
     severity: MINOR
-  - id: fall_no_recovery
-    kind: sequence
-    reads: [fall]
-    then: [fall_cancel, motion]
-    within: duration_s
-    expect: absent
-    params: {duration_s: 60}
-    severity: CRITICAL
 )", "timers.yaml");
   ASSERT_TRUE(loaded.ok());
   rules_ = loaded.rules;
   auto event = [](const std::string& elder, const std::string& type, TimeMs ts) {
-    vigil::v1::DeviceEvent ev;
-    ev.set_event_id(elder + "-" + type);
-    ev.set_device_id(elder + "-dev");
-    ev.set_elder_id(elder);
-    ev.set_type(type);
-    ev.set_value(1);
-    set_ts(ev.mutable_ts(), ts);
-    InputRecord r;
-    r.topic = InTopic::kTelemetry;
-    r.key = elder;
-    r.payload = ev.SerializeAsString();
-    return r;
+    return test_input::telemetry(elder, type, ts, 0);
   };
   const Metrics& m = metrics();
   const TimeMs slack = EngineOptions{}.max_out_of_order_ms;
