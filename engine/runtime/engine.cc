@@ -235,13 +235,6 @@ Status Engine::start() {
             " s (RocksDB open ", seconds(opened_ns - open_ns), " s, elders ",
             seconds(loaded_ns - load_ns), " s)");
   shard_cpus_ = shard_cpus(options_.pin_shards, n, allowed_cpus());
-  if (!shard_cpus_.empty() && shard_cpus_[0] >= 0) {
-    std::string where;
-    for (uint32_t i = 0; i < n; ++i) {
-      where += (i ? ", " : "") + std::to_string(i) + " on " + std::to_string(shard_cpus_[i]);
-    }
-    log::info("engine", "shard threads bound to CPUs (pin_shards): ", where);
-  }
   for (uint32_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { shard_loop(i); });
   threads_.emplace_back([this] { dispatch_loop(); });
   committer_ = std::thread([this] { commit_loop(); });
@@ -291,11 +284,14 @@ void Engine::shard_loop(uint32_t i) {
   // Named for top -H, perf and gdb: "vigil-shard0", ...
   pthread_setname_np(pthread_self(), ("vigil-shard" + std::to_string(i)).c_str());
   (void)request_short_slice(kShortSliceNs);
-  // Bound to one CPU when shard_cpus_ says so: a woken shard then takes its own core at once
-  // instead of queueing behind the other shard while this core runs background work
-  // (bench/README.md "Session 17").
-  if (i < shard_cpus_.size() && shard_cpus_[i] >= 0 && !pin_thread_to_cpu(shard_cpus_[i])) {
-    log::warn("engine", "shard ", i, " could not be bound to CPU ", shard_cpus_[i]);
+  // Bound to a CPU when shard_cpus_ says so: woken, it takes its own core at once instead of
+  // queueing behind the other shard (docs/design.md "Threads and the scheduler").
+  if (const int cpu = i < shard_cpus_.size() ? shard_cpus_[i] : -1; cpu >= 0) {
+    if (pin_thread_to_cpu(cpu)) {
+      log::info("engine", "shard ", i, " bound to CPU ", cpu, " (pin_shards)");
+    } else {
+      log::warn("engine", "shard ", i, " could not be bound to CPU ", cpu, " (pin_shards)");
+    }
   }
   ShardCore& core = *shards_[i];
   auto& ring = *shard_rings_[i];

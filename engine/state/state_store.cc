@@ -122,11 +122,12 @@ void PutList::sort_by_key() {
     const int c = key(entries_[x.index]).compare(key(entries_[y.index]));
     return c != 0 ? c < 0 : x.index < y.index;
   });
-  std::vector<Entry> sorted(entries_.size());
-  for (size_t i = 0; i < items.size(); ++i) sorted[i] = entries_[items[i].index];
-  // Copied back, not swapped: entries_ keeps its capacity for the next checkpoint, as the
-  // blocks do (clear()).
-  std::copy(sorted.begin(), sorted.end(), entries_.begin());
+  // With entries_' capacity, so that the swap keeps it for the next checkpoint, as clear()
+  // keeps the blocks.
+  std::vector<Entry> sorted;
+  sorted.reserve(entries_.capacity());
+  for (const Item& item : items) sorted.push_back(entries_[item.index]);
+  entries_.swap(sorted);
   sorted_ = true;
 }
 

@@ -129,17 +129,14 @@ TEST_P(EngineRestartTest, ATimerReloadedAfterAFarOneFiresAtItsDueTimeNotAtOnce) 
 )", "timers.yaml");
   ASSERT_TRUE(loaded.ok());
   rules_ = loaded.rules;
-  auto event = [](const std::string& elder, const std::string& type, TimeMs ts) {
-    return test_input::telemetry(elder, type, ts, 0);
-  };
   const Metrics& m = metrics();
   const TimeMs slack = EngineOptions{}.max_out_of_order_ms;
   // One shard, so that both timers are in one wheel; "a" loads before "b" (key order).
   {
     auto engine = make_engine(1);
     ASSERT_TRUE(engine->start());
-    engine->submit(event("a", "door_open", kT0));  // due in 12 hours
-    engine->submit(event("b", "fall", kT0));       // due in 60 s
+    engine->submit(test_input::telemetry("a", "door_open", kT0, 0));  // due in 12 hours
+    engine->submit(test_input::telemetry("b", "fall", kT0, 0));       // due in 60 s
     ASSERT_TRUE(engine->stop());
   }
   const uint64_t raised0 = m.alarms_raised.get();
