@@ -28,6 +28,11 @@ class SpscRing {
     // kPad slots either side keep neighbouring allocations off the slots' cache lines.
     slots_.resize(cap + 2 * kPad);
   }
+  //! The same, with `init(slot)` run on every slot first (e.g. to reserve their buffers).
+  template <class Init>
+  SpscRing(size_t capacity, Init&& init) : SpscRing(capacity) {
+    for (T& slot : slots_) init(slot);
+  }
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
 

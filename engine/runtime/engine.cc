@@ -17,6 +17,7 @@
 #include "engine/core/metrics.h"
 #include "engine/pipeline/shard_router.h"
 #include "engine/runtime/dispatch_core.h"
+#include "engine/runtime/ring_slot.h"
 #include "engine/runtime/shard_core.h"
 #include "engine/core/thread_sched.h"
 
@@ -159,6 +160,7 @@ Status Engine::start() {
                                                        options_.exactly_once ? nullptr : &sink_));
   }
   sealed_.resize(owners);
+  sealed_use_.resize(owners);
   const int32_t tasks = task_mode() ? options_.task_log->partitions() : 0;
   options_.dispatch.task_partitions = tasks;
   dispatch_ = std::make_unique<DispatchCore>(options_.dispatch, *owner_sinks_.back());
@@ -185,7 +187,8 @@ Status Engine::start() {
     } else {
       ports_.push_back(std::make_unique<RingPort>(*shard_to_dispatch_.back()));
     }
-    shard_rings_.push_back(std::make_unique<pipeline::SpscRing<ShardMsg>>(options_.ring_capacity));
+    shard_rings_.push_back(std::make_unique<pipeline::SpscRing<ShardMsg>>(
+        options_.ring_capacity, [](ShardMsg& m) { reserve_slot(m.rec); }));
     shard_parkers_.push_back(std::make_unique<pipeline::Parker>());
     shard_rings_.back()->set_consumer(shard_parkers_.back().get());
     ShardOptions so;
@@ -267,7 +270,7 @@ void Engine::submit(const InputRecord& rec) {
   if (to_dispatch) {
     push(*dispatch_ring_, [&](DispatchMsg& m) {
       m.kind = DispatchMsg::Kind::kRecord;
-      m.rec = rec;
+      copy_to_slot(rec, m.rec);
     });
     return;
   }
@@ -276,7 +279,7 @@ void Engine::submit(const InputRecord& rec) {
   push(*shard_rings_[i], [&](ShardMsg& m) {
     m.kind = ShardMsg::Kind::kRecord;
     m.key_hash = hash;
-    m.rec = rec;
+    copy_to_slot(rec, m.rec);
   });
 }
 

@@ -262,7 +262,8 @@ class Engine {
   void dispatch_loop();
   void begin_checkpoint(std::shared_ptr<const TaskWork> work = nullptr);
   bool checkpoint_done() const;
-  //! Commit thread, after the write: empties the owners' StateOps (release_checkpoint_buffers).
+  //! Commit thread, after the write: empties the owners' StateOps and sealed outputs
+  //! (release_checkpoint_buffers).
   void release_or_clear_ops();
   //! Ingest thread: hands the checkpoint whose owners all reached the barrier to the commit
   //! thread, which runs write_checkpoint().
@@ -345,6 +346,7 @@ class Engine {
   //! One per shard, then the dispatcher's; and what each sealed at the barrier in flight.
   std::vector<std::unique_ptr<OwnerSink>> owner_sinks_;
   std::vector<std::vector<OutRecord>> sealed_;
+  std::vector<RecentUse> sealed_use_;  //!< [owner]: what its last epochs' outputs needed
   std::string instance_id_;
   uint64_t redelivered_ = 0;
   uint64_t found_delivered_ = 0;

@@ -135,12 +135,12 @@ Status Engine::write_checkpoint() {
     // The dispatcher's outputs first: with routed dispatch they forward registry agencies to
     // their region's owner, and an order request a shard made in the same epoch (an SOS read
     // right after the registry) must reach that owner after the agency, not before it.
-    std::rotate(sealed_.begin(), sealed_.end() - 1, sealed_.end());
-    for (auto& sealed : sealed_) {
+    // (Emptied with the ops, release_or_clear_ops; no owner seals again before then.)
+    auto take = [&](std::vector<OutRecord>& sealed) {
       for (auto& r : sealed) outbox.push_back(std::move(r));
-      sealed.clear();
-    }
-    std::rotate(sealed_.begin(), sealed_.begin() + 1, sealed_.end());
+    };
+    take(sealed_.back());
+    for (size_t owner = 0; owner + 1 < sealed_.size(); ++owner) take(sealed_[owner]);
     coordinator_ops_.put(state::kEpochKey, std::to_string(epoch_));
     coordinator_ops_.put(state::kDeliveredKey, std::to_string(previous));
     coordinator_ops_.put(state::kOutboxKey, encode_outbox(outbox));
@@ -190,6 +190,12 @@ Status Engine::write_checkpoint() {
 void Engine::release_or_clear_ops() {
   const bool release = release_buffers_.exchange(false, std::memory_order_relaxed);
   uint64_t kept = 0;
+  for (size_t owner = 0; owner < sealed_.size(); ++owner) {
+    auto& sealed = sealed_[owner];
+    release ? release_vector(sealed, sealed_use_[owner])
+            : clear_keeping_recent(sealed, sealed_use_[owner]);
+    kept += sealed.capacity() * sizeof(OutRecord);
+  }
   auto done = [&](state::StateOps& o) {
     release ? o.release() : o.clear();
     kept += o.capacity_bytes();

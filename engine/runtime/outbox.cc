@@ -50,7 +50,7 @@ void OwnerSink::emit(OutTopic topic, std::string_view key, const google::protobu
 
 void OwnerSink::seal(std::vector<OutRecord>& out) {
   for (auto& r : records_) out.push_back(std::move(r));
-  records_.clear();
+  clear_keeping_recent(records_, recent_);
 }
 
 std::string encode_outbox(const std::vector<OutRecord>& records) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/codec/topics.h"
+#include "engine/core/recent_use.h"
 #include "engine/egress/sink.h"
 
 namespace vigil::runtime {
@@ -47,6 +48,7 @@ class OwnerSink final : public egress::Sink {
   egress::Sink* observer_;
   egress::Sink* direct_;
   std::vector<OutRecord> records_;
+  RecentUse recent_;  //!< records the last epochs held (a burst's capacity is given back)
   int32_t task_ = -1;
 };
 

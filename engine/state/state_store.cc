@@ -133,17 +133,12 @@ void PutList::sort_by_key() {
 
 void PutList::clear() {
   // Keep the blocks a checkpoint needs, but give back what one burst (a reload, a restore)
-  // took beyond what the last 64 checkpoints used.
+  // took beyond what the last 64 checkpoints used (engine/core/recent_use.h).
   const size_t used = blocks_.empty() ? 0 : std::min(current_ + 1, blocks_.size());
-  high_water_ = std::max(high_water_, used);
-  if (++clears_ >= 64) {
-    if (blocks_.size() > high_water_ + 1) {
-      blocks_.resize(high_water_ + 1);
-      blocks_.shrink_to_fit();
-      std::vector<Entry>().swap(entries_);
-    }
-    high_water_ = 0;
-    clears_ = 0;
+  if (const auto keep = recent_blocks_.end_round(used); keep && blocks_.size() > *keep + 1) {
+    blocks_.resize(*keep + 1);
+    blocks_.shrink_to_fit();
+    std::vector<Entry>().swap(entries_);
   }
   for (auto& b : blocks_) b.clear();
   current_ = 0;
@@ -155,8 +150,7 @@ void PutList::release() {
   std::vector<std::string>().swap(blocks_);
   std::vector<Entry>().swap(entries_);
   current_ = 0;
-  high_water_ = 0;
-  clears_ = 0;
+  recent_blocks_.reset();
   sorted_ = true;
 }
 

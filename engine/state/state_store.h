@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "engine/codec/topics.h"
+#include "engine/core/recent_use.h"
 #include "engine/core/result.h"
 
 namespace vigil::state {
@@ -129,8 +130,7 @@ class PutList {
   std::vector<std::string> blocks_;
   size_t current_ = 0;  //!< index in blocks_ of the block being filled (if any)
   std::vector<Entry> entries_;
-  size_t high_water_ = 0;  //!< most blocks used since the blocks were last trimmed
-  uint32_t clears_ = 0;
+  RecentUse recent_blocks_;  //!< blocks the last checkpoints used
   bool sorted_ = true;
 };
 
@@ -143,6 +143,7 @@ struct StateOps {
   PutList puts;
   std::vector<std::string> deletes;
   std::vector<int32_t> del_tasks;  //!< [i]: the task of deletes[i]
+  RecentUse recent_deletes;        //!< deletes the last checkpoints made
   void put(std::string_view key, std::string_view value, int32_t task = -1) {
     puts.add(key, value, task);
   }
@@ -151,15 +152,21 @@ struct StateOps {
     del_tasks.push_back(task);
   }
   bool empty() const { return puts.empty() && deletes.empty(); }
+  //! Forgets the ops, keeping the memory recent checkpoints needed (recent_use.h).
   void clear() {
     puts.clear();
-    deletes.clear();
+    clear_keeping_recent(deletes, recent_deletes);
+    if (del_tasks.capacity() > deletes.capacity()) {  // trimmed with deletes, its twin
+      std::vector<int32_t> kept;
+      kept.reserve(deletes.capacity());
+      del_tasks.swap(kept);
+    }
     del_tasks.clear();
   }
   //! clear(), giving the memory back as well.
   void release() {
     puts.release();
-    std::vector<std::string>().swap(deletes);
+    release_vector(deletes, recent_deletes);
     std::vector<int32_t>().swap(del_tasks);
   }
   size_t capacity_bytes() const {
