@@ -314,9 +314,24 @@ void AlarmBook::forget_elders(const std::function<bool(const std::string&)>& dro
   for (auto& d : kept) timers_.push(std::move(d));  // same seq numbers: same firing order
 }
 
-void AlarmBook::collect_history(state::StateOps& ops) {
-  for (auto& [k, v] : history_) ops.put(std::move(k), std::move(v));
+void AlarmBook::begin_history() {
+  snap_history_.swap(history_);  // history_ takes the moved list's capacity, emptied below
   history_.clear();
+  snap_history_next_ = 0;
+}
+
+bool AlarmBook::move_history(state::StateOps& ops, size_t budget) {
+  const size_t end = snap_history_.size() - snap_history_next_ > budget
+                         ? snap_history_next_ + budget
+                         : snap_history_.size();
+  for (; snap_history_next_ < end; ++snap_history_next_) {
+    const auto& [k, v] = snap_history_[snap_history_next_];
+    ops.put(k, v);
+  }
+  if (snap_history_next_ < snap_history_.size()) return false;
+  snap_history_.clear();
+  snap_history_next_ = 0;
+  return true;
 }
 
 Result<std::vector<AlarmEvent>> load_alarm_history(const state::StateStore& store,

@@ -214,6 +214,35 @@ TEST_F(LifecycleTest, AckAndOperatorClearCountAsAnswers) {
   EXPECT_EQ(rep.overall.within_second, 2u);
 }
 
+TEST_F(LifecycleTest, HistoryIsHandedOverAsOfTheBarrierAndInSteps) {
+  book_.raise(e_, rule("smoke", vigil::v1::CRITICAL), "d1", kT0, "smoke");
+  book_.raise(e_, rule("smoke", vigil::v1::CRITICAL), "d1", kT0 + 1000, "smoke");
+  book_.raise(e_, rule("smoke", vigil::v1::CRITICAL), "d1", kT0 + 2000, "smoke");
+  book_.begin_history();  // the barrier: counts 1-3 are this checkpoint's
+  book_.raise(e_, rule("smoke", vigil::v1::CRITICAL), "d1", kT0 + 3000, "smoke");  // the next's
+  auto counts = [](const state::StateOps& ops) {
+    std::vector<uint32_t> out;
+    for (const auto& [key, value] : ops.puts) {
+      EXPECT_EQ(key.substr(0, 5), "h/e1/");
+      vigil::v1::AlarmEvent a;
+      EXPECT_TRUE(a.ParseFromArray(value.data(), static_cast<int>(value.size())));
+      out.push_back(a.count());
+    }
+    return out;
+  };
+  state::StateOps ops;
+  EXPECT_FALSE(book_.move_history(ops, 2));
+  EXPECT_EQ(counts(ops), (std::vector<uint32_t>{1, 2}));
+  EXPECT_TRUE(book_.move_history(ops, 2));
+  EXPECT_EQ(counts(ops), (std::vector<uint32_t>{1, 2, 3}));
+  EXPECT_TRUE(book_.move_history(ops, 2));  // nothing left: nothing added
+  EXPECT_EQ(ops.puts.size(), 3u);
+  state::StateOps next;
+  book_.begin_history();
+  EXPECT_TRUE(book_.move_history(next, 100));
+  EXPECT_EQ(counts(next), (std::vector<uint32_t>{4}));
+}
+
 TEST_F(LifecycleTest, HistoryKeepsEveryRecordOfEveryAlarmInOrder) {
   const auto dir = std::filesystem::temp_directory_path() / ("vigil-alarm-history-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
