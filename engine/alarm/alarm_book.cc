@@ -1,5 +1,7 @@
 #include "engine/alarm/alarm_book.h"
 
+#include <algorithm>
+
 #include "engine/core/metrics.h"
 #include "engine/core/time_util.h"
 
@@ -321,9 +323,8 @@ void AlarmBook::begin_history() {
 }
 
 bool AlarmBook::move_history(state::StateOps& ops, size_t budget) {
-  const size_t end = snap_history_.size() - snap_history_next_ > budget
-                         ? snap_history_next_ + budget
-                         : snap_history_.size();
+  const size_t end =
+      snap_history_next_ + std::min(budget, snap_history_.size() - snap_history_next_);
   for (; snap_history_next_ < end; ++snap_history_next_) {
     const auto& [k, v] = snap_history_[snap_history_next_];
     ops.put(k, v);

@@ -160,7 +160,6 @@ Status Engine::start() {
                                                        options_.exactly_once ? nullptr : &sink_));
   }
   sealed_.resize(owners);
-  sealed_use_.resize(owners);
   const int32_t tasks = task_mode() ? options_.task_log->partitions() : 0;
   options_.dispatch.task_partitions = tasks;
   dispatch_ = std::make_unique<DispatchCore>(options_.dispatch, *owner_sinks_.back());
@@ -349,7 +348,7 @@ void Engine::shard_loop(uint32_t i) {
             for (int32_t t : m->tasks->rewrite) core.mark_task_dirty(t);
           }
           core.begin_snapshot(shard_ops_[i]);
-          owner_sinks_[i]->seal(sealed_[i]);
+          owner_sinks_[i]->seal(sealed_[i].records);
           if (m->tasks) {  // handed over: serialised above, forgotten now, before any timer
             for (int32_t t : m->tasks->drop) core.drop_task(t);
             m->tasks.reset();
@@ -487,7 +486,7 @@ void Engine::dispatch_loop() {
         // bench (bench/README.md, session 9).
         core.dispatcher().begin_snapshot(dispatch_ops_);
         snapshot_epoch = aligning;
-        owner_sinks_.back()->seal(sealed_.back());
+        owner_sinks_.back()->seal(sealed_.back().records);
         if (work) {
           for (int32_t t : work->drop) core.drop_task(t);  // finishes the snapshot first
           work.reset();

@@ -345,8 +345,11 @@ class Engine {
   state::StateOps coordinator_ops_;
   //! One per shard, then the dispatcher's; and what each sealed at the barrier in flight.
   std::vector<std::unique_ptr<OwnerSink>> owner_sinks_;
-  std::vector<std::vector<OutRecord>> sealed_;
-  std::vector<RecentUse> sealed_use_;  //!< [owner]: what its last epochs' outputs needed
+  struct Sealed {
+    std::vector<OutRecord> records;
+    RecentUse use;  //!< what the owner's last epochs needed (recent_use.h)
+  };
+  std::vector<Sealed> sealed_;
   std::string instance_id_;
   uint64_t redelivered_ = 0;
   uint64_t found_delivered_ = 0;

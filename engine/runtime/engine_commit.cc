@@ -136,8 +136,8 @@ Status Engine::write_checkpoint() {
     // their region's owner, and an order request a shard made in the same epoch (an SOS read
     // right after the registry) must reach that owner after the agency, not before it.
     // (Emptied with the ops, release_or_clear_ops; no owner seals again before then.)
-    auto take = [&](std::vector<OutRecord>& sealed) {
-      for (auto& r : sealed) outbox.push_back(std::move(r));
+    auto take = [&](Sealed& sealed) {
+      for (auto& r : sealed.records) outbox.push_back(std::move(r));
     };
     take(sealed_.back());
     for (size_t owner = 0; owner + 1 < sealed_.size(); ++owner) take(sealed_[owner]);
@@ -190,11 +190,9 @@ Status Engine::write_checkpoint() {
 void Engine::release_or_clear_ops() {
   const bool release = release_buffers_.exchange(false, std::memory_order_relaxed);
   uint64_t kept = 0;
-  for (size_t owner = 0; owner < sealed_.size(); ++owner) {
-    auto& sealed = sealed_[owner];
-    release ? release_vector(sealed, sealed_use_[owner])
-            : clear_keeping_recent(sealed, sealed_use_[owner]);
-    kept += sealed.capacity() * sizeof(OutRecord);
+  for (auto& [records, use] : sealed_) {
+    release ? release_vector(records, use) : clear_keeping_recent(records, use);
+    kept += records.capacity() * sizeof(OutRecord);
   }
   auto done = [&](state::StateOps& o) {
     release ? o.release() : o.clear();

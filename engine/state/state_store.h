@@ -144,6 +144,7 @@ struct StateOps {
   std::vector<std::string> deletes;
   std::vector<int32_t> del_tasks;  //!< [i]: the task of deletes[i]
   RecentUse recent_deletes;        //!< deletes the last checkpoints made
+  RecentUse recent_del_tasks;      //!< the same, for del_tasks
   void put(std::string_view key, std::string_view value, int32_t task = -1) {
     puts.add(key, value, task);
   }
@@ -156,18 +157,13 @@ struct StateOps {
   void clear() {
     puts.clear();
     clear_keeping_recent(deletes, recent_deletes);
-    if (del_tasks.capacity() > deletes.capacity()) {  // trimmed with deletes, its twin
-      std::vector<int32_t> kept;
-      kept.reserve(deletes.capacity());
-      del_tasks.swap(kept);
-    }
-    del_tasks.clear();
+    clear_keeping_recent(del_tasks, recent_del_tasks);
   }
   //! clear(), giving the memory back as well.
   void release() {
     puts.release();
     release_vector(deletes, recent_deletes);
-    std::vector<int32_t>().swap(del_tasks);
+    release_vector(del_tasks, recent_del_tasks);
   }
   size_t capacity_bytes() const {
     return puts.capacity_bytes() + deletes.capacity() * sizeof(std::string) +
