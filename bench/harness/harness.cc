@@ -100,6 +100,7 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   ctx.shards = o.shards;
   ctx.partitions = o.partitions;
   ctx.commit_max_busy = o.commit_max_busy;
+  ctx.shard_nice = o.shard_nice;
   ctx.duration_s = o.duration_s;
   ctx.probe_elders = o.load.probe_elders;
   auto dir = [&](const char* name) {

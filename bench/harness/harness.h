@@ -6,6 +6,7 @@
 // options; plus peak RSS and state bytes per elder. Prints a table, writes JSON.
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct BenchOptions {
   //! EngineOptions::commit_max_busy in the engine's phases (`--commit-max-busy`); negative:
   //! the engine's default.
   double commit_max_busy = -1;
+  //! EngineOptions::shard_nice in the engine's phases (`--shard-nice`); unset: the engine's
+  //! default.
+  std::optional<int> shard_nice;
   //! The phases to run (kPhaseNames); empty: all of them. A paced phase run without its max
   //! phase needs its rate given (pace_per_s, broker_pace_per_s).
   std::vector<std::string> phases;

@@ -2,6 +2,7 @@
 // The measured phases of the bench harness, each on its own fresh state directory.
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bench/harness/workload.h"
@@ -50,6 +51,8 @@ struct PhaseContext {
   uint32_t probe_elders = 64;
   //! EngineOptions::commit_max_busy for the engine's phases; negative: the engine's default.
   double commit_max_busy = -1;
+  //! EngineOptions::shard_nice for the engine's phases; unset: the engine's default.
+  std::optional<int> shard_nice;
 };
 
 class ProbeSink;

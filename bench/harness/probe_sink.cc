@@ -82,6 +82,7 @@ runtime::EngineOptions engine_options(const PhaseContext& ctx, egress::Sink* pro
   eo.shards = ctx.shards;
   eo.data_dir = ctx.dir;
   if (ctx.commit_max_busy >= 0) eo.commit_max_busy = ctx.commit_max_busy;
+  if (ctx.shard_nice) eo.shard_nice = *ctx.shard_nice;
   return eo;
 }
 

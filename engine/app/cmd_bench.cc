@@ -50,7 +50,8 @@ int cmd_bench(int argc, char** argv) {
   args.allow_only({"workload", "duration", "json", "rules", "data-dir", "shards", "partitions",
                    "elders", "devices", "events", "seed", "skip-broker", "events-per-elder",
                    "reloads", "warmup", "events-per-reload", "disk-every", "fresh-records",
-                   "same-rules", "pace", "broker-pace", "load", "phases", "commit-max-busy"});
+                   "same-rules", "pace", "broker-pace", "load", "phases", "commit-max-busy",
+                   "shard-nice"});
   const std::string workload = args.get("workload").value_or("standard");
   if (workload == "restart" || workload == "reload") return state_bench(workload, args);
   bench::BenchOptions o;
@@ -81,6 +82,9 @@ int cmd_bench(int argc, char** argv) {
     }
   }
   if (auto busy = args.get("commit-max-busy")) o.commit_max_busy = parse_number("commit-max-busy", *busy);
+  if (auto nice = args.get("shard-nice")) {
+    o.shard_nice = static_cast<int>(parse_number("shard-nice", *nice));
+  }
   o.pace_per_s = parse_number("pace", args.get("pace").value_or("0"));
   o.broker_pace_per_s = parse_number("broker-pace", args.get("broker-pace").value_or("0"));
   o.load.elders = static_cast<int>(parse_number("elders", args.get("elders").value_or("100000")));

@@ -105,6 +105,12 @@ void apply_yaml(Settings& s, const std::string& file) {
       else if (v == "false") s.pin_shards = PinShards::kOff;
       else throw UsageError(file + ": pin_shards is auto, true or false, not '" + v + "'");
     }
+    if (root["shard_nice"]) {
+      s.shard_nice = root["shard_nice"].as<int>();
+      if (s.shard_nice < -20 || s.shard_nice > 19) {
+        throw UsageError(file + ": shard_nice is a nice value, -20 to 19");
+      }
+    }
     if (root["exactly_once"]) s.exactly_once = root["exactly_once"].as<bool>();
     if (root["changelog"]) s.changelog = root["changelog"].as<bool>();
     if (root["changelog_rewrite_mb"]) {

@@ -64,6 +64,8 @@ struct Settings {
   //! Shard threads bound to CPUs (runtime::EngineOptions::pin_shards): "auto" when the process
   //! has exactly as many CPUs as shards, true always, false never.
   PinShards pin_shards = PinShards::kAuto;
+  //! Shard threads' nice value (runtime::EngineOptions::shard_nice), -20 to 19.
+  int shard_nice = 0;
   int64_t max_out_of_order_ms = 2000;  //!< bounded out-of-orderness of event time
   int64_t late_timer_ms = 1000;        //!< a timer fired this long after its due time is late
   double rules_poll_s = 1;             //!< rules directory check interval (0: SIGHUP only)

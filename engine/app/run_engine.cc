@@ -89,6 +89,7 @@ int run_engine(const Settings& s, std::atomic<bool>& stop, std::ostream& out) {
   eo.commit_max_interval_ms = s.commit_max_interval_ms;
   eo.checkpoint_file_min_bytes = static_cast<uint64_t>(s.checkpoint_file_min_mb * (1 << 20));
   eo.pin_shards = s.pin_shards;
+  eo.shard_nice = s.shard_nice;
   eo.exactly_once = s.exactly_once;
   eo.dispatch = s.dispatch;
   eo.max_out_of_order_ms = s.max_out_of_order_ms;

@@ -6,6 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace vigil {
@@ -30,19 +32,53 @@ void set_thread_nice(int nice) {
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
 }
 
-bool request_short_slice(uint64_t slice_ns) {
+namespace {
+
+bool set_sched_attr(int nice, uint64_t slice_ns) {
 #ifdef SYS_sched_setattr
   SchedAttr a;
   std::memset(&a, 0, sizeof a);
   a.size = sizeof a;
   a.sched_policy = SCHED_OTHER;
-  a.sched_nice = 0;
+  a.sched_nice = nice;
   a.sched_runtime = slice_ns;  // SCHED_OTHER: the requested slice (Linux 6.12+; ignored before)
   return syscall(SYS_sched_setattr, 0, &a, 0) == 0;
 #else
+  (void)nice;
   (void)slice_ns;
   return false;
 #endif
+}
+
+int current_nice() {
+  errno = 0;
+  const int n = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  return errno == 0 ? n : 0;
+}
+
+}  // namespace
+
+int unprivileged_nice(int asked, uint64_t rlimit_nice) {
+  const int64_t lowest = 20 - static_cast<int64_t>(std::min<uint64_t>(rlimit_nice, 40));
+  return std::max(asked, static_cast<int>(std::min<int64_t>(0, lowest)));
+}
+
+SchedGrant request_latency_sched(int nice, uint64_t slice_ns) {
+  nice = std::clamp(nice, -20, 19);
+  // Refused for want of privilege (EPERM): as far down as RLIMIT_NICE lets an unprivileged
+  // thread go, never above the default. Refused otherwise (a kernel that rejects the slice, or
+  // has no sched_setattr): the nice value alone.
+  const auto attempt = [&](int n) {
+    if (set_sched_attr(n, slice_ns)) return true;
+    if (errno == EPERM) return false;
+    return setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), n) == 0;
+  };
+  rlimit limit{};
+  const int fallback = getrlimit(RLIMIT_NICE, &limit) == 0
+                           ? unprivileged_nice(nice, limit.rlim_cur)  // RLIM_INFINITY: any
+                           : std::max(nice, 0);
+  const bool ok = attempt(nice) || (fallback != nice && attempt(fallback));
+  return SchedGrant{ok, current_nice()};
 }
 
 std::vector<int> allowed_cpus() {

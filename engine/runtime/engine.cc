@@ -285,7 +285,12 @@ void Engine::submit(const InputRecord& rec) {
 void Engine::shard_loop(uint32_t i) {
   // Named for top -H, perf and gdb: "vigil-shard0", ...
   pthread_setname_np(pthread_self(), ("vigil-shard" + std::to_string(i)).c_str());
-  (void)request_short_slice(kShortSliceNs);
+  if (const SchedGrant g = request_latency_sched(options_.shard_nice, kShortSliceNs);
+      g.nice > options_.shard_nice && i == 0) {
+    log::warn("engine", "shard threads at nice ", g.nice, ", not ", options_.shard_nice,
+              " (shard_nice): raising them needs CAP_SYS_NICE or RLIMIT_NICE ",
+              20 - options_.shard_nice, "; expect a longer latency tail (docs/operations.md)");
+  }
   // Bound to a CPU when shard_cpus_ says so: woken, it takes its own core at once instead of
   // queueing behind the other shard (docs/design.md "Threads and the scheduler").
   if (const int cpu = i < shard_cpus_.size() ? shard_cpus_[i] : -1; cpu >= 0) {
@@ -426,7 +431,7 @@ uint64_t Engine::reloads_applied() const {
 
 void Engine::dispatch_loop() {
   pthread_setname_np(pthread_self(), "vigil-dispatch");
-  (void)request_short_slice(kShortSliceNs);
+  (void)request_latency_sched(0, kShortSliceNs);
   DispatchCore& core = *dispatch_;
   // Ring 0 is from ingest, ring 1+i from shard i.
   std::vector<pipeline::SpscRing<DispatchMsg>*> rings{dispatch_ring_.get()};

@@ -120,6 +120,14 @@ struct EngineOptions {
   //! when the process has exactly as many CPUs as shards (docs/design.md "Threads and the
   //! scheduler"); kOn always, the CPUs in turn; kOff never.
   PinShards pin_shards = PinShards::kAuto;
+  //! Shard threads' nice value (request_latency_sched(), engine/core/thread_sched.h). Below 0,
+  //! a woken shard preempts the feeder, dispatcher or commit thread at once more often instead
+  //! of at the next tick: -10 halved the in-process p99 at 500k/s, but cost the broker path
+  //! 10-20% of its rate and its p99 on a 2-core machine that also runs the embedded broker,
+  //! and leaves the commit thread ~1% of a core against a busy shard (docs/design.md "Threads
+  //! and the scheduler"). Below 0 needs CAP_SYS_NICE or RLIMIT_NICE; without them the shards
+  //! get what RLIMIT_NICE allows, and a warning says so.
+  int shard_nice = 0;
 };
 
 //! Task work that rides a checkpoint barrier or a restore message (task mode only).
