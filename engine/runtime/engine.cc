@@ -1,7 +1,5 @@
 #include "engine/runtime/engine.h"
 
-#include <pthread.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -15,11 +13,11 @@
 
 #include "engine/core/log.h"
 #include "engine/core/metrics.h"
+#include "engine/core/thread_sched.h"
 #include "engine/pipeline/shard_router.h"
 #include "engine/runtime/dispatch_core.h"
 #include "engine/runtime/ring_slot.h"
 #include "engine/runtime/shard_core.h"
-#include "engine/core/thread_sched.h"
 
 namespace vigil::runtime {
 
@@ -46,9 +44,6 @@ void rest(int& spins, pipeline::Parker& parker, HasWork&& has_work) {
     parker.park(has_work, kParkNs);
   }
 }
-//! The slice shards and dispatcher ask for (thread_sched.h): a woken shard preempts the commit
-//! thread or a RocksDB flush at once rather than after their slice (up to 5 ms seen on 2 cores).
-constexpr uint64_t kShortSliceNs = 100'000;
 }  // namespace
 
 //! A shard's DispatchPort in live mode: puts order work on the shard's ring to the dispatcher.
@@ -283,23 +278,7 @@ void Engine::submit(const InputRecord& rec) {
 }
 
 void Engine::shard_loop(uint32_t i) {
-  // Named for top -H, perf and gdb: "vigil-shard0", ...
-  pthread_setname_np(pthread_self(), ("vigil-shard" + std::to_string(i)).c_str());
-  if (const SchedGrant g = request_latency_sched(options_.shard_nice, kShortSliceNs);
-      g.nice > options_.shard_nice && i == 0) {
-    log::warn("engine", "shard threads at nice ", g.nice, ", not ", options_.shard_nice,
-              " (shard_nice): raising them needs CAP_SYS_NICE or RLIMIT_NICE ",
-              20 - options_.shard_nice, "; expect a longer latency tail (docs/operations.md)");
-  }
-  // Bound to a CPU when shard_cpus_ says so: woken, it takes its own core at once instead of
-  // queueing behind the other shard (docs/design.md "Threads and the scheduler").
-  if (const int cpu = i < shard_cpus_.size() ? shard_cpus_[i] : -1; cpu >= 0) {
-    if (pin_thread_to_cpu(cpu)) {
-      log::info("engine", "shard ", i, " bound to CPU ", cpu, " (pin_shards)");
-    } else {
-      log::warn("engine", "shard ", i, " could not be bound to CPU ", cpu, " (pin_shards)");
-    }
-  }
+  enter_shard_thread(i);  // name, nice, slice, CPU (engine_threads.cc)
   ShardCore& core = *shards_[i];
   auto& ring = *shard_rings_[i];
   auto& to_dispatch = *shard_to_dispatch_[i];
@@ -430,8 +409,7 @@ uint64_t Engine::reloads_applied() const {
 }
 
 void Engine::dispatch_loop() {
-  pthread_setname_np(pthread_self(), "vigil-dispatch");
-  (void)request_latency_sched(0, kShortSliceNs);
+  enter_dispatch_thread();
   DispatchCore& core = *dispatch_;
   // Ring 0 is from ingest, ring 1+i from shard i.
   std::vector<pipeline::SpscRing<DispatchMsg>*> rings{dispatch_ring_.get()};
@@ -693,10 +671,6 @@ Status Engine::stop() {
   stopped_ = true;
   return result;
 }
-
-}  // namespace vigil::runtime
-
-namespace vigil::runtime {
 
 alarm::AnswerTimeReport Engine::answer_times() const {
   alarm::AnswerTimes all(options_.alarm.first_escalation, options_.alarm.second_escalation);

@@ -267,6 +267,10 @@ class Engine {
  private:
   class RingPort;
   void shard_loop(uint32_t i);
+  //! Each thread's name and place with the scheduler, set as it starts (engine_threads.cc).
+  void enter_shard_thread(uint32_t i);
+  void enter_dispatch_thread();
+  void enter_commit_thread();
   void dispatch_loop();
   void begin_checkpoint(std::shared_ptr<const TaskWork> work = nullptr);
   bool checkpoint_done() const;

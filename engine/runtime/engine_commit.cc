@@ -2,7 +2,6 @@
 // ingest thread, the RocksDB write with its hold on a full disk, and the delivery of the
 // epoch's outputs once they are durable (exactly-once, engine/state/README.md).
 
-#include <pthread.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,23 +10,15 @@
 
 #include "engine/core/log.h"
 #include "engine/core/metrics.h"
-#include "engine/core/thread_sched.h"
 #include "engine/runtime/engine.h"
 
 namespace vigil::runtime {
 namespace {
 using detail::idle;
-//! The commit thread's nice value (0 is the shards'): ~10% of a core against a busy shard.
-constexpr int kCommitNice = 10;
 }  // namespace
 
 void Engine::commit_loop() {
-  pthread_setname_np(pthread_self(), "vigil-commit");
-  // Below the shards: on a machine with fewer cores than threads, a shard that has records
-  // waiting takes the CPU from the checkpoint write (latency), and the write, which has a
-  // whole interval to finish, takes what they leave (docs/design.md, "Checkpoint cadence").
-  // Best effort: without the right to change it the thread keeps the default priority.
-  set_thread_nice(kCommitNice);
+  enter_commit_thread();  // name and nice (engine_threads.cc)
   std::unique_lock lock(commit_mu_);
   for (;;) {
     commit_cv_.wait(lock, [&] { return commit_requested_ || commit_exit_; });
