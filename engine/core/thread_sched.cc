@@ -46,6 +46,7 @@ bool set_sched_attr(int nice, uint64_t slice_ns) {
 #else
   (void)nice;
   (void)slice_ns;
+  errno = ENOSYS;  // not EPERM: request_latency_sched falls back to setpriority
   return false;
 #endif
 }
