@@ -83,11 +83,12 @@ int cmd_bench(int argc, char** argv) {
   }
   if (auto busy = args.get("commit-max-busy")) o.commit_max_busy = parse_number("commit-max-busy", *busy);
   if (auto nice = args.get("shard-nice")) {
-    o.shard_nice = static_cast<int>(parse_number("shard-nice", *nice));
-    if (*o.shard_nice < -20 || *o.shard_nice > 19) {
-      std::cerr << "vigil bench: --shard-nice is a nice value, -20 to 19\n";
+    const double n = parse_number("shard-nice", *nice);
+    if (!(n >= -20 && n <= 19) || n != static_cast<int>(n)) {
+      std::cerr << "vigil bench: --shard-nice is a nice value, a whole number from -20 to 19\n";
       return 2;
     }
+    o.shard_nice = static_cast<int>(n);
   }
   o.pace_per_s = parse_number("pace", args.get("pace").value_or("0"));
   o.broker_pace_per_s = parse_number("broker-pace", args.get("broker-pace").value_or("0"));

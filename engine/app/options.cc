@@ -105,10 +105,12 @@ void apply_yaml(Settings& s, const std::string& file) {
       else if (v == "false") s.pin_shards = PinShards::kOff;
       else throw UsageError(file + ": pin_shards is auto, true or false, not '" + v + "'");
     }
-    if (root["shard_nice"]) {
-      s.shard_nice = root["shard_nice"].as<int>();
+    if (const auto& nice = root["shard_nice"]) {
+      s.shard_nice = nice.as<int>();
       if (s.shard_nice < -20 || s.shard_nice > 19) {
-        throw UsageError(file + ": shard_nice is a nice value, -20 to 19");
+        throw UsageError(file + ":" + std::to_string(nice.Mark().line + 1) +
+                         ": shard_nice is a nice value, -20 to 19, got " +
+                         std::to_string(s.shard_nice));
       }
     }
     if (root["exactly_once"]) s.exactly_once = root["exactly_once"].as<bool>();
