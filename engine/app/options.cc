@@ -54,6 +54,20 @@ double parse_number(const std::string& flag, const std::string& text) {
 
 namespace {
 
+//! For a value of the wrong type (YAML::BadConversion names only its line): the key path and
+//! the text at that line, e.g. "shard_nice: 'fast'", or "" if no scalar value sits there.
+std::string key_at_line(const YAML::Node& node, int line, const std::string& path = "") {
+  if (!node.IsMap()) return "";
+  for (const auto& kv : node) {
+    const std::string key = path.empty() ? kv.first.Scalar() : path + "." + kv.first.Scalar();
+    if (kv.second.IsScalar() && kv.second.Mark().line == line) {
+      return key + ": '" + kv.second.Scalar() + "'";
+    }
+    if (std::string found = key_at_line(kv.second, line, key); !found.empty()) return found;
+  }
+  return "";
+}
+
 void apply_yaml(Settings& s, const std::string& file) {
   YAML::Node root;
   try {
@@ -167,6 +181,11 @@ void apply_yaml(Settings& s, const std::string& file) {
         }
       }
     }
+  } catch (const YAML::BadConversion& e) {
+    const std::string what = key_at_line(root, e.mark.line);
+    throw UsageError(file + ":" + std::to_string(e.mark.line + 1) + ": " +
+                     (what.empty() ? e.msg
+                                   : what + " is not a value this key takes (docs/configuration.md)"));
   } catch (const YAML::Exception& e) {
     throw UsageError(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shard_nice from the config file and `vigil bench --shard-nice`: a value outside -20..19, or
 # not a whole number, is refused with a clear message and a non-zero exit; a valid one is
-# taken, and replay (one thread, event time) gives the same output with it as without.
+# taken, and replay (one thread, event time) gives the same output with it as without. A value
+# of the wrong type under any key is refused naming the file, line, key and value.
 set -euo pipefail
 vigil=$1 src=$2
 out=$(mktemp -d)
@@ -27,7 +28,10 @@ refused "$vigil" replay --config "$out/high.yaml" --rules "$src/rules/eldercare"
   --output "$out/x.jsonl" 'high.yaml:2: shard_nice is a nice value, -20 to 19, got 30'
 printf 'shard_nice: fast\n' > "$out/word.yaml"
 refused "$vigil" replay --config "$out/word.yaml" --rules "$src/rules/eldercare" --input "$case_in" \
-  --output "$out/x.jsonl" 'word.yaml:1:'
+  --output "$out/x.jsonl" "word.yaml:1: shard_nice: 'fast' is not a value this key takes"
+printf 'dispatch:\n  max_candidates: two\n' > "$out/nested.yaml"
+refused "$vigil" replay --config "$out/nested.yaml" --rules "$src/rules/eldercare" --input "$case_in" \
+  --output "$out/x.jsonl" "nested.yaml:2: dispatch.max_candidates: 'two' is not a value this key takes"
 refused "$vigil" bench --shard-nice 30 '--shard-nice is a nice value, a whole number from -20 to 19'
 refused "$vigil" bench --shard-nice -2.5 '--shard-nice is a nice value, a whole number from -20 to 19'
-echo "engine config: shard_nice -10 taken (replay output unchanged); 30, 'fast', --shard-nice 30 and -2.5 refused"
+echo "engine config: shard_nice -10 taken (replay output unchanged); 30, 'fast', max_candidates 'two', --shard-nice 30 and -2.5 refused"
