@@ -54,6 +54,11 @@ double parse_number(const std::string& flag, const std::string& text) {
 
 namespace {
 
+//! "FILE:LINE" for an error about the YAML node at `mark` (lines counted from 1).
+std::string at_line(const std::string& file, const YAML::Mark& mark) {
+  return file + ":" + std::to_string(mark.line + 1);
+}
+
 //! For a value of the wrong type (YAML::BadConversion names only its line): the key path and
 //! the text at that line, e.g. "shard_nice: 'fast'", or "" if no scalar value sits there.
 std::string key_at_line(const YAML::Node& node, int line, const std::string& path = "") {
@@ -73,7 +78,7 @@ void apply_yaml(Settings& s, const std::string& file) {
   try {
     root = YAML::LoadFile(file);
   } catch (const YAML::Exception& e) {
-    throw UsageError(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    throw UsageError(at_line(file, e.mark) + ": " + e.msg);
   }
   auto str = [&](const char* key, std::string& out) {
     if (root[key]) out = root[key].as<std::string>();
@@ -122,7 +127,7 @@ void apply_yaml(Settings& s, const std::string& file) {
     if (const auto& nice = root["shard_nice"]) {
       s.shard_nice = nice.as<int>();
       if (s.shard_nice < -20 || s.shard_nice > 19) {
-        throw UsageError(file + ":" + std::to_string(nice.Mark().line + 1) +
+        throw UsageError(at_line(file, nice.Mark()) +
                          ": shard_nice is a nice value, -20 to 19, got " +
                          std::to_string(s.shard_nice));
       }
@@ -144,7 +149,7 @@ void apply_yaml(Settings& s, const std::string& file) {
       if (d["closed_after_days"]) {
         const double days = d["closed_after_days"].as<double>();
         if (!(days > 0)) {
-          throw UsageError(file + ":" + std::to_string(d["closed_after_days"].Mark().line + 1) +
+          throw UsageError(at_line(file, d["closed_after_days"].Mark()) +
                            ": dispatch.closed_after_days must be positive");
         }
         s.dispatch.closed_after = static_cast<TimeMs>(days * 24 * kHour);
@@ -157,7 +162,7 @@ void apply_yaml(Settings& s, const std::string& file) {
         if (!d[key]) return;
         const int v = d[key].as<int>();
         if (v < 1) {
-          throw UsageError(file + ":" + std::to_string(d[key].Mark().line + 1) + ": dispatch." +
+          throw UsageError(at_line(file, d[key].Mark()) + ": dispatch." +
                            key + " must be at least 1, got " + std::to_string(v));
         }
         field = v;
@@ -169,7 +174,7 @@ void apply_yaml(Settings& s, const std::string& file) {
         } else if (routing == "kafka") {
           s.dispatch.routing = dispatch::Routing::kKafka;
         } else {
-          throw UsageError(file + ":" + std::to_string(d["routing"].Mark().line + 1) +
+          throw UsageError(at_line(file, d["routing"].Mark()) +
                            ": dispatch.routing must be local or kafka, got '" + routing + "'");
         }
       }
@@ -183,11 +188,11 @@ void apply_yaml(Settings& s, const std::string& file) {
     }
   } catch (const YAML::BadConversion& e) {
     const std::string what = key_at_line(root, e.mark.line);
-    throw UsageError(file + ":" + std::to_string(e.mark.line + 1) + ": " +
+    throw UsageError(at_line(file, e.mark) + ": " +
                      (what.empty() ? e.msg
                                    : what + " is not a value this key takes (docs/configuration.md)"));
   } catch (const YAML::Exception& e) {
-    throw UsageError(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    throw UsageError(at_line(file, e.mark) + ": " + e.msg);
   }
 }
 

@@ -2,7 +2,6 @@
 // ingest thread, the RocksDB write with its hold on a full disk, and the delivery of the
 // epoch's outputs once they are durable (exactly-once, engine/state/README.md).
 
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
