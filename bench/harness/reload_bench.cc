@@ -159,13 +159,15 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   const uint64_t window = o.fresh_records ? o.reloads * per_reload
                                           : std::min(o.warmup_reloads, o.reloads) * per_reload;
   wo.events = std::clamp<uint64_t>(window, 1, 2'000'000);
-  wo.start_ms = clock.now_ms();
+  // 2026-01-01T00:00:00Z, the standard workload's origin, is 08:00 in Asia/Shanghai.
+  wo.start_ms = WorkloadOptions{}.start_ms + (o.start_hour - 8) * int64_t{3'600'000};
   out << "reload: " << o.reloads << " reloads (every " << o.disk_every << "th parsed from disk), "
       << o.events_per_reload << " records between two, " << o.elders << " elders x "
       << o.devices_per_elder << " devices, " << sets[0]->rules().size() << " rules, " << o.shards
       << " shards; records " << (o.fresh_records ? "fresh for every reload" : "going round the warm-up's")
       << (o.same_rules ? "; control: every reload the same rules" : "")
-      << std::endl;
+      << "; event time from " << format_rfc3339(wo.start_ms) << " (" << o.start_hour
+      << ":00 in Asia/Shanghai)" << std::endl;
   const Workload w = make_workload(wo);
 
   // The engine's time follows the records' event time (feed_clock.h), as in production and in
@@ -326,6 +328,8 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   j["date"] = format_rfc3339(clock.now_ms());
   j["workload"] = "reload";
   j["elders"] = o.elders;
+  j["start_hour"] = o.start_hour;
+  j["event_time_start"] = format_rfc3339(wo.start_ms);
   j["shards"] = o.shards;
   j["reloads"] = o.reloads;
   j["reloads_applied"] = applied;

@@ -33,6 +33,12 @@ int state_bench(const std::string& workload, const Args& args) {
   o.fresh_records = args.has("fresh-records");
   o.same_rules = args.has("same-rules");
   o.seed = static_cast<uint64_t>(num("seed", "42"));
+  const double hour = num("start-hour", "8");
+  if (hour < 0 || hour > 23 || hour != static_cast<int>(hour)) {
+    std::cerr << "vigil bench: --start-hour is the elders' local hour, a whole number from 0 to 23\n";
+    return 2;
+  }
+  o.start_hour = static_cast<int>(hour);
   const std::string load = args.get("load").value_or("background");
   if (load != "background" && load != "blocking") {
     std::cerr << "vigil bench: --load is background or blocking, not '" << load << "'\n";
@@ -51,7 +57,7 @@ int cmd_bench(int argc, char** argv) {
                    "elders", "devices", "events", "seed", "skip-broker", "events-per-elder",
                    "reloads", "warmup", "events-per-reload", "disk-every", "fresh-records",
                    "same-rules", "pace", "broker-pace", "load", "phases", "commit-max-busy",
-                   "shard-nice"});
+                   "shard-nice", "start-hour"});
   const std::string workload = args.get("workload").value_or("standard");
   if (workload == "restart" || workload == "reload") return state_bench(workload, args);
   bench::BenchOptions o;
