@@ -159,8 +159,7 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
   const uint64_t window = o.fresh_records ? o.reloads * per_reload
                                           : std::min(o.warmup_reloads, o.reloads) * per_reload;
   wo.events = std::clamp<uint64_t>(window, 1, 2'000'000);
-  // 2026-01-01T00:00:00Z, the standard workload's origin, is 08:00 in Asia/Shanghai.
-  wo.start_ms = WorkloadOptions{}.start_ms + (o.start_hour - 8) * int64_t{3'600'000};
+  wo.start_ms = start_at_hour(o.start_hour);
   out << "reload: " << o.reloads << " reloads (every " << o.disk_every << "th parsed from disk), "
       << o.events_per_reload << " records between two, " << o.elders << " elders x "
       << o.devices_per_elder << " devices, " << sets[0]->rules().size() << " rules, " << o.shards

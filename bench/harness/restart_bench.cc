@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/harness/shifted_clock.h"
 #include "bench/harness/state_benches.h"
 #include "bench/harness/workload.h"
 #include "engine/core/clock.h"
@@ -79,9 +80,9 @@ runtime::EngineOptions options_for(const StateBenchOptions& o, const std::string
 //! RocksDB close (its WAL is in the page cache, as after a process crash).
 [[noreturn]] void build_and_crash(const StateBenchOptions& o,
                                   std::shared_ptr<const rules::RuleSet> rules,
-                                  const std::string& dir, int fd, std::ostream& out) {
+                                  const std::string& dir, const Clock& clock, int fd,
+                                  std::ostream& out) {
   BuildReport rep;
-  const Clock& clock = RealClock::instance();
   int64_t t0 = clock.steady_ns();
   WorkloadOptions wo;
   wo.elders = o.elders;
@@ -89,9 +90,9 @@ runtime::EngineOptions options_for(const StateBenchOptions& o, const std::string
   wo.events = static_cast<uint64_t>(o.elders) * static_cast<uint64_t>(o.events_per_elder);
   wo.seed = o.seed;
   wo.agencies = std::min(200, std::max(12, o.elders / 500));  // set-up is O(elders x agencies)
-  // Event time ends a little before now, so timers are armed in the future as in production.
-  const double span_ms = static_cast<double>(wo.events) / (o.elders * wo.event_rate_per_elder_hz) * 1000;
-  wo.start_ms = clock.now_ms() - static_cast<int64_t>(span_ms) - 10'000;
+  // Event time ends a little before the clock's now (run_restart_bench), so timers are armed
+  // in the future as in production.
+  wo.start_ms = start_at_hour(o.start_hour);
   const Workload w = make_workload(wo);
   rep.workload_s = since_s(t0);
   out << "restart: child " << getpid() << " built " << w.registry.size() << " registry records and "
@@ -148,16 +149,25 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
     for (const auto& d : loaded.diagnostics) out << d.str() << "\n";
     return 2;
   }
-  const Clock& clock = RealClock::instance();
+  // The records' event time ends 10 s before the clock's now, as in production; it starts at
+  // --start-hour (the elders' local hour, Asia/Shanghai) on 2026-01-01, not at the wall clock:
+  // which rules fire, and so the state per elder and the timers due at the restart, depend on
+  // the hour (bench/README.md, "Restart").
+  const double span_ms = static_cast<double>(o.events_per_elder) /
+                         WorkloadOptions{}.event_rate_per_elder_hz * 1000;
+  const ShiftedClock clock(start_at_hour(o.start_hour) + static_cast<int64_t>(span_ms) + 10'000);
   const fs::path base = o.work_dir.empty()
-                            ? fs::temp_directory_path() / ("vigil-restart-" + std::to_string(clock.now_ms()))
+                            ? fs::temp_directory_path() /
+                                  ("vigil-restart-" + std::to_string(RealClock::instance().now_ms()))
                             : fs::path(o.work_dir);
   const std::string dir = (base / "state").string();
   fs::remove_all(dir);
   fs::create_directories(dir);
   out << "restart: building state for " << o.elders << " elders x " << o.devices_per_elder
       << " devices, ~" << o.events_per_elder << " events each, whole " << o.rules_dir << " pack ("
-      << loaded.rules->rules().size() << " rules), " << o.shards << " shards, in " << dir << std::endl;
+      << loaded.rules->rules().size() << " rules), " << o.shards << " shards, in " << dir
+      << "; event time from " << format_rfc3339(start_at_hour(o.start_hour)) << " ("
+      << o.start_hour << ":00 in Asia/Shanghai)" << std::endl;
 
   // The state is built in a child process (no thread exists yet in this one), which crashes.
   int fds[2];
@@ -173,7 +183,7 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
   }
   if (pid == 0) {
     close(fds[0]);
-    build_and_crash(o, loaded.rules, dir, fds[1], out);
+    build_and_crash(o, loaded.rules, dir, clock, fds[1], out);
   }
   close(fds[1]);
   BuildReport rep;
@@ -322,9 +332,11 @@ int run_restart_bench(const StateBenchOptions& o, std::ostream& out) {
   line("state build (s, not measured work)", fmt(build_s, 1));
 
   boost::json::object j;
-  j["date"] = format_rfc3339(clock.now_ms());
+  j["date"] = format_rfc3339(RealClock::instance().now_ms());  // the run's, not the records'
   j["workload"] = "restart";
   j["elders"] = o.elders;
+  j["start_hour"] = o.start_hour;
+  j["event_time_start"] = format_rfc3339(start_at_hour(o.start_hour));
   j["elders_stored"] = stored_elders;
   j["profiles_stored"] = stored_profiles;
   j["devices_per_elder"] = o.devices_per_elder;

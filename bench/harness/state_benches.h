@@ -42,11 +42,12 @@ struct StateBenchOptions {
   //! reload: the control run: every reload hands over the pack itself (A), so no reload
   //! changes a rule and everything else (records, checkpoints, samples) is as in the run.
   bool same_rules = false;
-  //! reload: the elders' local hour (Asia/Shanghai, as the simulator's elders) at which the
-  //! records' event time starts, on 2026-01-01 (8: the standard workload's origin). Fixed, not
-  //! the wall clock, so that a run gives the same records whenever it is started: the pack's
-  //! night rules raise ~10x the alarms at night, and an alarm no operator clears stays in
-  //! memory, so the growth measured depended on the hour of the run (bench/README.md, "Reload").
+  //! Both: the elders' local hour (Asia/Shanghai, as the simulator's elders) at which the
+  //! records' event time starts, on 2026-01-01 (8: the standard workload's origin; workload.h
+  //! start_at_hour). Fixed, not the wall clock, so that a run gives the same records whenever
+  //! it is started: the pack's night rules raise ~10x the alarms at night, and an alarm no
+  //! operator clears stays in memory, so the figures depended on the hour of the run
+  //! (bench/README.md, "Reload" and "Restart"). The restart bench's clock runs on from there.
   int start_hour = 8;
   uint64_t seed = 42;
   //! restart: the shards load the elders in the background of the first records (the

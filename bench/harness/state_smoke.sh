@@ -13,6 +13,8 @@ echo "$out"
 grep -q "first event's alarm seen; elders all stored; RSS read" <<<"$out" || { echo "restart: facts missing"; exit 1; }
 grep -q '"first_alarm":true' "$work/restart.json" || { echo "restart: JSON lacks first_alarm"; exit 1; }
 grep -qE '"rss_after_load_mib":[1-9]' "$work/restart.json" || { echo "restart: JSON lacks RSS"; exit 1; }
+grep -q '"event_time_start":"2026-01-01T00:00:00Z"' "$work/restart.json" \
+  || { echo "restart: event time does not start at the standard origin"; exit 1; }
 out=$("$vigil" bench --workload reload --reloads 200 --warmup 50 --disk-every 20 --elders 500 \
         --rules "$src/rules/eldercare" --data-dir "$work/reload" --json "$work/reload.json"); rc=$?
 echo "$out"

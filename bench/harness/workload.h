@@ -38,6 +38,13 @@ struct Workload {
   uint64_t payload_bytes = 0;
 };
 
+//! The standard workload's day, 2026-01-01, at `hour` (0-23) in Asia/Shanghai, where the
+//! simulator's elders live: the state benches' event time starts there (`--start-hour`).
+//! start_ms's default, 2026-01-01T00:00:00Z, is 08:00 there.
+inline int64_t start_at_hour(int hour) {
+  return WorkloadOptions{}.start_ms + static_cast<int64_t>(hour - 8) * 3'600'000;
+}
+
 //! Builds the workload (deterministic for a seed). Takes a few seconds for millions of records.
 Workload make_workload(const WorkloadOptions& options);
 
