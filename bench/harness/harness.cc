@@ -88,8 +88,8 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   const double rss_before = peak_rss_mib();
   out << "bench: building the standard workload: " << o.load.elders << " elders x "
       << o.load.devices_per_elder << " devices, " << o.load.events << " records, whole "
-      << o.rules_dir << " pack (" << loaded.rules->rules().size() << " rules), persistence on"
-      << std::endl;
+      << o.rules_dir << " pack (" << loaded.rules->rules().size() << " rules), persistence on, "
+      << "event time from " << format_rfc3339(o.load.start_ms) << std::endl;
   const Workload w = make_workload(o.load);
   out << "bench: " << w.registry.size() << " registry records, " << w.events.size() << " events ("
       << w.probes << " probes), " << w.payload_bytes / (1 << 20) << " MiB of payload" << std::endl;
@@ -204,6 +204,7 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   j["date"] = format_rfc3339(RealClock::instance().now_ms());
   j["workload"] = o.workload;
   j["elders"] = o.load.elders;
+  j["event_time_start"] = format_rfc3339(o.load.start_ms);
   j["devices_per_elder"] = o.load.devices_per_elder;
   j["events"] = w.events.size();
   j["shards"] = o.shards;

@@ -33,4 +33,8 @@ for key in inprocess_p99_us rocksdb_batch_writes_per_s; do
   grep -q "\"$key\":null" "$j" || fail "JSON $key of a phase not run is not null"
 done
 grep -q '"phases_run":\["inprocess-max","raw","broker-max","broker-paced"\]' "$j" || fail "JSON phases_run"
+grep -q '"event_time_start":"2026-01-01T00:00:00Z"' "$j" || fail "event time does not start at 08:00 in Shanghai"
+"$vigil" bench "${small[@]}" --start-hour 23 --phases inprocess-max --json "$work/h23.json" >"$work/out" 2>&1 \
+  || fail "--start-hour 23: rc=$?"
+grep -q '"event_time_start":"2026-01-01T15:00:00Z"' "$work/h23.json" || fail "--start-hour 23 did not move event time"
 echo "standard bench smoke: ok"

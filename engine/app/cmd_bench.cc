@@ -13,7 +13,7 @@ namespace vigil::app {
 namespace {
 
 // `--workload restart|reload`: the state benches (bench/README.md "Restart", "Reload").
-int state_bench(const std::string& workload, const Args& args) {
+int state_bench(const std::string& workload, const Args& args, int start_hour) {
   bench::StateBenchOptions o;
   auto num = [&](const char* name, const std::string& dflt) {
     return parse_number(name, args.get(name).value_or(dflt));
@@ -33,12 +33,7 @@ int state_bench(const std::string& workload, const Args& args) {
   o.fresh_records = args.has("fresh-records");
   o.same_rules = args.has("same-rules");
   o.seed = static_cast<uint64_t>(num("seed", "42"));
-  const double hour = num("start-hour", "8");
-  if (hour < 0 || hour > 23 || hour != static_cast<int>(hour)) {
-    std::cerr << "vigil bench: --start-hour is the elders' local hour, a whole number from 0 to 23\n";
-    return 2;
-  }
-  o.start_hour = static_cast<int>(hour);
+  o.start_hour = start_hour;
   const std::string load = args.get("load").value_or("background");
   if (load != "background" && load != "blocking") {
     std::cerr << "vigil bench: --load is background or blocking, not '" << load << "'\n";
@@ -59,7 +54,15 @@ int cmd_bench(int argc, char** argv) {
                    "same-rules", "pace", "broker-pace", "load", "phases", "commit-max-busy",
                    "shard-nice", "start-hour"});
   const std::string workload = args.get("workload").value_or("standard");
-  if (workload == "restart" || workload == "reload") return state_bench(workload, args);
+  // Every workload's records start at this hour of the elders' day (bench/harness/workload.h).
+  const double hour = parse_number("start-hour", args.get("start-hour").value_or("8"));
+  if (!(hour >= 0 && hour <= 23) || hour != static_cast<int>(hour)) {
+    std::cerr << "vigil bench: --start-hour is the elders' local hour, a whole number from 0 to 23\n";
+    return 2;
+  }
+  if (workload == "restart" || workload == "reload") {
+    return state_bench(workload, args, static_cast<int>(hour));
+  }
   bench::BenchOptions o;
   o.workload = workload;
   o.duration_s = parse_number("duration", args.get("duration").value_or("20"));
@@ -101,6 +104,7 @@ int cmd_bench(int argc, char** argv) {
   o.load.elders = static_cast<int>(parse_number("elders", args.get("elders").value_or("100000")));
   o.load.devices_per_elder = static_cast<int>(parse_number("devices", args.get("devices").value_or("4")));
   o.load.seed = static_cast<uint64_t>(parse_number("seed", args.get("seed").value_or("42")));
+  o.load.start_ms = bench::start_at_hour(static_cast<int>(hour));
   // Enough records for the duration at the ambition (2M/s), within memory.
   const double want = std::min(2e6 * o.duration_s, 16e6);
   o.load.events = static_cast<uint64_t>(parse_number("events", args.get("events").value_or(std::to_string(static_cast<uint64_t>(want)))));
