@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/codec/record.h"
+#include "engine/core/clock.h"
 
 namespace vigil::bench {
 
@@ -39,11 +40,9 @@ struct Workload {
 };
 
 //! The standard workload's day, 2026-01-01, at `hour` (0-23) in Asia/Shanghai, where the
-//! simulator's elders live: the state benches' event time starts there (`--start-hour`).
+//! simulator's elders live: every workload's event time starts there (`--start-hour`).
 //! start_ms's default, 2026-01-01T00:00:00Z, is 08:00 there.
-inline int64_t start_at_hour(int hour) {
-  return WorkloadOptions{}.start_ms + static_cast<int64_t>(hour - 8) * 3'600'000;
-}
+inline TimeMs start_at_hour(int hour) { return WorkloadOptions{}.start_ms + (hour - 8) * kHour; }
 
 //! Builds the workload (deterministic for a seed). Takes a few seconds for millions of records.
 Workload make_workload(const WorkloadOptions& options);

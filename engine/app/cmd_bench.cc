@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include "bench/harness/harness.h"
 #include "bench/harness/state_benches.h"
@@ -11,6 +12,12 @@
 
 namespace vigil::app {
 namespace {
+
+//! `value` as a whole number within [lo, hi], or nothing (a flag's range check).
+std::optional<int> whole_in(double value, int lo, int hi) {
+  if (!(value >= lo && value <= hi) || value != static_cast<int>(value)) return std::nullopt;
+  return static_cast<int>(value);
+}
 
 // `--workload restart|reload`: the state benches (bench/README.md "Restart", "Reload").
 int state_bench(const std::string& workload, const Args& args, int start_hour) {
@@ -55,14 +62,12 @@ int cmd_bench(int argc, char** argv) {
                    "shard-nice", "start-hour"});
   const std::string workload = args.get("workload").value_or("standard");
   // Every workload's records start at this hour of the elders' day (bench/harness/workload.h).
-  const double hour = parse_number("start-hour", args.get("start-hour").value_or("8"));
-  if (!(hour >= 0 && hour <= 23) || hour != static_cast<int>(hour)) {
+  const auto hour = whole_in(parse_number("start-hour", args.get("start-hour").value_or("8")), 0, 23);
+  if (!hour) {
     std::cerr << "vigil bench: --start-hour is the elders' local hour, a whole number from 0 to 23\n";
     return 2;
   }
-  if (workload == "restart" || workload == "reload") {
-    return state_bench(workload, args, static_cast<int>(hour));
-  }
+  if (workload == "restart" || workload == "reload") return state_bench(workload, args, *hour);
   bench::BenchOptions o;
   o.workload = workload;
   o.duration_s = parse_number("duration", args.get("duration").value_or("20"));
@@ -92,19 +97,18 @@ int cmd_bench(int argc, char** argv) {
   }
   if (auto busy = args.get("commit-max-busy")) o.commit_max_busy = parse_number("commit-max-busy", *busy);
   if (auto nice = args.get("shard-nice")) {
-    const double n = parse_number("shard-nice", *nice);
-    if (!(n >= -20 && n <= 19) || n != static_cast<int>(n)) {
+    o.shard_nice = whole_in(parse_number("shard-nice", *nice), -20, 19);
+    if (!o.shard_nice) {
       std::cerr << "vigil bench: --shard-nice is a nice value, a whole number from -20 to 19\n";
       return 2;
     }
-    o.shard_nice = static_cast<int>(n);
   }
   o.pace_per_s = parse_number("pace", args.get("pace").value_or("0"));
   o.broker_pace_per_s = parse_number("broker-pace", args.get("broker-pace").value_or("0"));
   o.load.elders = static_cast<int>(parse_number("elders", args.get("elders").value_or("100000")));
   o.load.devices_per_elder = static_cast<int>(parse_number("devices", args.get("devices").value_or("4")));
   o.load.seed = static_cast<uint64_t>(parse_number("seed", args.get("seed").value_or("42")));
-  o.load.start_ms = bench::start_at_hour(static_cast<int>(hour));
+  o.load.start_ms = bench::start_at_hour(*hour);
   // Enough records for the duration at the ambition (2M/s), within memory.
   const double want = std::min(2e6 * o.duration_s, 16e6);
   o.load.events = static_cast<uint64_t>(parse_number("events", args.get("events").value_or(std::to_string(static_cast<uint64_t>(want)))));
