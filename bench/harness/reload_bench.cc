@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -65,6 +66,24 @@ Result<std::string> make_variant(const std::string& rules_dir, const std::filesy
   }
   if (!changed) return make_error(Errc::kConfig, "no 'threshold: 120' in " + rules_dir + " to change");
   return to.string();
+}
+
+//! VIGIL_BENCH_STOP_AT_SAMPLE=N: the reload count whose sample ends the process, 0 for none.
+//! bench/reload_heap_diff.sh runs the bench under heaptrack twice, stopped at the warm-up's
+//! sample and at the last, and compares what was live at each (bench/README.md, "Reload").
+uint64_t stop_at_sample() {
+  const char* v = std::getenv("VIGIL_BENCH_STOP_AT_SAMPLE");
+  return v != nullptr ? std::strtoull(v, nullptr, 10) : 0;
+}
+
+//! Ends the process where it stands, with every allocation still live: no engine stop, no
+//! destructor, so a heap profiler's "leaked at exit" is what was live at the sample just taken.
+//! The pause lets the profiler's writer flush what it holds (heaptrack writes every 10 ms).
+[[noreturn]] void stop_for_heap_profile(uint64_t done, std::ostream& out) {
+  out << "reload: stopped after the sample at " << done
+      << " reloads (VIGIL_BENCH_STOP_AT_SAMPLE), everything still allocated" << std::endl;
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::_Exit(3);
 }
 
 struct Sample {
@@ -220,6 +239,7 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
     const bool idle = flushed && engine.store()->wait_background_idle(60'000);
     return engine.reloads_applied() >= issued && engine.checkpoints() >= committed + 2 && idle;
   };
+  const uint64_t stop_at = stop_at_sample();
   std::vector<Sample> samples;
   const uint64_t every = std::max<uint64_t>(1, (o.reloads - std::min(o.reloads, o.warmup_reloads)) / 10);
   uint64_t next_event = 0, from_disk = 0, submitted = 0;
@@ -272,6 +292,7 @@ int run_reload_bench(const StateBenchOptions& o, std::ostream& out) {
           << static_cast<double>(samples.back().heap) / kMiB << " MiB, RocksDB "
           << static_cast<double>(samples.back().rocks) / kMiB << " MiB, checkpoint buffers "
           << static_cast<double>(samples.back().buffers) / kMiB << " MiB" << std::endl;
+      if (done == stop_at) stop_for_heap_profile(done, out);
     }
   }
   const double total_s = static_cast<double>(clock.steady_ns() - t0) / 1e9;

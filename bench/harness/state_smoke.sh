@@ -25,6 +25,13 @@ grep -q '"reloads_from_disk":10' "$work/reload.json" || { echo "reload: JSON lac
 # depends on the hour: bench/README.md "Reload"): 08:00 in Asia/Shanghai by default.
 grep -q '"event_time_start":"2026-01-01T00:00:00Z"' "$work/reload.json" \
   || { echo "reload: event time does not start at the standard origin"; exit 1; }
+# VIGIL_BENCH_STOP_AT_SAMPLE (bench/reload_heap_diff.sh): the process ends right after that
+# sample, exit code 3, with no table and no JSON (a heap profiler reads what was live there).
+out=$(VIGIL_BENCH_STOP_AT_SAMPLE=50 "$vigil" bench --workload reload --reloads 200 --warmup 50 \
+        --elders 500 --rules "$src/rules/eldercare" --data-dir "$work/stop" --json "$work/stop.json"); rc=$?
+[[ $rc -eq 3 && $out == *"reload: 50 reloads, RSS"* && $out == *"stopped after the sample at 50 reloads"* \
+   && $out != *"reloads applied"* && ! -e $work/stop.json ]] \
+  || { echo "reload: VIGIL_BENCH_STOP_AT_SAMPLE=50 did not stop at that sample (rc=$rc): $out"; exit 1; }
 err=$("$vigil" bench --workload reload --start-hour 24 --rules "$src/rules/eldercare" 2>&1); rc=$?
 [[ $rc -eq 2 && $err == *"--start-hour is the elders' local hour"* ]] \
   || { echo "reload: --start-hour 24 not refused (rc=$rc): $err"; exit 1; }
