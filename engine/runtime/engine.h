@@ -198,6 +198,9 @@ class Engine {
   //! a zombie"). Set before the first task is assigned; without one nothing is fenced.
   void set_task_fence(TaskFence* fence) { fence_ = fence; }
   uint64_t skipped_records() const { return skipped_records_; }
+  //! Tasks whose records kept arriving kUnownedWarnNs or more after this engine stopped
+  //! owning them (each warned once per ownership change; see note_unowned). Ingest thread.
+  uint64_t unowned_warnings() const { return unowned_warnings_; }
   //! Checkpoints whose tasks the fence refused (any thread).
   uint64_t fenced_checkpoints() const { return fenced_checkpoints_.load(); }
   //! Ingest thread: starts a checkpoint when the interval has passed and completes one whose
@@ -325,8 +328,14 @@ class Engine {
     const auto t = static_cast<size_t>(rec.partition);
     if (t < owned_.size() && owned_[t] && rec.offset >= next) return true;
     ++skipped_records_;
+    if (t < owned_.size() && !owned_[t]) note_unowned(t);
     return false;
   }
+  //! A record of task `t`, not owned here, was skipped: warns once if such records still
+  //! arrive long after the first (engine_tasks.cc).
+  void note_unowned(size_t t);
+  //! `t` changed hands here (taken over, handed over, lost): its unowned records count anew.
+  void reset_unowned(size_t t);
 
   EngineOptions options_;
   std::shared_ptr<const rules::RuleSet> rules_;
@@ -419,6 +428,15 @@ class Engine {
   std::mutex rewrite_mu_;
   std::vector<int32_t> rewrite_due_;       //!< guarded by rewrite_mu_: commit -> ingest
   uint64_t skipped_records_ = 0;
+  //! Ingest thread, per task not owned here: when its first record was skipped since it
+  //! changed hands (0: none yet), how many since, and whether that was warned about.
+  struct Unowned {
+    int64_t first_ns = 0;
+    uint64_t records = 0;
+    bool warned = false;
+  };
+  std::vector<Unowned> unowned_;
+  uint64_t unowned_warnings_ = 0;
   uint64_t untasked_outputs_ = 0;
   std::atomic<uint64_t> fenced_checkpoints_{0};
   vigil::v1::RegistryUpdate registry_;  //!< ingest thread's decode buffer for routing

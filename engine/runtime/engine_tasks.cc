@@ -85,6 +85,7 @@ Result<state::OffsetMap> Engine::assign_tasks(const std::vector<int32_t>& tasks)
       offsets_[{topic, t}] = next;  // the node stays: submit's slots point at it
     }
     owned_[static_cast<size_t>(t)] = true;
+    reset_unowned(static_cast<size_t>(t));
     log::info("engine", "task ", t, ": restored ", f.state.size(), " keys (", elders,
               " elders' rule state) from ", f.records, " changelog records",
               f.marker ? log::cat(", checkpoint ", f.marker->epoch, " of ", f.marker->instance)
@@ -111,7 +112,10 @@ Status Engine::revoke_tasks(const std::vector<int32_t>& tasks, bool lost) {
   if (work->drop.empty()) return s;
   begin_checkpoint(work);
   if (auto c = finish_in_flight(); !c && s) s = c;
-  for (int32_t t : work->drop) owned_[static_cast<size_t>(t)] = false;
+  for (int32_t t : work->drop) {
+    owned_[static_cast<size_t>(t)] = false;
+    reset_unowned(static_cast<size_t>(t));
+  }
   if (s && !lost) s = wait_delivered();
   for (int32_t t : work->drop) {
     log::info("engine", "task ", t, lost ? ": lost (the group moved it while this instance was "
@@ -120,6 +124,37 @@ Status Engine::revoke_tasks(const std::vector<int32_t>& tasks, bool lost) {
               lost ? std::string() : std::to_string(committed_epoch_.load()));
   }
   return s;
+}
+
+namespace {
+//! How long after the first skipped record of a task this instance no longer owns its records
+//! may still come before that is warned about: the consumer stops fetching a partition once
+//! the group's revoke or loss is served, within seconds (records it had fetched drain first);
+//! three session timeouts (10 s) later it is still fetching it.
+constexpr int64_t kUnownedWarnNs = 30'000'000'000;
+}  // namespace
+
+void Engine::reset_unowned(size_t t) {
+  if (t < unowned_.size()) unowned_[t] = Unowned{};
+}
+
+void Engine::note_unowned(size_t t) {
+  if (unowned_.size() <= t) unowned_.resize(t + 1);
+  Unowned& u = unowned_[t];
+  ++u.records;
+  const int64_t now = std::max<int64_t>(clock_.steady_ns(), 1);
+  if (u.first_ns == 0) u.first_ns = now;
+  if (u.warned || now - u.first_ns < kUnownedWarnNs) return;
+  u.warned = true;
+  ++unowned_warnings_;
+  // The signature of a known gap (tests/fault/README.md, TwoInstancesSigkillThenBrokerDownAndUp):
+  // the engine dropped the task (fenced, or lost) while the consumer kept its partitions, and no
+  // rebalance gave it back, so its records are read and skipped and make no outputs.
+  log::warn("engine", "task ", t, ": its records still arrive ", (now - u.first_ns) / 1'000'000'000,
+            " s after this instance stopped owning it (", u.records, " skipped): the consumer "
+            "holds its partitions but the engine does not own the task, so they are not "
+            "processed; restart this instance to have the group assign it afresh "
+            "(docs/operations.md, \"Records of a task this instance does not own\")");
 }
 
 Status Engine::drop_fenced() {

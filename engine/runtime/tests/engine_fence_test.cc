@@ -385,6 +385,43 @@ TEST_F(EngineFenceTest, FencedCheckpointWritesAndDeliversNothingAndTheTasksComeB
   EXPECT_EQ((m.back().offsets.at({InTopic::kTelemetry, kE1})), 3);
 }
 
+// The signature of a known gap (tests/fault/README.md, TwoInstancesSigkillThenBrokerDownAndUp):
+// the engine dropped its tasks on a fence while the consumer kept their partitions and no
+// rebalance gave them back. Their records are skipped; once they still come 30 s after the
+// first skipped one, the engine says so, once per task, and again only after the task changed
+// hands.
+TEST_F(EngineFenceTest, RecordsOfADroppedTaskThatKeepArrivingAreWarnedAboutOnce) {
+  leak(0);
+  ASSERT_TRUE(sync());
+  leak(1);
+  fence_.bump_troubles();
+  fence_.script({Verdict::kFenced});
+  ASSERT_TRUE(sync());
+  ASSERT_TRUE(drop());
+  const uint64_t skipped = engine_->skipped_records();
+  // Records already fetched when the group moved the task drain at once: not a warning.
+  leak(2);
+  clock_.advance(29'000);
+  leak(3);
+  EXPECT_EQ(engine_->unowned_warnings(), 0u);
+  // Still coming 30 s after the first: the consumer is still reading a task nobody processes.
+  clock_.advance(1'000);
+  leak(4);
+  EXPECT_EQ(engine_->unowned_warnings(), 1u);
+  clock_.advance(60'000);
+  leak(5);
+  EXPECT_EQ(engine_->unowned_warnings(), 1u);
+  EXPECT_EQ(engine_->skipped_records(), skipped + 4);
+
+  // Taken back: its records are processed again; lost again, the count starts afresh.
+  ASSERT_TRUE(engine_->assign_tasks({0, 1}));
+  ASSERT_TRUE(engine_->revoke_tasks({0, 1}, /*lost=*/true));
+  leak(6);
+  clock_.advance(30'000);
+  leak(7);
+  EXPECT_EQ(engine_->unowned_warnings(), 2u);
+}
+
 TEST_F(EngineFenceTest, NoAnswerIsAskedAgainUntilTheOwnerAnswers) {
   leak(0);
   fence_.bump_troubles();
