@@ -9,7 +9,7 @@
 # every allocation still live; each run's "leaked at exit" is then what was live at that sample,
 # and their difference, stack by stack, is what the measured window added. The two runs are
 # the same records and reloads up to the first stop. Prints the difference by owner and the
-# largest stacks. Needs heaptrack (apt-get install heaptrack) and python3; a few minutes.
+# largest stacks. Needs heaptrack (apt-get install heaptrack) and python3; ~80 s here.
 # Run from the project root (the bench reads rules/eldercare).
 set -euo pipefail
 vigil=build/release/engine/app/vigil
