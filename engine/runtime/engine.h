@@ -198,8 +198,8 @@ class Engine {
   //! a zombie"). Set before the first task is assigned; without one nothing is fenced.
   void set_task_fence(TaskFence* fence) { fence_ = fence; }
   uint64_t skipped_records() const { return skipped_records_; }
-  //! Tasks whose records kept arriving kUnownedWarnNs or more after this engine stopped
-  //! owning them (each warned once per ownership change; see note_unowned). Ingest thread.
+  //! Tasks whose records kept arriving 30 s or more (kUnownedWarnNs, engine_tasks.cc) after
+  //! this engine stopped owning them, each warned once per ownership change. Ingest thread.
   uint64_t unowned_warnings() const { return unowned_warnings_; }
   //! Checkpoints whose tasks the fence refused (any thread).
   uint64_t fenced_checkpoints() const { return fenced_checkpoints_.load(); }
