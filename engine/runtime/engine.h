@@ -198,6 +198,11 @@ class Engine {
   //! a zombie"). Set before the first task is assigned; without one nothing is fenced.
   void set_task_fence(TaskFence* fence) { fence_ = fence; }
   uint64_t skipped_records() const { return skipped_records_; }
+  //! Whether task `t`'s records are processed here (assigned, not since revoked or lost).
+  //! Ingest thread.
+  bool owns_task(int32_t t) const {
+    return t >= 0 && static_cast<size_t>(t) < owned_.size() && owned_[static_cast<size_t>(t)];
+  }
   //! Tasks whose records kept arriving 30 s or more (kUnownedWarnNs, engine_tasks.cc) after
   //! this engine stopped owning them, each warned once per ownership change. Ingest thread.
   uint64_t unowned_warnings() const { return unowned_warnings_; }
