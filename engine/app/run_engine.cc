@@ -43,6 +43,7 @@ ingest::TaskHooks task_hooks(runtime::Engine& engine) {
   hooks.revoke = [&engine](const std::vector<int32_t>& tasks, bool lost) {
     return engine.revoke_tasks(tasks, lost);
   };
+  hooks.owns = [&engine](int32_t task) { return engine.owns_task(task); };
   return hooks;
 }
 }  // namespace

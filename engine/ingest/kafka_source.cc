@@ -111,6 +111,7 @@ size_t KafkaSource::poll_batch(std::vector<InputRecord>& out, size_t max, int ti
   if (!held_.empty() && RealClock::instance().steady_ns() >= hold_deadline_ns_) {
     release_held("the registry did not reach its end in time");
   }
+  if (tasks_.owns) take_back_kept_tasks();
   size_t n = 0;
   int wait_ms = timeout_ms;
   while (n < max) {
@@ -248,9 +249,7 @@ void KafkaSource::rebalance_tasks(rd_kafka_resp_err_t err,
       tasks.push_back(partitions->elems[i].partition);
     }
   }
-  std::vector<InTopic> topics = {InTopic::kTelemetry, InTopic::kCalls, InTopic::kAgency,
-                                 InTopic::kRegistry};
-  if (routed_orders_) topics.push_back(InTopic::kOrders);
+  const std::vector<InTopic> topics = task_topics();
   rd_kafka_topic_partition_list_t* all =
       rd_kafka_topic_partition_list_new(static_cast<int>(tasks.size() * topics.size()));
   rd_kafka_error_t* error = nullptr;
@@ -312,6 +311,114 @@ void KafkaSource::rebalance_tasks(rd_kafka_resp_err_t err,
   for (int32_t p : tasks) list += " " + std::to_string(p);
   log::info(kComponent, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "tasks assigned:" : "tasks revoked:",
             list);
+}
+
+std::vector<InTopic> KafkaSource::task_topics() const {
+  std::vector<InTopic> topics = {InTopic::kTelemetry, InTopic::kCalls, InTopic::kAgency,
+                                 InTopic::kRegistry};
+  if (routed_orders_) topics.push_back(InTopic::kOrders);
+  return topics;
+}
+
+void KafkaSource::take_back_kept_tasks() {
+  const int64_t now = RealClock::instance().steady_ns();
+  if (now < next_kept_check_ns_) return;
+  next_kept_check_ns_ = now + int64_t{kKeptCheckMs} * 1'000'000;
+  rd_kafka_t* rk = consumer_.get();
+  // A failed restore stops the engine; a lost assignment is revoked by the next callback.
+  if (!task_error_ || closed_ || rd_kafka_assignment_lost(rk) != 0) {
+    kept_since_.clear();
+    return;
+  }
+  rd_kafka_topic_partition_list_t* current = nullptr;
+  if (rd_kafka_assignment(rk, &current) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  std::map<int32_t, int64_t> kept;
+  std::vector<int32_t> due;
+  for (int i = 0; i < current->cnt; ++i) {
+    const int32_t p = current->elems[i].partition;
+    if (input_topic(current->elems[i].topic) != InTopic::kTelemetry || tasks_.owns(p)) continue;
+    auto it = kept_since_.find(p);
+    const int64_t since = it != kept_since_.end() ? it->second : now;
+    kept[p] = since;
+    if (now - since >= int64_t{lease_ms()} * 1'000'000) due.push_back(p);
+  }
+  rd_kafka_topic_partition_list_destroy(current);
+  kept_since_ = std::move(kept);
+  if (due.empty()) return;
+  for (int32_t p : due) kept_since_.erase(p);
+  take_back(due);
+}
+
+void KafkaSource::take_back(const std::vector<int32_t>& tasks) {
+  std::string list;
+  for (int32_t p : tasks) list += " " + std::to_string(p);
+  log::warn(kComponent, "tasks taken back:", list, ": the engine gave them up (a fenced "
+            "checkpoint) but this member still holds their partitions ", lease_ms(), " ms later "
+            "and no rebalance came; they resume from their last checkpoint, and the next "
+            "checkpoint asks the group again whether this member owns them");
+  auto resumed = tasks_.assign(tasks);
+  if (!resumed) {
+    task_error_ = resumed.error();
+    log::error(kComponent, "tasks not taken back: ", task_error_.error().message);
+    return;
+  }
+  rd_kafka_t* rk = consumer_.get();
+  rd_kafka_topic_partition_list_t* held = nullptr;
+  if (rd_kafka_assignment(rk, &held) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    held = rd_kafka_topic_partition_list_new(0);
+  }
+  // Every partition of each task to where the engine resumes it: the ones still assigned are
+  // sought (librdkafka drops what it fetched from the old position), the others assigned.
+  rd_kafka_topic_partition_list_t* seek = rd_kafka_topic_partition_list_new(8);
+  rd_kafka_topic_partition_list_t* add = rd_kafka_topic_partition_list_new(8);
+  for (int32_t p : tasks) {
+    for (InTopic t : task_topics()) {
+      const std::string& name = topics_.of(t);
+      auto it = resumed.value().find({t, p});
+      const int64_t offset = it != resumed.value().end() ? it->second : RD_KAFKA_OFFSET_BEGINNING;
+      auto* to = rd_kafka_topic_partition_list_find(held, name.c_str(), p) != nullptr ? seek : add;
+      rd_kafka_topic_partition_list_add(to, name.c_str(), p)->offset = offset;
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(held);
+  Status failed = ok();
+  if (add->cnt > 0) {
+    if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, add); e != nullptr) {
+      failed = make_error(Errc::kBroker, log::cat("cannot assign the partitions of tasks", list,
+                                                  " taken back: ", rd_kafka_error_string(e)));
+      rd_kafka_error_destroy(e);
+    }
+  }
+  if (failed && seek->cnt > 0) {
+    rd_kafka_error_t* e = rd_kafka_seek_partitions(rk, seek, 10'000);
+    std::string why = e != nullptr ? rd_kafka_error_string(e) : std::string();
+    if (e != nullptr) rd_kafka_error_destroy(e);
+    for (int i = 0; i < seek->cnt && why.empty(); ++i) {
+      if (seek->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        why = log::cat(seek->elems[i].topic, "[", seek->elems[i].partition, "]: ",
+                       rd_kafka_err2str(seek->elems[i].err));
+      }
+    }
+    if (!why.empty()) {
+      failed = make_error(Errc::kBroker, log::cat("cannot rewind the partitions of tasks", list,
+                                                  " taken back: ", why));
+    }
+  }
+  if (!failed) {
+    // The engine expects the records from where it resumed; the consumer would go on from
+    // elsewhere: stop, and let the restart take the tasks from the changelog.
+    task_error_ = failed;
+    log::error(kComponent, failed.error().message);
+  } else {
+    for (int i = 0; i < add->cnt; ++i) {
+      rd_kafka_topic_partition_list_add(seek, add->elems[i].topic, add->elems[i].partition);
+    }
+    hold_for_registry(seek);
+    taken_back_.add(tasks.size());
+  }
+  rd_kafka_topic_partition_list_destroy(seek);
+  rd_kafka_topic_partition_list_destroy(add);
+  refresh_assignment();
 }
 
 void KafkaSource::hold_for_registry(const rd_kafka_topic_partition_list_t* added) {

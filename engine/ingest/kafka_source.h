@@ -40,6 +40,10 @@ struct TaskHooks {
   std::function<Result<Offsets>(const std::vector<int32_t>& tasks)> assign;
   //! Called before the tasks' partitions are given up; `lost` if the group already moved them.
   std::function<Status(const std::vector<int32_t>& tasks, bool lost)> revoke;
+  //! Whether the engine processes task `t`'s records now (ingest thread). With it, a task the
+  //! engine gave up on its own (a fenced checkpoint) while this member kept its partitions is
+  //! taken back (KafkaSource::take_back_kept_tasks). Optional.
+  std::function<bool(int32_t task)> owns;
 };
 
 //! Reads telemetry, calls, agency and registry as one consumer-group member, read_committed.
@@ -105,6 +109,8 @@ class KafkaSource final : public runtime::TaskFence {
   bool holding_for_registry() const { return !held_.empty(); }
   //! Task mode: the first error a task hook returned (the engine cannot go on), else ok.
   const Status& task_error() const { return task_error_; }
+  //! Task mode: tasks taken back by take_back_kept_tasks() so far.
+  uint64_t tasks_taken_back() const { return taken_back_.get(); }
 
   // runtime::TaskFence (task mode; engine/ingest/group_fence.cc). Any thread.
   Answer confirm(const std::map<int32_t, int64_t>& next, int timeout_ms) override;
@@ -117,6 +123,8 @@ class KafkaSource final : public runtime::TaskFence {
 
   //! The longest the other input partitions wait for the registry after an assignment.
   static constexpr int kRegistryCatchUpMs = 30'000;
+  //! How often poll_batch() looks for tasks the engine gave up while this member kept them.
+  static constexpr int kKeptCheckMs = 500;
 
  private:
   KafkaSource(TopicNames topics, StoredOffsetFn stored_offset, bool routed_orders, TaskHooks tasks);
@@ -127,6 +135,20 @@ class KafkaSource final : public runtime::TaskFence {
   //! Task mode's rebalance: telemetry p in `partitions` stands for every partition p.
   void rebalance_tasks(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void refresh_assignment();
+  //! Partition p of each of these topics makes task p.
+  std::vector<InTopic> task_topics() const;
+  //! Task mode, from poll_batch() every kKeptCheckMs: a task whose telemetry partition this
+  //! member still holds (its assignment not lost) while the engine has not owned it for
+  //! lease_ms() is taken back (take_back). The engine drops a task when a checkpoint is fenced
+  //! and expects librdkafka to mark the assignment lost and the group to hand the task out
+  //! again; with cooperative-sticky a member that keeps its partitions across the new
+  //! generation gets no callback for them, and the task's records would be read and skipped
+  //! for good (tests/fault/README.md, TwoInstancesSigkillThenBrokerDownAndUp).
+  void take_back_kept_tasks();
+  //! As an assignment would: the engine takes the tasks over from the changelog, and every
+  //! partition of each is sought to where the engine resumes it (registry first). A failure
+  //! is kept in task_error_: the engine's offsets and the consumer's positions would differ.
+  void take_back(const std::vector<int32_t>& tasks);
   //! After partitions were added: pauses the added non-registry ones if registry partitions
   //! were added too.
   void hold_for_registry(const rd_kafka_topic_partition_list_t* added);
@@ -151,6 +173,10 @@ class KafkaSource final : public runtime::TaskFence {
   //! Paused partitions (full topic name, partition) waiting for registry_pending_ to empty.
   std::vector<std::pair<std::string, int32_t>> held_;
   int64_t hold_deadline_ns_ = 0;
+  //! Task mode: when each held telemetry partition was first seen not owned by the engine.
+  std::map<int32_t, int64_t> kept_since_;
+  int64_t next_kept_check_ns_ = 0;
+  Counter taken_back_;
   Counter records_;
   Counter rebalances_;
   broker::ErrorTally errors_{"ingest"};

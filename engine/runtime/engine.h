@@ -427,6 +427,9 @@ class Engine {
   std::vector<bool> fenced_;
   int64_t last_confirm_ns_ = 0;      //!< commit thread: the last confirm_tasks()
   uint64_t troubles_confirmed_ = 0;  //!< commit thread: fence_->troubles() at the last yes
+  //! Commit thread: the last answer was kFenced; the next checkpoint with tasks asks again,
+  //! whatever troubles() says (a task taken back after a fence, KafkaSource::take_back).
+  bool refused_ = false;
   std::shared_ptr<const TaskWork> barrier_work_;
   state::OffsetMap last_marker_offsets_;   //!< commit thread: offsets in the last markers
   std::vector<uint64_t> task_bytes_;       //!< commit thread: appended since the last rewrite

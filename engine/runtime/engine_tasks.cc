@@ -147,13 +147,14 @@ void Engine::note_unowned(size_t t) {
   if (u.warned || now - u.first_ns < kUnownedWarnNs) return;
   u.warned = true;
   ++unowned_warnings_;
-  // The signature of a known gap (tests/fault/README.md, TwoInstancesSigkillThenBrokerDownAndUp):
-  // the engine dropped the task (fenced, or lost) while the consumer kept its partitions, and no
-  // rebalance gave it back, so its records are read and skipped and make no outputs.
+  // The engine dropped the task (fenced, or lost) while the consumer kept its partitions, no
+  // rebalance gave it back, and KafkaSource::take_back_kept_tasks did not either (it does
+  // within the fence's lease): its records are read and skipped and make no outputs.
   log::warn("engine", "task ", t, ": its records still arrive ", (now - u.first_ns) / 1'000'000'000,
             " s after this instance stopped owning it (", u.records, " skipped): the consumer "
             "holds its partitions but the engine does not own the task, so they are not "
-            "processed; restart this instance to have the group assign it afresh "
+            "processed, and the source did not take the task back (ingest: tasks taken back); "
+            "restart this instance to have the group assign it afresh "
             "(docs/operations.md, \"Records of a task this instance does not own\")");
 }
 
@@ -176,10 +177,11 @@ Status Engine::confirm_tasks(bool written) {
   // are this instance's: the group moves them away only after the member was silent for its
   // session timeout, or after it revoked them itself (revoke_tasks, which waits for this
   // checkpoint). In doubt: the client saw errors since the last yes, or this thread did not
-  // run for longer than the lease (a stalled process, a changelog write through an outage).
+  // run for longer than the lease (a stalled process, a changelog write through an outage),
+  // or the last answer was no (tasks taken back after it are asked about at once).
   const int64_t now = clock_.steady_ns();
   const uint64_t troubles = fence_->troubles();
-  const bool doubt = troubles != troubles_confirmed_ ||
+  const bool doubt = refused_ || troubles != troubles_confirmed_ ||
                      (last_confirm_ns_ != 0 &&
                       now - last_confirm_ns_ > int64_t{fence_->lease_ms()} * 1'000'000);
   last_confirm_ns_ = now;
@@ -201,6 +203,7 @@ Status Engine::confirm_tasks(bool written) {
                 next.size(), " tasks after ", troubles - troubles_confirmed_,
                 " client errors, in ", (clock_.steady_ns() - began) / 1'000'000, " ms");
       troubles_confirmed_ = fence_->troubles();
+      refused_ = false;
       last_confirm_ns_ = clock_.steady_ns();
       return ok();
     }
@@ -225,6 +228,7 @@ Status Engine::confirm_tasks(bool written) {
     list += " " + std::to_string(t);
   }
   ++fenced_checkpoints_;
+  refused_ = true;
   log::warn("engine", "checkpoint ", epoch_, ": fenced: the group no longer counts this instance "
             "as the owner of tasks", list,
             written ? "; their changelog records are written, their outputs withheld (whoever "

@@ -424,6 +424,34 @@ TEST_F(EngineFenceTest, RecordsOfADroppedTaskThatKeepArrivingAreWarnedAboutOnce)
   EXPECT_EQ(engine_->unowned_warnings(), 2u);
 }
 
+// After a refusal the first checkpoint with tasks asks again, whatever troubles() says: a task
+// taken back after a fence (KafkaSource::take_back_kept_tasks) must be confirmed before any of
+// its outputs go out. Here the doubt came from the lease running out, not a client error, so
+// without that rule the taken-back task's checkpoint (no new trouble, well within the lease)
+// would not ask.
+TEST_F(EngineFenceTest, TheFirstCheckpointAfterARefusalAsksAgainWithoutNewTrouble) {
+  fence_.set_lease_ms(500);
+  leak(0);
+  ASSERT_TRUE(sync());
+  EXPECT_EQ(fence_.calls(), 0);
+  clock_.advance(1000);  // a stall longer than the lease: doubt
+  leak(1);
+  fence_.script({Verdict::kFenced});
+  ASSERT_TRUE(sync());
+  EXPECT_EQ(fence_.calls(), 1);
+  EXPECT_EQ(engine_->fenced_checkpoints(), 1u);
+  ASSERT_TRUE(drop());
+  ASSERT_TRUE(engine_->assign_tasks({0, 1}));
+  leak(1);
+  ASSERT_TRUE(sync());  // 100 ms later, the troubles unchanged
+  EXPECT_EQ(fence_.calls(), 2);
+  EXPECT_EQ(sink_.alarms(), (std::vector{alarm(1), alarm(2)}));
+  leak(2);
+  ASSERT_TRUE(sync());  // confirmed: no doubt any more
+  EXPECT_EQ(fence_.calls(), 2);
+  EXPECT_EQ(sink_.alarms(), (std::vector{alarm(1), alarm(2), alarm(3)}));
+}
+
 TEST_F(EngineFenceTest, NoAnswerIsAskedAgainUntilTheOwnerAnswers) {
   leak(0);
   fence_.bump_troubles();
