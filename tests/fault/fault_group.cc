@@ -107,7 +107,8 @@ std::string Group::describe() const {
     out << (out.tellp() > 0 ? "; " : "") << n << ": " << assigned(n)
         << " input partitions at its last rebalance, tasks restored "
         << log_lines(n, R"(task \d+: restored)") << ", handed over "
-        << log_lines(n, R"(task \d+: handed over)") << ", lost " << log_lines(n, R"(task \d+: lost)");
+        << log_lines(n, R"(task \d+: handed over)") << ", lost " << log_lines(n, R"(task \d+: lost)")
+        << ", taken back (lines) " << log_lines(n, "tasks taken back:");
   }
   return out.str();
 }
