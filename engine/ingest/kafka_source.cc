@@ -116,6 +116,7 @@ size_t KafkaSource::poll_batch(std::vector<InputRecord>& out, size_t max, int ti
   int wait_ms = timeout_ms;
   while (n < max) {
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_.get(), wait_ms);
+    if (!moved_.empty()) n = drop_moved(out, n);  // a rebalance ran in that call
     if (msg == nullptr) break;
     wait_ms = 0;  // after the first, take only what is already fetched
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -204,6 +205,11 @@ void KafkaSource::rebalance(rd_kafka_resp_err_t err,
   rd_kafka_t* rk = consumer_.get();
   const bool cooperative = is_cooperative(rk);
   rebalances_.add();
+  for (int i = 0; i < partitions->cnt; ++i) {
+    if (auto topic = input_topic(partitions->elems[i].topic)) {
+      note_moved(*topic, partitions->elems[i].partition);
+    }
+  }
   rd_kafka_error_t* error = nullptr;
   rd_kafka_resp_err_t assign_err = RD_KAFKA_RESP_ERR_NO_ERROR;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -250,6 +256,9 @@ void KafkaSource::rebalance_tasks(rd_kafka_resp_err_t err,
     }
   }
   const std::vector<InTopic> topics = task_topics();
+  for (int32_t p : tasks) {
+    for (InTopic t : topics) note_moved(t, p);
+  }
   rd_kafka_topic_partition_list_t* all =
       rd_kafka_topic_partition_list_new(static_cast<int>(tasks.size() * topics.size()));
   rd_kafka_error_t* error = nullptr;
@@ -311,6 +320,33 @@ void KafkaSource::rebalance_tasks(rd_kafka_resp_err_t err,
   for (int32_t p : tasks) list += " " + std::to_string(p);
   log::info(kComponent, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "tasks assigned:" : "tasks revoked:",
             list);
+}
+
+void KafkaSource::note_moved(InTopic topic, int32_t partition) {
+  moved_.emplace_back(topic, partition);
+}
+
+size_t drop_records_of(std::vector<InputRecord>& out, size_t n,
+                       const std::vector<std::pair<InTopic, int32_t>>& moved) {
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto where = std::make_pair(out[i].topic, out[i].partition);
+    if (std::find(moved.begin(), moved.end(), where) != moved.end()) continue;
+    if (kept != i) std::swap(out[kept], out[i]);  // slots keep their buffers (the pool)
+    ++kept;
+  }
+  return kept;
+}
+
+size_t KafkaSource::drop_moved(std::vector<InputRecord>& out, size_t n) {
+  const size_t kept = drop_records_of(out, n, moved_);
+  moved_.clear();
+  if (kept < n) {
+    stale_.add(n - kept);
+    log::info(kComponent, "dropped ", n - kept, " records fetched before a rebalance moved "
+              "their partitions; they are read again from where their owner resumes");
+  }
+  return kept;
 }
 
 std::vector<InTopic> KafkaSource::task_topics() const {

@@ -46,6 +46,17 @@ struct TaskHooks {
   std::function<bool(int32_t task)> owns;
 };
 
+//! Drops from out[0, n) the records of the `moved` (topic, partition)s, keeps the others in
+//! their order, and returns how many are kept; the dropped slots move past it, so the pool
+//! keeps its size and buffers. poll_batch() calls it when a rebalance callback ran while it
+//! collected a batch: the records taken before were fetched before the move. A revoked
+//! partition's belong to its next owner (who reads them from its checkpoint), and a partition
+//! revoked and assigned again within the batch is read again from where the engine resumes
+//! it: handing them out as well would apply them twice, or, in task mode, move the engine's
+//! offset past records it would then skip (tests/fault/README.md, "way 2").
+size_t drop_records_of(std::vector<InputRecord>& out, size_t n,
+                       const std::vector<std::pair<InTopic, int32_t>>& moved);
+
 //! Reads telemetry, calls, agency and registry as one consumer-group member, read_committed.
 //!
 //! Rebalancing uses the eager protocol by default (range,roundrobin assignors): every rebalance
@@ -109,6 +120,9 @@ class KafkaSource final : public runtime::TaskFence {
   bool holding_for_registry() const { return !held_.empty(); }
   //! Task mode: the first error a task hook returned (the engine cannot go on), else ok.
   const Status& task_error() const { return task_error_; }
+  //! Records a poll_batch() had taken before a rebalance in the same call moved their
+  //! partition, and dropped from that batch (drop_moved) so far.
+  uint64_t stale_records() const { return stale_.get(); }
   //! Task mode: tasks taken back by take_back_kept_tasks() so far.
   uint64_t tasks_taken_back() const { return taken_back_.get(); }
 
@@ -135,6 +149,11 @@ class KafkaSource final : public runtime::TaskFence {
   //! Task mode's rebalance: telemetry p in `partitions` stands for every partition p.
   void rebalance_tasks(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void refresh_assignment();
+  //! Notes partitions a rebalance callback moved (assigned or revoked), for drop_moved.
+  void note_moved(InTopic topic, int32_t partition);
+  //! After a rebalance callback ran inside poll_batch(): drop_records_of(out, n, moved_),
+  //! counted and logged.
+  size_t drop_moved(std::vector<InputRecord>& out, size_t n);
   //! Partition p of each of these topics makes task p.
   std::vector<InTopic> task_topics() const;
   //! Task mode, from poll_batch() every kKeptCheckMs: a task whose telemetry partition this
@@ -177,6 +196,9 @@ class KafkaSource final : public runtime::TaskFence {
   std::map<int32_t, int64_t> kept_since_;
   int64_t next_kept_check_ns_ = 0;
   Counter taken_back_;
+  //! Partitions a rebalance moved since poll_batch() last looked.
+  std::vector<std::pair<InTopic, int32_t>> moved_;
+  Counter stale_;
   Counter records_;
   Counter rebalances_;
   broker::ErrorTally errors_{"ingest"};

@@ -301,6 +301,41 @@ TEST_F(KafkaSourceTest, ATaskTheEngineDroppedWhileItsPartitionsStayedIsTakenBack
   EXPECT_TRUE(source.value()->close());
 }
 
+// What poll_batch() does when a rebalance callback ran while it collected a batch: the records
+// of the moved partitions taken before are dropped, the others kept in order, and the pool
+// keeps every slot and its buffer.
+TEST(DropRecordsOf, DropsTheMovedPartitionsRecordsAndKeepsTheRestInOrderAndThePool) {
+  std::vector<InputRecord> out(7);
+  const std::pair<InTopic, int32_t> where[] = {
+      {InTopic::kTelemetry, 0}, {InTopic::kTelemetry, 1}, {InTopic::kRegistry, 1},
+      {InTopic::kTelemetry, 1}, {InTopic::kCalls, 0},     {InTopic::kTelemetry, 0}};
+  for (size_t i = 0; i < 6; ++i) {
+    out[i].topic = where[i].first;
+    out[i].partition = where[i].second;
+    out[i].offset = static_cast<int64_t>(i);
+    out[i].payload.assign(100 + i, 'x');
+  }
+  std::vector<const char*> buffers;
+  for (const auto& r : out) buffers.push_back(r.payload.data());
+  // Task 1 moved (every topic's partition 1), then nothing.
+  const std::vector<std::pair<InTopic, int32_t>> moved = {
+      {InTopic::kTelemetry, 1}, {InTopic::kCalls, 1}, {InTopic::kRegistry, 1}};
+  const size_t n = drop_records_of(out, 6, moved);
+  ASSERT_EQ(n, 3u);
+  EXPECT_EQ(out[0].offset, 0);
+  EXPECT_EQ(out[1].offset, 4);
+  EXPECT_EQ(out[2].offset, 5);
+  EXPECT_EQ(out[1].payload.size(), 104u);  // the record moved with its slot
+  ASSERT_EQ(out.size(), 7u);
+  std::vector<const char*> after;
+  for (const auto& r : out) after.push_back(r.payload.data());
+  std::sort(buffers.begin(), buffers.end());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, buffers);  // the same buffers, none freed or new
+  EXPECT_EQ(drop_records_of(out, n, {}), n);
+  EXPECT_EQ(drop_records_of(out, 0, moved), 0u);
+}
+
 TEST_F(KafkaSourceTest, RejectsABadProperty) {
   auto source = KafkaSource::start(brokers_, "engine", TopicNames(),
                                    {{"fetch.wait.max.ms", "soon"}},
