@@ -258,6 +258,7 @@ void KafkaSource::rebalance_tasks(rd_kafka_resp_err_t err,
   const std::vector<InTopic> topics = task_topics();
   for (int32_t p : tasks) {
     for (InTopic t : topics) note_moved(t, p);
+    not_taken_.erase(p);  // the group moved it: the engine may take it now
   }
   rd_kafka_topic_partition_list_t* all =
       rd_kafka_topic_partition_list_new(static_cast<int>(tasks.size() * topics.size()));
@@ -372,7 +373,10 @@ void KafkaSource::take_back_kept_tasks() {
   std::vector<int32_t> due;
   for (int i = 0; i < current->cnt; ++i) {
     const int32_t p = current->elems[i].partition;
-    if (input_topic(current->elems[i].topic) != InTopic::kTelemetry || tasks_.owns(p)) continue;
+    if (input_topic(current->elems[i].topic) != InTopic::kTelemetry || tasks_.owns(p) ||
+        not_taken_.contains(p)) {
+      continue;
+    }
     auto it = kept_since_.find(p);
     const int64_t since = it != kept_since_.end() ? it->second : now;
     kept[p] = since;
@@ -398,6 +402,19 @@ void KafkaSource::take_back(const std::vector<int32_t>& tasks) {
     log::error(kComponent, "tasks not taken back: ", task_error_.error().message);
     return;
   }
+  // A partition the engine has no task for (a topic grown past the changelog's partitions
+  // while running) stays unowned: not rewound, and not tried again.
+  std::vector<int32_t> taken;
+  for (int32_t p : tasks) {
+    if (tasks_.owns(p)) {
+      taken.push_back(p);
+    } else {
+      not_taken_.insert(p);
+      log::warn(kComponent, "task ", p, ": the engine did not take it over; its partitions "
+                "stay unread by it (is the topic larger than the changelog?)");
+    }
+  }
+  if (taken.empty()) return;
   rd_kafka_t* rk = consumer_.get();
   rd_kafka_topic_partition_list_t* held = nullptr;
   if (rd_kafka_assignment(rk, &held) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -407,7 +424,7 @@ void KafkaSource::take_back(const std::vector<int32_t>& tasks) {
   // sought (librdkafka drops what it fetched from the old position), the others assigned.
   rd_kafka_topic_partition_list_t* seek = rd_kafka_topic_partition_list_new(8);
   rd_kafka_topic_partition_list_t* add = rd_kafka_topic_partition_list_new(8);
-  for (int32_t p : tasks) {
+  for (int32_t p : taken) {
     for (InTopic t : task_topics()) {
       const std::string& name = topics_.of(t);
       auto it = resumed.value().find({t, p});
@@ -450,7 +467,7 @@ void KafkaSource::take_back(const std::vector<int32_t>& tasks) {
       rd_kafka_topic_partition_list_add(seek, add->elems[i].topic, add->elems[i].partition);
     }
     hold_for_registry(seek);
-    taken_back_.add(tasks.size());
+    taken_back_.add(taken.size());
   }
   rd_kafka_topic_partition_list_destroy(seek);
   rd_kafka_topic_partition_list_destroy(add);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -194,6 +195,8 @@ class KafkaSource final : public runtime::TaskFence {
   int64_t hold_deadline_ns_ = 0;
   //! Task mode: when each held telemetry partition was first seen not owned by the engine.
   std::map<int32_t, int64_t> kept_since_;
+  //! Task mode: partitions take_back() offered the engine that it did not take (no such task).
+  std::set<int32_t> not_taken_;
   int64_t next_kept_check_ns_ = 0;
   Counter taken_back_;
   //! Partitions a rebalance moved since poll_batch() last looked.
