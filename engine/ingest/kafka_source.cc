@@ -207,7 +207,7 @@ void KafkaSource::rebalance(rd_kafka_resp_err_t err,
   rebalances_.add();
   for (int i = 0; i < partitions->cnt; ++i) {
     if (auto topic = input_topic(partitions->elems[i].topic)) {
-      note_moved(*topic, partitions->elems[i].partition);
+      moved_.emplace_back(*topic, partitions->elems[i].partition);
     }
   }
   rd_kafka_error_t* error = nullptr;
@@ -257,7 +257,7 @@ void KafkaSource::rebalance_tasks(rd_kafka_resp_err_t err,
   }
   const std::vector<InTopic> topics = task_topics();
   for (int32_t p : tasks) {
-    for (InTopic t : topics) note_moved(t, p);
+    for (InTopic t : topics) moved_.emplace_back(t, p);
     not_taken_.erase(p);  // the group moved it: the engine may take it now
   }
   rd_kafka_topic_partition_list_t* all =
@@ -321,10 +321,6 @@ void KafkaSource::rebalance_tasks(rd_kafka_resp_err_t err,
   for (int32_t p : tasks) list += " " + std::to_string(p);
   log::info(kComponent, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "tasks assigned:" : "tasks revoked:",
             list);
-}
-
-void KafkaSource::note_moved(InTopic topic, int32_t partition) {
-  moved_.emplace_back(topic, partition);
 }
 
 size_t drop_records_of(std::vector<InputRecord>& out, size_t n,
@@ -469,9 +465,10 @@ void KafkaSource::take_back(const std::vector<int32_t>& tasks) {
     hold_for_registry(seek);
     taken_back_.add(taken.size());
   }
+  const bool assigned = add->cnt > 0;
   rd_kafka_topic_partition_list_destroy(seek);
   rd_kafka_topic_partition_list_destroy(add);
-  refresh_assignment();
+  if (assigned) refresh_assignment();  // a seek alone leaves the assignment as it was
 }
 
 void KafkaSource::hold_for_registry(const rd_kafka_topic_partition_list_t* added) {

@@ -150,8 +150,6 @@ class KafkaSource final : public runtime::TaskFence {
   //! Task mode's rebalance: telemetry p in `partitions` stands for every partition p.
   void rebalance_tasks(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void refresh_assignment();
-  //! Notes partitions a rebalance callback moved (assigned or revoked), for drop_moved.
-  void note_moved(InTopic topic, int32_t partition);
   //! After a rebalance callback ran inside poll_batch(): drop_records_of(out, n, moved_),
   //! counted and logged.
   size_t drop_moved(std::vector<InputRecord>& out, size_t n);
@@ -199,7 +197,8 @@ class KafkaSource final : public runtime::TaskFence {
   std::set<int32_t> not_taken_;
   int64_t next_kept_check_ns_ = 0;
   Counter taken_back_;
-  //! Partitions a rebalance moved since poll_batch() last looked.
+  //! Partitions a rebalance callback moved (assigned or revoked) since poll_batch() last
+  //! looked (drop_moved).
   std::vector<std::pair<InTopic, int32_t>> moved_;
   Counter stale_;
   Counter records_;
