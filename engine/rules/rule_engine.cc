@@ -149,6 +149,17 @@ constexpr size_t kMaxDevices = 64;  //!< per-device absence tracks at most this 
 
 }  // namespace
 
+Status load_time_zones() {
+  try {
+    const date::time_zone* zone = date::locate_zone(registry::kDefaultTimezone);
+    (void)to_local(zone, 0);  // the zone's own transitions are read on first use
+    return ok();
+  } catch (const std::exception& e) {
+    return make_error(Errc::kConfig, std::string("cannot read the time-zone database (") +
+                                         e.what() + "); install the tzdata package");
+  }
+}
+
 TimeMs next_local_time(const std::vector<int>& minutes, const std::string& timezone, TimeMs after) {
   if (minutes.empty()) return INT64_MAX;
   const auto* zone = zone_of(timezone);

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/core/result.h"
 #include "engine/registry/elder_state.h"
 #include "engine/rules/rule_set.h"
 #include "schemas/telemetry.pb.h"
@@ -95,6 +96,12 @@ class RuleEngine {
   std::shared_ptr<const RuleSet> rules_;
 };
 
+//! Reads the time-zone database and the default zone (registry::kDefaultTimezone) now, on the
+//! calling thread: the engine calls it before its threads start. Otherwise the first record
+//! whose rule reads a local time loads it on a shard, in the middle of the stream, while the
+//! other shard and the dispatcher may be loading it too (engine/rules/README.md, "Time zones").
+//! An error if the database or the default zone cannot be read (no tzdata installed).
+Status load_time_zones();
 //! True when `ts` falls in one of the rule's local-time windows (always, with no schedule).
 bool in_schedule(const Rule& r, const std::string& timezone, TimeMs ts);
 //! The first local time of day among `minutes` strictly after `after` in `timezone` (DST-correct:

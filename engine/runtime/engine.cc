@@ -15,6 +15,7 @@
 #include "engine/core/metrics.h"
 #include "engine/core/thread_sched.h"
 #include "engine/pipeline/shard_router.h"
+#include "engine/rules/rule_engine.h"
 #include "engine/runtime/dispatch_core.h"
 #include "engine/runtime/ring_slot.h"
 #include "engine/runtime/shard_core.h"
@@ -132,6 +133,7 @@ bool Engine::loaded() const {
 
 Status Engine::start() {
   if (options_.shards == 0) options_.shards = 1;
+  if (auto s = rules::load_time_zones(); !s) return s;  // before any thread reads a local time
   // Elapsed time of the start's two long parts, for its log line: RocksDB's open (the WAL
   // replay after a crash) and the shards' load of the elders.
   const int64_t open_ns = RealClock::instance().steady_ns();
