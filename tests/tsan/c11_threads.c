@@ -9,11 +9,11 @@
 // interposition) and go through the public pthread functions: TSan sees every thread start
 // and join and every lock, so it neither crashes nor reports races that librdkafka's locks
 // order.
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <threads.h>
-#include <errno.h>
 
 struct vigil_thrd_start {
   thrd_start_t func;
