@@ -1,7 +1,5 @@
 #include "engine/rules/rule_engine.h"
 
-#include <date/tz.h>
-
 #include <algorithm>
 #include <boost/geometry.hpp>
 #include <charconv>
@@ -9,6 +7,7 @@
 #include <sstream>
 
 #include "engine/core/log.h"
+#include "engine/rules/local_time.h"
 
 namespace vigil::rules {
 
@@ -46,31 +45,6 @@ std::string hhmm(int minute) {
   char buf[12];  // room for any int pair; callers pass 0..1439
   std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60 % 24, minute % 60);
   return buf;
-}
-
-const date::time_zone* zone_of(const std::string& timezone) {
-  try {
-    return date::locate_zone(timezone);
-  } catch (const std::exception&) {
-    return date::locate_zone(registry::kDefaultTimezone);
-  }
-}
-
-using LocalMs = date::local_time<std::chrono::milliseconds>;
-using SysMs = date::sys_time<std::chrono::milliseconds>;
-
-LocalMs to_local(const date::time_zone* zone, TimeMs t) {
-  return zone->to_local(SysMs(std::chrono::milliseconds(t)));
-}
-
-TimeMs to_utc(const date::time_zone* zone, LocalMs local) {
-  return zone->to_sys(local, date::choose::earliest).time_since_epoch().count();
-}
-
-int local_minute(const date::time_zone* zone, TimeMs t) {
-  auto local = to_local(zone, t);
-  return static_cast<int>(
-      std::chrono::duration_cast<std::chrono::minutes>(local - date::floor<date::days>(local)).count());
 }
 
 bool applies(const Rule& r, const ElderState& e) {
@@ -149,53 +123,6 @@ constexpr size_t kMaxDevices = 64;  //!< per-device absence tracks at most this 
 
 }  // namespace
 
-Status load_time_zones() {
-  try {
-    const date::time_zone* zone = date::locate_zone(registry::kDefaultTimezone);
-    (void)to_local(zone, 0);  // the zone's own transitions are read on first use
-    return ok();
-  } catch (const std::exception& e) {
-    return make_error(Errc::kConfig, std::string("cannot read the time-zone database (") +
-                                         e.what() + "); install the tzdata package");
-  }
-}
-
-TimeMs next_local_time(const std::vector<int>& minutes, const std::string& timezone, TimeMs after) {
-  if (minutes.empty()) return INT64_MAX;
-  const auto* zone = zone_of(timezone);
-  const auto day = date::floor<date::days>(to_local(zone, after));
-  TimeMs best = INT64_MAX;
-  for (int d = -1; d <= 2; ++d) {
-    for (int m : minutes) {
-      const TimeMs t = to_utc(zone, LocalMs(day + date::days(d) + std::chrono::minutes(m)));
-      if (t > after) best = std::min(best, t);
-    }
-  }
-  return best;
-}
-
-TimeMs schedule_due(const Rule& r, const std::string& timezone, TimeMs from, TimeMs duration) {
-  if (r.schedule.empty()) return from + duration;
-  const auto* zone = zone_of(timezone);
-  std::vector<DayWindow> windows = r.schedule;
-  std::sort(windows.begin(), windows.end(),
-            [](const DayWindow& a, const DayWindow& b) { return a.start_min < b.start_min; });
-  auto day = date::floor<date::days>(to_local(zone, from)) - date::days(1);
-  TimeMs left = duration;
-  for (int i = 0; i < 800; ++i, day += date::days(1)) {
-    for (const auto& w : windows) {
-      const auto end_day = w.end_min <= w.start_min ? day + date::days(1) : day;
-      TimeMs start = to_utc(zone, LocalMs(day + std::chrono::minutes(w.start_min)));
-      const TimeMs end = to_utc(zone, LocalMs(end_day + std::chrono::minutes(w.end_min)));
-      start = std::max(start, from);
-      if (end <= start) continue;
-      if (end - start >= left) return start + left;
-      left -= end - start;
-    }
-  }
-  return INT64_MAX;
-}
-
 int news2_points(int vital, double v) {
   switch (vital) {
     case 0:  // respiration rate per minute
@@ -232,13 +159,6 @@ bool eval_condition(const Rule& r, const vigil::v1::DeviceEvent& ev, const Elder
     if (!hit && !r.condition.any) return false;
   }
   return !r.condition.any;
-}
-
-bool in_schedule(const Rule& r, const std::string& timezone, TimeMs ts) {
-  if (r.schedule.empty()) return true;
-  const int minute = local_minute(zone_of(timezone), ts);
-  return std::any_of(r.schedule.begin(), r.schedule.end(),
-                     [&](const DayWindow& w) { return w.contains(minute); });
 }
 
 namespace {
@@ -475,19 +395,19 @@ void RuleEngine::watch_timer(ElderState& e, uint32_t ri, TimeMs due, RuleEffects
   const Rule& r = rules_->rules()[ri];
   RuleSlot& s = e.slots[ri];
   if (s.since != 0 && due >= s.clear_since) {  // the watch closes with no event in it
-    const int opened = local_minute(zone_of(e.timezone()), s.since);
+    const int opened = local_minute(e.timezone(), s.since);
     s.since = 0;
     s.clear_since = 0;
     if (!fx.active(e, ri)) {
       fx.raise(e, ri, "", due,
                "no " + join(r.reads, "/") + " between " + hhmm(opened) + " and " +
-                   hhmm(local_minute(zone_of(e.timezone()), due)) + " local time");
+                   hhmm(local_minute(e.timezone(), due)) + " local time");
     }
   }
   const auto minutes = at_minutes(r, e);
   if (applies(r, e) && next_local_time(minutes, e.timezone(), due - 1) == due) {
     // An `at` time: remind, and open the watch (a watch still open merges into this one).
-    const int m = local_minute(zone_of(e.timezone()), due);
+    const int m = local_minute(e.timezone(), due);
     if (!r.at_reminder.empty()) {
       fx.remind(e, ri, r.at_reminder, due, r.at_reminder + " time " + hhmm(m));
     }

@@ -96,20 +96,6 @@ class RuleEngine {
   std::shared_ptr<const RuleSet> rules_;
 };
 
-//! Reads the time-zone database and the default zone (registry::kDefaultTimezone) now, on the
-//! calling thread: the engine calls it before its threads start. Otherwise the first record
-//! whose rule reads a local time loads it on a shard, in the middle of the stream, while the
-//! other shard and the dispatcher may be loading it too (engine/rules/README.md, "Time zones").
-//! An error if the database or the default zone cannot be read (no tzdata installed).
-Status load_time_zones();
-//! True when `ts` falls in one of the rule's local-time windows (always, with no schedule).
-bool in_schedule(const Rule& r, const std::string& timezone, TimeMs ts);
-//! The first local time of day among `minutes` strictly after `after` in `timezone` (DST-correct:
-//! a local time skipped by a DST change maps to the change). INT64_MAX if `minutes` is empty.
-TimeMs next_local_time(const std::vector<int>& minutes, const std::string& timezone, TimeMs after);
-//! When `duration` of time counted only inside the rule's schedule windows has passed since
-//! `from` (plain `from + duration` for a rule without schedule).
-TimeMs schedule_due(const Rule& r, const std::string& timezone, TimeMs from, TimeMs duration);
 //! NEWS2 points of one vital (index as in kNews2Vitals) and value.
 int news2_points(int vital, double value);
 //! The vitals a NEWS2 score reads, in order.

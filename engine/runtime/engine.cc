@@ -15,6 +15,7 @@
 #include "engine/core/metrics.h"
 #include "engine/core/thread_sched.h"
 #include "engine/pipeline/shard_router.h"
+#include "engine/rules/local_time.h"
 #include "engine/rules/rule_engine.h"
 #include "engine/runtime/dispatch_core.h"
 #include "engine/runtime/ring_slot.h"
