@@ -52,8 +52,7 @@ Status load_time_zones() {
 
 int local_minute(const std::string& timezone, TimeMs t) { return minute_of_day(zone_of(timezone), t); }
 
-bool in_schedule(const Rule& r, const std::string& timezone, TimeMs ts) {
-  if (r.schedule.empty()) return true;
+bool in_schedule_windows(const Rule& r, const std::string& timezone, TimeMs ts) {
   const int minute = minute_of_day(zone_of(timezone), ts);
   return std::any_of(r.schedule.begin(), r.schedule.end(),
                      [&](const DayWindow& w) { return w.contains(minute); });

@@ -21,8 +21,12 @@ namespace vigil::rules {
 Status load_time_zones();
 //! The minute of the local day (0..1439) at `t` in `timezone`.
 int local_minute(const std::string& timezone, TimeMs t);
-//! True when `ts` falls in one of the rule's local-time windows (always, with no schedule).
-bool in_schedule(const Rule& r, const std::string& timezone, TimeMs ts);
+//! True when `ts` falls in one of the rule's local-time windows (always, with no schedule:
+//! inline, as event and sequence rules ask it per matching event and most have none).
+bool in_schedule_windows(const Rule& r, const std::string& timezone, TimeMs ts);
+inline bool in_schedule(const Rule& r, const std::string& timezone, TimeMs ts) {
+  return r.schedule.empty() || in_schedule_windows(r, timezone, ts);
+}
 //! The first local time of day among `minutes` strictly after `after` in `timezone` (DST-correct:
 //! a local time skipped by a DST change maps to the change). INT64_MAX if `minutes` is empty.
 TimeMs next_local_time(const std::vector<int>& minutes, const std::string& timezone, TimeMs after);
