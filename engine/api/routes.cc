@@ -1,5 +1,6 @@
 #include "engine/api/routes.h"
 
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/json.hpp>
 
@@ -237,6 +238,20 @@ Target parse_target(std::string_view target) {
 
 Response error_response(const Request& req, http::status status, std::string_view message) {
   return json_response(req, status, json::object{{"error", message}});
+}
+
+Response malformed_request_response(boost::beast::error_code ec) {
+  Request req;  // what the parser had is not trusted: HTTP/1.1, no keep-alive
+  req.version(11);
+  req.keep_alive(false);
+  if (ec == http::error::body_limit) {
+    return error_response(req, http::status::payload_too_large, "request body too large");
+  }
+  if (ec == http::error::header_limit) {
+    return error_response(req, http::status::request_header_fields_too_large,
+                          "request header fields too large");
+  }
+  return error_response(req, http::status::bad_request, "malformed HTTP request: " + ec.message());
 }
 
 const Principal* authenticate(const ApiContext& ctx, const Request& req, const Target& target,

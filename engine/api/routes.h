@@ -2,6 +2,7 @@
 // The REST endpoints and /metrics: a request in, a response out, no I/O of their own (hooks may
 // produce to Kafka). Internal to vigil::api; run on the io threads.
 
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -47,6 +48,11 @@ Response handle_request(ApiContext& ctx, const Request& req);
 //! A JSON error body {"error": message} with `status`.
 Response error_response(const Request& req, boost::beast::http::status status,
                         std::string_view message);
+
+//! The answer to a request the HTTP parser refused with `ec` (an http::error): 413 past the body
+//! limit, 431 past the header limit, 400 for anything malformed, naming what was wrong; it
+//! closes the connection (the stream cannot be trusted past a parse error).
+Response malformed_request_response(boost::beast::error_code ec);
 
 //! The Prometheus text exposition of the engine's and the API's series.
 std::string render_metrics(const ApiContext& ctx);

@@ -190,11 +190,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream) return do_close();
     if (ec) {
-      if (ec == http::error::body_limit) {
-        Request req;
-        req.version(11);
-        req.keep_alive(false);
-        send(error_response(req, http::status::payload_too_large, "request body too large"));
+      // A request the parser refused gets its answer, then the connection closes; a timeout or
+      // a transport error (nothing to answer, or no one to answer) only closes it.
+      if (ec.category() == http::make_error_code(http::error::body_limit).category()) {
+        send(malformed_request_response(ec));
       }
       return;
     }

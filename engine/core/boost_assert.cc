@@ -1,11 +1,17 @@
-// BOOST_ASSERT's handler for the fuzz preset (BOOST_ENABLE_ASSERT_DEBUG_HANDLER, CMakePresets.json).
+// BOOST_ASSERT's handler, for every build in which Boost's assertions are on (debug, asan,
+// tsan, fuzz; release has NDEBUG and no assertions). vigil::core defines
+// BOOST_ENABLE_ASSERT_DEBUG_HANDLER for everything that links it (CMakeLists.txt), so every
+// Boost header in the project sees the same definition.
+//
 // Every failed Boost assertion aborts, as the default would, except one that upstream has
 // since found wrong: Boost.Beast 1.81 (Debian 12) asserts `n >= 5` in
 // basic_parser::parse_chunk_header, but a chunk header can legitimately reach it with 3 or 4
 // bytes (a last chunk "0\r\n" split across reads, or "0H\r\n"); the code after the assertion
 // answers need_more, as release builds (NDEBUG, no assertion) do. Fixed upstream in
 // boostorg/beast#2861 (Boost 1.86). fuzz_http found it on 2026-12-07
-// (regressions/fuzz_http-beast-chunk-header-assert.http).
+// (tests/fuzz/regressions/fuzz_http-beast-chunk-header-assert.http); until 2026-12-08 only the
+// fuzz preset had this handler, and a debug or asan build of the engine's HTTP server aborted
+// on such a request (test: ApiServerTest.AMalformedRequestGets400NamingTheErrorAndTheServerGoesOn).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -3,7 +3,7 @@
 # finding, then fuzzes each target from a seed corpus made of the repository's own inputs:
 #  - default (ctest, CI): a fixed seed and a fixed number of runs per target. Mostly the same
 #    run each time, not always: on 2026-12-07 fuzz_http found a crash in one of two CI runs of
-#    the same tree (the Beast assertion in boost_assert.cc), so a pass is not a proof that the
+#    the same tree (the Beast assertion in engine/core/boost_assert.cc), so a pass is not a proof that the
 #    next run passes; what a run finds becomes a regression input below;
 #  - FUZZ_SECONDS=N: explore for N seconds per target with a random seed (developers).
 # Exit 1 if any target finds a crash; the reproducer is left in build/fuzz/findings/.
