@@ -72,11 +72,17 @@ class ApiService::Server {
 // All members are used on the session's strand.
 class ApiService::Server::WsSession : public std::enable_shared_from_this<WsSession> {
  public:
+  static constexpr size_t kWsReadMessageMax = 64 * 1024;
+
   WsSession(Server& server, tcp::socket&& socket, Principal who)
       : server_(server), ws_(std::move(socket)), who_(std::move(who)) {}
 
   void run(Request req) {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    // The console sends nothing; what a client sends is read and dropped, but a message is
+    // buffered whole first, so without a limit (Beast's default is 16 MiB) each connection could
+    // hold that much. A bigger one fails the connection with close code 1009 (too big).
+    ws_.read_message_max(kWsReadMessageMax);
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
       res.set(http::field::server, "vigil");
     }));

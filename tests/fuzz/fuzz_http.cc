@@ -2,7 +2,8 @@
 // with the server's body limit (as engine/api/server.cc reads a connection: several requests
 // may follow each other on one keep-alive stream), and every request that parses goes through
 // the real routing, authentication and JSON-body handling (`handle_request`), or through the
-// WebSocket upgrade's authentication. ApiHooks are small in-memory fakes; the views hold a few
+// WebSocket upgrade's authentication; a request the parser refuses gets the server's answer to
+// it (`malformed_request_response`, a 4xx). ApiHooks are small in-memory fakes; the views hold a few
 // alarms, offers, orders and tasks so the handlers have something to find.
 // Invariants: no crash, leak or UB (ASan + UBSan); every response has a status code between 100
 // and 599, and a 5xx only where a hook said so (the fakes never fail, so never a 500).
@@ -104,13 +105,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (ec || used == 0) break;
     }
     if (!ec && !parser.is_done()) parser.put_eof(ec);  // the client closed the stream
-    if (ec == http::error::body_limit) {
-      Request req;
-      req.version(11);
-      check(error_response(req, http::status::payload_too_large, "request body too large"));
+    if (ec) {  // answered as the server answers a request its parser refused (server.cc)
+      if (ec.category() == http::make_error_code(http::error::body_limit).category()) {
+        const unsigned code = malformed_request_response(ec).result_int();
+        if (code < 400 || code > 499) std::abort();
+      }
       return 0;
     }
-    if (ec || !parser.is_done()) return 0;
+    if (!parser.is_done()) return 0;
     Request req = parser.release();
     if (boost::beast::websocket::is_upgrade(req)) {
       Target t = parse_target(req.target());

@@ -205,6 +205,19 @@ class WsClient {
     if (!done) ws_.next_layer().cancel();
     return out;
   }
+  void write(const std::string& text) {
+    ws_.text(true);
+    ws_.write(net::buffer(text));
+  }
+  // Reads until the server closes the connection (20 s guard) and returns its close code, or
+  // 0 if it did not close.
+  int read_close_code() {
+    for (;;) {
+      const std::string msg = read();
+      if (!ws_.is_open()) return static_cast<int>(ws_.reason().code);
+      if (msg.empty()) return 0;  // the guard ran out, or an empty message: no close seen
+    }
+  }
 
  private:
   net::io_context ioc_;

@@ -296,6 +296,21 @@ TEST_F(ApiServerTest, WebSocketAgencyGetsOnlyItsOwnUpdates) {
   EXPECT_EQ(j.at("value").at("order_id"), "o8");
 }
 
+TEST_F(ApiServerTest, WebSocketClientMessagesAreIgnoredAndAnOversizedOneClosesOnlyItsConnection) {
+  WsClient chatty(port_, "/ws?token=demo-operator");
+  WsClient quiet(port_, "/ws?token=demo-operator");
+  ASSERT_TRUE(eventually([&] { return service_->stats().ws_clients == 2; }));
+  chatty.write("hello");  // read and dropped
+  tee_->emit(OutTopic::kAlarms, "e5", alarm("a5", "e5", vigil::v1::CRITICAL, vigil::v1::ACTIVE_UNACK, kT0));
+  EXPECT_EQ(json::parse(chatty.read()).at("value").at("alarm_id"), "a5");
+  EXPECT_EQ(json::parse(quiet.read()).at("value").at("alarm_id"), "a5");
+  chatty.write(std::string(100 * 1024, 'x'));  // over the 64 KiB a client message may have
+  EXPECT_EQ(chatty.read_close_code(), static_cast<int>(websocket::close_code::too_big));
+  ASSERT_TRUE(eventually([&] { return service_->stats().ws_clients == 1; }));
+  tee_->emit(OutTopic::kAlarms, "e6", alarm("a6", "e6", vigil::v1::CRITICAL, vigil::v1::ACTIVE_UNACK, kT0));
+  EXPECT_EQ(json::parse(quiet.read()).at("value").at("alarm_id"), "a6");
+}
+
 TEST_F(ApiServerTest, WebSocketNeedsAToken) {
   net::io_context ioc;
   websocket::stream<tcp::socket> ws(ioc);
