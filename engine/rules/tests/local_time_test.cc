@@ -24,34 +24,9 @@ TEST(LocalTime, MinuteOfTheDayInTheEldersZone) {
   EXPECT_EQ(local_minute("Nowhere/Atlantis", kDay), 8 * 60);
 }
 
-TEST(LocalTime, InScheduleReadsTheWindowsInLocalTimeAcrossMidnight) {
-  auto loaded = load_rule_text(R"(rules:
-  - id: night
-    kind: absence
-    reads: [motion]
-    schedule: ["22:00-06:00"]
-    duration: 3h
-    severity: MAJOR
-  - id: always
-    kind: absence
-    reads: [motion]
-    duration: 3h
-    severity: MAJOR
-)",
-                               "s.yaml");
-  ASSERT_TRUE(loaded.ok());
-  const Rule& night = loaded.rules->rules()[0];
-  const Rule& always = loaded.rules->rules()[1];
-  EXPECT_FALSE(in_schedule(night, "Asia/Shanghai", kDay));                // 08:00
-  EXPECT_TRUE(in_schedule(night, "Asia/Shanghai", kDay + 14 * kHour));    // 22:00, the start
-  EXPECT_TRUE(in_schedule(night, "Asia/Shanghai", kDay + 21 * kHour));    // 05:00
-  EXPECT_FALSE(in_schedule(night, "Asia/Shanghai", kDay + 22 * kHour));   // 06:00, the end
-  EXPECT_TRUE(in_schedule(night, "Europe/Berlin", kDay));                 // 01:00 in Berlin
-  EXPECT_TRUE(in_schedule(always, "Asia/Shanghai", kDay));
-}
-
-TEST(ScheduleDue, CountsInsideWindowsAcrossDstAndMidnight) {
-  auto loaded = load_rule_text(R"(rules:
+// Three absence rules: by day, by night (a window over midnight) and with no schedule.
+const Rule& schedule_rule(size_t index) {
+  static const LoadResult loaded = load_rule_text(R"(rules:
   - id: idle
     kind: absence
     reads: [motion]
@@ -64,11 +39,31 @@ TEST(ScheduleDue, CountsInsideWindowsAcrossDstAndMidnight) {
     schedule: ["22:00-06:00"]
     duration: 3h
     severity: MAJOR
+  - id: always
+    kind: absence
+    reads: [motion]
+    duration: 3h
+    severity: MAJOR
 )",
-                               "s.yaml");
-  ASSERT_TRUE(loaded.ok());
-  const Rule& idle = loaded.rules->rules()[0];
-  const Rule& night = loaded.rules->rules()[1];
+                                                  "s.yaml");
+  EXPECT_TRUE(loaded.ok());
+  return loaded.rules->rules().at(index);
+}
+
+TEST(LocalTime, InScheduleReadsTheWindowsInLocalTimeAcrossMidnight) {
+  const Rule& night = schedule_rule(1);
+  const Rule& always = schedule_rule(2);
+  EXPECT_FALSE(in_schedule(night, "Asia/Shanghai", kDay));                // 08:00
+  EXPECT_TRUE(in_schedule(night, "Asia/Shanghai", kDay + 14 * kHour));    // 22:00, the start
+  EXPECT_TRUE(in_schedule(night, "Asia/Shanghai", kDay + 21 * kHour));    // 05:00
+  EXPECT_FALSE(in_schedule(night, "Asia/Shanghai", kDay + 22 * kHour));   // 06:00, the end
+  EXPECT_TRUE(in_schedule(night, "Europe/Berlin", kDay));                 // 01:00 in Berlin
+  EXPECT_TRUE(in_schedule(always, "Asia/Shanghai", kDay));
+}
+
+TEST(ScheduleDue, CountsInsideWindowsAcrossDstAndMidnight) {
+  const Rule& idle = schedule_rule(0);
+  const Rule& night = schedule_rule(1);
   const TimeMs h12 = 12 * kHour;
   // Berlin, Saturday 2026-03-28 20:00 CET (19:00Z) -> Sunday 17:00 CEST (15:00Z) after the change.
   const TimeMs sat = 1774724400000;  // 2026-03-28T19:00:00Z
