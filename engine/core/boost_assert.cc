@@ -11,7 +11,8 @@
 // boostorg/beast#2861 (Boost 1.86). fuzz_http found it on 2026-12-07
 // (tests/fuzz/regressions/fuzz_http-beast-chunk-header-assert.http); until 2026-12-08 only the
 // fuzz preset had this handler, and a debug or asan build of the engine's HTTP server aborted
-// on such a request (test: ApiServerTest.AMalformedRequestGets400NamingTheErrorAndTheServerGoesOn).
+// on such a request (test: BeastChunkParser.ALastChunkArrivingAByteAtATimeParsesInEveryBuild,
+// engine/api/tests/server_test.cc).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -178,7 +178,7 @@ std::string send_raw(uint16_t port, const std::string& bytes) {
 TEST_F(ApiServerTest, AMalformedRequestGets400NamingTheErrorAndTheServerGoesOn) {
   // Bad chunked bodies; the first is the fuzz regression's input
   // (tests/fuzz/regressions/fuzz_http-beast-chunk-header-assert.http), arriving here in one
-  // read, so it ends as a partial message (BeastChunkParser below feeds it a byte at a time).
+  // read, so it ends as a partial message (BeastChunkParser below feeds a last chunk a byte at a time).
   const std::string head =
       "POST /api/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer demo-operator\r\n"
       "Transfer-Encoding: chunked\r\n\r\n";
