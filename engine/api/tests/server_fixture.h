@@ -205,17 +205,34 @@ class WsClient {
     if (!done) ws_.next_layer().cancel();
     return out;
   }
-  void write(const std::string& text) {
+  //! Sends one text message; the error, if the server has already failed the connection.
+  beast::error_code write(const std::string& text) {
+    beast::error_code ec;
     ws_.text(true);
-    ws_.write(net::buffer(text));
+    ws_.write(net::buffer(text), ec);
+    return ec;
   }
-  // Reads until the server closes the connection (20 s guard) and returns its close code, or
-  // 0 if it did not close.
+  //! Reads until the connection ends (20 s guard per read): the server's close code if its
+  //! close frame arrived, -1 if the connection ended without one (reset or EOF: a server that
+  //! fails a connection while the client is still sending may reset it before the frame is
+  //! read), 0 if it is still open.
   int read_close_code() {
     for (;;) {
-      const std::string msg = read();
-      if (!ws_.is_open()) return static_cast<int>(ws_.reason().code);
-      if (msg.empty()) return 0;  // the guard ran out, or an empty message: no close seen
+      beast::flat_buffer buf;
+      beast::error_code ec;
+      bool done = false;
+      ws_.async_read(buf, [&](beast::error_code e, size_t) {
+        ec = e;
+        done = true;
+      });
+      ioc_.restart();
+      ioc_.run_for(std::chrono::seconds(20));
+      if (!done) {
+        ws_.next_layer().cancel();
+        return 0;
+      }
+      if (ec == websocket::error::closed) return static_cast<int>(ws_.reason().code);
+      if (ec) return -1;
     }
   }
 

@@ -300,12 +300,16 @@ TEST_F(ApiServerTest, WebSocketClientMessagesAreIgnoredAndAnOversizedOneClosesOn
   WsClient chatty(port_, "/ws?token=demo-operator");
   WsClient quiet(port_, "/ws?token=demo-operator");
   ASSERT_TRUE(eventually([&] { return service_->stats().ws_clients == 2; }));
-  chatty.write("hello");  // read and dropped
+  ASSERT_FALSE(chatty.write("hello"));  // read and dropped
   tee_->emit(OutTopic::kAlarms, "e5", alarm("a5", "e5", vigil::v1::CRITICAL, vigil::v1::ACTIVE_UNACK, kT0));
   EXPECT_EQ(json::parse(chatty.read()).at("value").at("alarm_id"), "a5");
   EXPECT_EQ(json::parse(quiet.read()).at("value").at("alarm_id"), "a5");
-  chatty.write(std::string(100 * 1024, 'x'));  // over the 64 KiB a client message may have
-  EXPECT_EQ(chatty.read_close_code(), static_cast<int>(websocket::close_code::too_big));
+  // Over the 64 KiB a client message may have. The server fails the connection on the frame's
+  // header, so the rest of the write may meet a closed socket, and the close frame (1009) may be
+  // lost to the reset; either way the connection ends, which it does not without the limit.
+  (void)chatty.write(std::string(100 * 1024, 'x'));
+  const int code = chatty.read_close_code();
+  EXPECT_TRUE(code == static_cast<int>(websocket::close_code::too_big) || code == -1) << code;
   ASSERT_TRUE(eventually([&] { return service_->stats().ws_clients == 1; }));
   tee_->emit(OutTopic::kAlarms, "e6", alarm("a6", "e6", vigil::v1::CRITICAL, vigil::v1::ACTIVE_UNACK, kT0));
   EXPECT_EQ(json::parse(quiet.read()).at("value").at("alarm_id"), "a6");
