@@ -240,7 +240,8 @@ Response error_response(const Request& req, http::status status, std::string_vie
   return json_response(req, status, json::object{{"error", message}});
 }
 
-Response malformed_request_response(boost::beast::error_code ec) {
+std::optional<Response> malformed_request_response(boost::beast::error_code ec) {
+  if (ec.category() != http::make_error_code(http::error::body_limit).category()) return std::nullopt;
   Request req;  // what the parser had is not trusted: HTTP/1.1, no keep-alive
   req.version(11);
   req.keep_alive(false);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -51,8 +52,9 @@ Response error_response(const Request& req, boost::beast::http::status status,
 
 //! The answer to a request the HTTP parser refused with `ec` (an http::error): 413 past the body
 //! limit, 431 past the header limit, 400 for anything malformed, naming what was wrong; it
-//! closes the connection (the stream cannot be trusted past a parse error).
-Response malformed_request_response(boost::beast::error_code ec);
+//! closes the connection (the stream cannot be trusted past a parse error). Nothing for any
+//! other error (a timeout, a reset): there is no request to answer, or no one to answer.
+std::optional<Response> malformed_request_response(boost::beast::error_code ec);
 
 //! The Prometheus text exposition of the engine's and the API's series.
 std::string render_metrics(const ApiContext& ctx);

@@ -197,10 +197,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec == http::error::end_of_stream) return do_close();
     if (ec) {
       // A request the parser refused gets its answer, then the connection closes; a timeout or
-      // a transport error (nothing to answer, or no one to answer) only closes it.
-      if (ec.category() == http::make_error_code(http::error::body_limit).category()) {
-        send(malformed_request_response(ec));
-      }
+      // a transport error only closes it.
+      if (auto res = malformed_request_response(ec)) send(std::move(*res));
       return;
     }
     Request req = parser_->release();

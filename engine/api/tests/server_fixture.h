@@ -193,16 +193,8 @@ class WsClient {
   }
   // The next message, or "" if none arrives in time (a guard, not a timing assertion).
   std::string read() {
-    beast::flat_buffer buf;
     std::string out;
-    bool done = false;
-    ws_.async_read(buf, [&](beast::error_code ec, size_t) {
-      done = true;
-      if (!ec) out = beast::buffers_to_string(buf.data());
-    });
-    ioc_.restart();
-    ioc_.run_for(std::chrono::seconds(20));
-    if (!done) ws_.next_layer().cancel();
+    (void)read_one(&out);
     return out;
   }
   //! Sends one text message; the error, if the server has already failed the connection.
@@ -212,31 +204,34 @@ class WsClient {
     ws_.write(net::buffer(text), ec);
     return ec;
   }
-  //! Reads until the connection ends (20 s guard per read): the server's close code if its
-  //! close frame arrived, -1 if the connection ended without one (reset or EOF: a server that
-  //! fails a connection while the client is still sending may reset it before the frame is
-  //! read), 0 if it is still open.
+  //! Reads until the connection ends: the server's close code if its close frame arrived, -1 if
+  //! the connection ended without one (reset or EOF: a server that fails a connection while the
+  //! client is still sending may reset it before the frame is read), 0 if it is still open.
   int read_close_code() {
     for (;;) {
-      beast::flat_buffer buf;
-      beast::error_code ec;
-      bool done = false;
-      ws_.async_read(buf, [&](beast::error_code e, size_t) {
-        ec = e;
-        done = true;
-      });
-      ioc_.restart();
-      ioc_.run_for(std::chrono::seconds(20));
-      if (!done) {
-        ws_.next_layer().cancel();
-        return 0;
-      }
+      const beast::error_code ec = read_one(nullptr);
+      if (ec == net::error::timed_out) return 0;
       if (ec == websocket::error::closed) return static_cast<int>(ws_.reason().code);
       if (ec) return -1;
     }
   }
 
  private:
+  // One message into *out (if given), or the read's error; timed_out if nothing arrives within
+  // 20 s (a guard against hanging, not a timing assertion).
+  beast::error_code read_one(std::string* out) {
+    beast::flat_buffer buf;
+    beast::error_code ec = net::error::timed_out;
+    ws_.async_read(buf, [&](beast::error_code e, size_t) {
+      ec = e;
+      if (!e && out) *out = beast::buffers_to_string(buf.data());
+    });
+    ioc_.restart();
+    ioc_.run_for(std::chrono::seconds(20));
+    if (ec == net::error::timed_out) ws_.next_layer().cancel();
+    return ec;
+  }
+
   net::io_context ioc_;
   websocket::stream<tcp::socket> ws_;
 };
