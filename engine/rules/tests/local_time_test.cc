@@ -10,11 +10,6 @@ namespace {
 
 constexpr TimeMs kDay = 1772323200000;  // 2026-03-01T00:00:00Z, 08:00 in Asia/Shanghai
 
-TEST(LocalTime, TheDatabaseAndTheDefaultZoneLoad) {
-  const Status s = load_time_zones();
-  EXPECT_TRUE(s.has_value()) << (s.has_value() ? "" : s.error().message);
-}
-
 TEST(LocalTime, MinuteOfTheDayInTheEldersZone) {
   EXPECT_EQ(local_minute("Asia/Shanghai", kDay), 8 * 60);
   EXPECT_EQ(local_minute("Asia/Shanghai", kDay + 16 * kHour + 59 * kMinute), 59);  // 00:59 next day
